@@ -1,0 +1,654 @@
+/* eval.c - scoring results against ground truth (definitions in usg/eval.h).
+ *
+ * Results are not kept: each truth frame is scored as it streams by and only
+ * the per-frame scalars needed for percentiles are stored (growing arrays of
+ * doubles). */
+#include "usg/eval.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define COVER_MM 1.0
+#define COVER_EPS 1e-9
+
+typedef struct dvec {
+    double *v;
+    int n, cap;
+} dvec;
+
+typedef struct bone_acc {
+    double dist_sum_mm;
+    long dist_n;
+    long covered, truth_pts;
+    int fp_frames;
+} bone_acc;
+
+struct usg_eval {
+    int frames, missing, errors, extra, first_extra;
+    int needle_truth, needle_hits, needle_absent, needle_fp;
+    dvec tip, angle, target;
+    bone_acc bone[2];
+    int swaps;
+    int target_truth, target_missed, target_fp;
+    usg_result *truth_buf, *result_buf; /* scratch for usg_eval_files */
+};
+
+static usg_status dvec_push(dvec *d, double x) {
+    if (d->n == d->cap) {
+        int cap = d->cap ? d->cap * 2 : 256;
+        double *v = realloc(d->v, (size_t)cap * sizeof *v);
+        if (!v) {
+            return usg_fail(USG_ERR_NOMEM, "eval: out of memory for %d samples", cap);
+        }
+        d->v = v;
+        d->cap = cap;
+    }
+    d->v[d->n++] = x;
+    return USG_OK;
+}
+
+usg_status usg_eval_new(usg_eval **out) {
+    usg_eval *e = calloc(1, sizeof *e);
+    if (e) {
+        e->truth_buf = malloc(sizeof *e->truth_buf);
+        e->result_buf = malloc(sizeof *e->result_buf);
+    }
+    if (!e || !e->truth_buf || !e->result_buf) {
+        usg_eval_free(e);
+        return usg_fail(USG_ERR_NOMEM, "eval: out of memory");
+    }
+    *out = e;
+    return USG_OK;
+}
+
+void usg_eval_free(usg_eval *e) {
+    if (!e) {
+        return;
+    }
+    free(e->tip.v);
+    free(e->angle.v);
+    free(e->target.v);
+    free(e->truth_buf);
+    free(e->result_buf);
+    free(e);
+}
+
+/* ---- geometry ------------------------------------------------------------ */
+
+static double seg_dist2(usg_point p, usg_point a, usg_point b) {
+    double dx = b.x - a.x, dy = b.y - a.y;
+    double len2 = dx * dx + dy * dy;
+    double t = len2 > 0 ? ((p.x - a.x) * dx + (p.y - a.y) * dy) / len2 : 0;
+    t = t < 0 ? 0 : (t > 1 ? 1 : t);
+    double ex = a.x + t * dx - p.x, ey = a.y + t * dy - p.y;
+    return ex * ex + ey * ey;
+}
+
+/* Lower bound of the squared distance from p to the bounding box of a-b. */
+static double box_dist2(usg_point p, usg_point a, usg_point b) {
+    double lx = fmin(a.x, b.x), hx = fmax(a.x, b.x), ly = fmin(a.y, b.y), hy = fmax(a.y, b.y);
+    double dx = p.x < lx ? lx - p.x : (p.x > hx ? p.x - hx : 0);
+    double dy = p.y < ly ? ly - p.y : (p.y > hy ? p.y - hy : 0);
+    return dx * dx + dy * dy;
+}
+
+/* Distance (px) from p to the polyline through pts[0..n-1] (n >= 1). */
+static double polyline_dist(usg_point p, const usg_point *pts, int n) {
+    if (n == 1) {
+        return sqrt(seg_dist2(p, pts[0], pts[0]));
+    }
+    double best = INFINITY;
+    for (int i = 0; i + 1 < n; i++) {
+        if (box_dist2(p, pts[i], pts[i + 1]) >= best) {
+            continue;
+        }
+        double d2 = seg_dist2(p, pts[i], pts[i + 1]);
+        if (d2 < best) {
+            best = d2;
+        }
+    }
+    return sqrt(best);
+}
+
+/* Sum of distances (px) from each point of `from` to the polyline `to`. */
+static double edge_dist_sum(const usg_edge *from, const usg_edge *to) {
+    double s = 0;
+    for (int i = 0; i < from->n; i++) {
+        s += polyline_dist(from->pts[i], to->pts, to->n);
+    }
+    return s;
+}
+
+/* Points of `from` within `lim_px` of the polyline `to`. */
+static int edge_covered(const usg_edge *from, const usg_edge *to, double lim_px) {
+    int c = 0;
+    for (int i = 0; i < from->n; i++) {
+        if (polyline_dist(from->pts[i], to->pts, to->n) <= lim_px) {
+            c++;
+        }
+    }
+    return c;
+}
+
+static int edge_found(const usg_edge *e) { return e->found && e->n > 0; }
+
+static double angle_err_deg(double a, double b) {
+    double d = fmod(fabs(a - b), 180.0);
+    return d > 90.0 ? 180.0 - d : d;
+}
+
+static double point_dist(usg_point a, usg_point b) { return hypot(a.x - b.x, a.y - b.y); }
+
+/* ---- one frame ----------------------------------------------------------- */
+
+static void score_bone(const usg_edge *t, const usg_edge *r, double sp, usg_eval_bone *b) {
+    memset(b, 0, sizeof *b);
+    b->truth_found = edge_found(t);
+    b->result_found = r && edge_found(r);
+    b->truth_n = b->truth_found ? t->n : 0;
+    b->result_n = b->result_found ? r->n : 0;
+    if (b->truth_found && b->result_found) {
+        b->dist_sum_mm = edge_dist_sum(r, t) * sp;
+        b->dist_n = r->n;
+        b->covered = edge_covered(t, r, (COVER_MM + COVER_EPS) / sp);
+    }
+    b->mean_dist_mm = b->dist_n ? b->dist_sum_mm / b->dist_n : NAN;
+    b->coverage = b->truth_n ? (double)b->covered / b->truth_n : NAN;
+}
+
+/* 1 if result bone `r` lies strictly closer to truth `other` than to truth `own`. */
+static int lies_on_other(const usg_edge *r, const usg_edge *own, const usg_edge *other) {
+    return edge_dist_sum(r, other) < edge_dist_sum(r, own);
+}
+
+static int is_swap(const usg_result *t, const usg_result *r) {
+    if (!r || !edge_found(&t->sacrum) || !edge_found(&t->ilium)) {
+        return 0;
+    }
+    int rs = edge_found(&r->sacrum), ri = edge_found(&r->ilium);
+    if (!rs && !ri) {
+        return 0;
+    }
+    if (rs && !lies_on_other(&r->sacrum, &t->sacrum, &t->ilium)) {
+        return 0;
+    }
+    if (ri && !lies_on_other(&r->ilium, &t->ilium, &t->sacrum)) {
+        return 0;
+    }
+    return 1;
+}
+
+static void score_frame(const usg_result *t, const usg_result *r, double sp, usg_eval_frame *f) {
+    memset(f, 0, sizeof *f);
+    f->frame = t->frame;
+    f->spacing_mm = sp;
+    if (!r) {
+        f->presence = USG_EVAL_RESULT_MISSING;
+    } else if (r->status == USG_FRAME_ERROR) {
+        f->presence = USG_EVAL_RESULT_ERROR;
+    } else if (r->status == USG_FRAME_DROPPED) {
+        f->presence = USG_EVAL_RESULT_DROPPED;
+    }
+    if (f->presence != USG_EVAL_RESULT_OK) {
+        r = NULL; /* nothing found */
+    }
+    f->truth_needle = t->needle.found;
+    f->result_needle = r && r->needle.found;
+    f->tip_err_mm = f->angle_err_deg = NAN;
+    if (f->truth_needle && f->result_needle) {
+        f->tip_err_mm = point_dist(t->needle.tip, r->needle.tip) * sp;
+        f->angle_err_deg = angle_err_deg(t->needle.angle_deg, r->needle.angle_deg);
+    }
+    score_bone(&t->sacrum, r ? &r->sacrum : NULL, sp, &f->bone[USG_BONE_SACRUM]);
+    score_bone(&t->ilium, r ? &r->ilium : NULL, sp, &f->bone[USG_BONE_ILIUM]);
+    f->label_swap = is_swap(t, r);
+    f->truth_target = t->target.found;
+    f->result_target = r && r->target.found;
+    f->target_err_mm = NAN;
+    if (f->truth_target) {
+        f->target_err_mm =
+            f->result_target ? point_dist(t->target.point, r->target.point) * sp : INFINITY;
+    }
+}
+
+static usg_status accumulate(usg_eval *e, const usg_eval_frame *f) {
+    usg_status st = USG_OK;
+    e->frames++;
+    e->missing += f->presence == USG_EVAL_RESULT_MISSING;
+    e->errors += f->presence == USG_EVAL_RESULT_ERROR || f->presence == USG_EVAL_RESULT_DROPPED;
+    if (f->truth_needle) {
+        e->needle_truth++;
+        if (f->result_needle) {
+            e->needle_hits++;
+            st = dvec_push(&e->tip, f->tip_err_mm);
+            if (!st) st = dvec_push(&e->angle, f->angle_err_deg);
+        }
+    } else {
+        e->needle_absent++;
+        e->needle_fp += f->result_needle;
+    }
+    for (int b = 0; b < 2; b++) {
+        const usg_eval_bone *fb = &f->bone[b];
+        bone_acc *a = &e->bone[b];
+        a->dist_sum_mm += fb->dist_sum_mm;
+        a->dist_n += fb->dist_n;
+        a->covered += fb->covered;
+        a->truth_pts += fb->truth_n;
+        a->fp_frames += !fb->truth_found && fb->result_found;
+    }
+    e->swaps += f->label_swap;
+    if (f->truth_target) {
+        e->target_truth++;
+        e->target_missed += !f->result_target;
+        if (!st) st = dvec_push(&e->target, f->target_err_mm);
+    } else {
+        e->target_fp += f->result_target;
+    }
+    return st;
+}
+
+static usg_status add_frame(usg_eval *e, const usg_result *truth, const usg_result *result,
+                            double sp, usg_eval_frame *out) {
+    usg_eval_frame f;
+    score_frame(truth, result, sp, &f);
+    usg_status st = accumulate(e, &f);
+    if (out) {
+        *out = f;
+    }
+    return st;
+}
+
+usg_status usg_eval_add(usg_eval *e, const usg_result *truth, const usg_result *result,
+                        usg_eval_frame *frame_out) {
+    if (!truth->has_spacing || !(truth->spacing_mm > 0)) {
+        return usg_fail(USG_ERR_ARG, "eval: truth frame %d has no positive spacing_mm",
+                        truth->frame);
+    }
+    return add_frame(e, truth, result, truth->spacing_mm, frame_out);
+}
+
+void usg_eval_add_extra(usg_eval *e, int frame) {
+    if (e->extra == 0 || frame < e->first_extra) {
+        e->first_extra = frame;
+    }
+    e->extra++;
+}
+
+/* ---- metrics ------------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double usg_eval_percentile(double *v, int n, double p) {
+    if (n <= 0) {
+        return NAN;
+    }
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    int k = (int)ceil(p * n / 100.0 - 1e-9);
+    k = k < 1 ? 1 : (k > n ? n : k);
+    return v[k - 1];
+}
+
+static double ratio(double num, double den) { return den > 0 ? num / den : NAN; }
+
+void usg_eval_get_metrics(const usg_eval *e, usg_eval_metrics *m) {
+    memset(m, 0, sizeof *m);
+    m->frames = e->frames;
+    m->frames_missing = e->missing;
+    m->frames_error = e->errors;
+    m->frames_extra = e->extra;
+    m->first_extra = e->first_extra;
+    m->needle_truth = e->needle_truth;
+    m->needle_hits = e->needle_hits;
+    m->needle_absent = e->needle_absent;
+    m->needle_fp = e->needle_fp;
+    m->needle_recall = ratio(e->needle_hits, e->needle_truth);
+    m->needle_fp_rate = ratio(e->needle_fp, e->needle_absent);
+    /* Sorting the stored samples does not change what they mean. */
+    dvec *tip = (dvec *)&e->tip, *ang = (dvec *)&e->angle, *tgt = (dvec *)&e->target;
+    m->tip_err_median_mm = usg_eval_percentile(tip->v, tip->n, 50);
+    m->tip_err_p95_mm = usg_eval_percentile(tip->v, tip->n, 95);
+    m->angle_err_median_deg = usg_eval_percentile(ang->v, ang->n, 50);
+    m->angle_err_p95_deg = usg_eval_percentile(ang->v, ang->n, 95);
+    for (int b = 0; b < 2; b++) {
+        m->bone_mean_dist_mm[b] = ratio(e->bone[b].dist_sum_mm, (double)e->bone[b].dist_n);
+        m->bone_coverage[b] = ratio((double)e->bone[b].covered, (double)e->bone[b].truth_pts);
+        m->bone_fp_frames[b] = e->bone[b].fp_frames;
+    }
+    m->label_swaps = e->swaps;
+    m->target_truth = e->target_truth;
+    m->target_missed = e->target_missed;
+    m->target_fp = e->target_fp;
+    m->target_err_median_mm = usg_eval_percentile(tgt->v, tgt->n, 50);
+    m->target_err_p95_mm = usg_eval_percentile(tgt->v, tgt->n, 95);
+}
+
+/* ---- named metrics ------------------------------------------------------- */
+
+#define MD(field) offsetof(usg_eval_metrics, field)
+
+static const struct {
+    const char *name;
+    usg_eval_kind kind;
+    size_t off;
+    int is_int;
+} g_metrics[] = {
+    {"frames", USG_EVAL_COUNT, MD(frames), 1},
+    {"frames_missing", USG_EVAL_COUNT, MD(frames_missing), 1},
+    {"frames_error", USG_EVAL_COUNT, MD(frames_error), 1},
+    {"frames_extra", USG_EVAL_COUNT, MD(frames_extra), 1},
+    {"needle_recall", USG_EVAL_RATIO, MD(needle_recall), 0},
+    {"needle_fp_rate", USG_EVAL_RATIO, MD(needle_fp_rate), 0},
+    {"tip_err_median_mm", USG_EVAL_MM, MD(tip_err_median_mm), 0},
+    {"tip_err_p95_mm", USG_EVAL_MM, MD(tip_err_p95_mm), 0},
+    {"angle_err_median_deg", USG_EVAL_DEG, MD(angle_err_median_deg), 0},
+    {"angle_err_p95_deg", USG_EVAL_DEG, MD(angle_err_p95_deg), 0},
+    {"sacrum_mean_dist_mm", USG_EVAL_MM, MD(bone_mean_dist_mm), 0},
+    {"sacrum_coverage", USG_EVAL_RATIO, MD(bone_coverage), 0},
+    {"sacrum_fp_frames", USG_EVAL_COUNT, MD(bone_fp_frames), 1},
+    {"ilium_mean_dist_mm", USG_EVAL_MM, MD(bone_mean_dist_mm) + sizeof(double), 0},
+    {"ilium_coverage", USG_EVAL_RATIO, MD(bone_coverage) + sizeof(double), 0},
+    {"ilium_fp_frames", USG_EVAL_COUNT, MD(bone_fp_frames) + sizeof(int), 1},
+    {"label_swaps", USG_EVAL_COUNT, MD(label_swaps), 1},
+    {"target_err_median_mm", USG_EVAL_MM, MD(target_err_median_mm), 0},
+    {"target_err_p95_mm", USG_EVAL_MM, MD(target_err_p95_mm), 0},
+    {"target_missed", USG_EVAL_COUNT, MD(target_missed), 1},
+    {"target_fp_frames", USG_EVAL_COUNT, MD(target_fp), 1},
+};
+
+#define N_METRICS ((int)(sizeof g_metrics / sizeof g_metrics[0]))
+
+int usg_eval_metric_count(void) { return N_METRICS; }
+
+const char *usg_eval_metric_name(int i) { return i >= 0 && i < N_METRICS ? g_metrics[i].name : NULL; }
+
+usg_eval_kind usg_eval_metric_kind(int i) {
+    return i >= 0 && i < N_METRICS ? g_metrics[i].kind : USG_EVAL_COUNT;
+}
+
+double usg_eval_metric_value(const usg_eval_metrics *m, int i) {
+    if (i < 0 || i >= N_METRICS) {
+        return NAN;
+    }
+    const char *p = (const char *)m + g_metrics[i].off;
+    if (g_metrics[i].is_int) {
+        int v;
+        memcpy(&v, p, sizeof v);
+        return v;
+    }
+    double d;
+    memcpy(&d, p, sizeof d);
+    return d;
+}
+
+int usg_eval_metric_find(const char *name) {
+    for (int i = 0; i < N_METRICS; i++) {
+        if (!strcmp(g_metrics[i].name, name)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* ---- files --------------------------------------------------------------- */
+
+typedef struct res_entry {
+    int frame;
+    int line;
+    long off;
+    int used;
+} res_entry;
+
+typedef struct tline {
+    int frame, line;
+} tline;
+
+typedef struct linereader {
+    FILE *f;
+    const char *path;
+    char *buf;
+    size_t cap;
+    int line;
+} linereader;
+
+static usg_status lr_open(linereader *lr, const char *path) {
+    memset(lr, 0, sizeof *lr);
+    lr->path = path;
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        return usg_fail(USG_ERR_IO, "%s: %s", path, strerror(errno));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        return usg_fail(USG_ERR_IO, "%s: not a regular file", path);
+    }
+    lr->f = fopen(path, "rb");
+    if (!lr->f) {
+        return usg_fail(USG_ERR_IO, "%s: %s", path, strerror(errno));
+    }
+    return USG_OK;
+}
+
+static void lr_close(linereader *lr) {
+    if (lr->f) {
+        fclose(lr->f);
+    }
+    free(lr->buf);
+    lr->f = NULL;
+    lr->buf = NULL;
+}
+
+static int is_blank(const char *s) {
+    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n') {
+        s++;
+    }
+    return *s == 0;
+}
+
+/* Next non-blank line into lr->buf; *off receives its offset. USG_ERR_EOF at the end. */
+static usg_status lr_next(linereader *lr, long *off) {
+    for (;;) {
+        *off = ftell(lr->f);
+        errno = 0;
+        ssize_t n = getline(&lr->buf, &lr->cap, lr->f);
+        if (n < 0) {
+            if (ferror(lr->f)) {
+                return usg_fail(USG_ERR_IO, "%s:%d: read error: %s", lr->path, lr->line + 1,
+                                strerror(errno ? errno : EIO));
+            }
+            return USG_ERR_EOF;
+        }
+        lr->line++;
+        if ((size_t)n != strlen(lr->buf)) {
+            return usg_fail(USG_ERR_FORMAT, "%s:%d: NUL byte in the line", lr->path, lr->line);
+        }
+        if (!is_blank(lr->buf)) {
+            return USG_OK;
+        }
+    }
+}
+
+/* Parse lr->buf, adding "path:line" to an error. */
+static usg_status lr_parse(linereader *lr, usg_result *r) {
+    usg_status st = usg_result_from_json(lr->buf, r);
+    if (st) {
+        char where[1100];
+        snprintf(where, sizeof where, "%s:%d", lr->path, lr->line);
+        return usg_fail_context(st, where);
+    }
+    return USG_OK;
+}
+
+static int cmp_res_entry(const void *a, const void *b) {
+    const res_entry *x = a, *y = b;
+    if (x->frame != y->frame) return (x->frame > y->frame) - (x->frame < y->frame);
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+static int cmp_tline(const void *a, const void *b) {
+    const tline *x = a, *y = b;
+    if (x->frame != y->frame) return (x->frame > y->frame) - (x->frame < y->frame);
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+/* Grow *v (elements of size `sz`) to hold n + 1. */
+static usg_status grow(void **v, int *cap, int n, size_t sz) {
+    if (n < *cap) {
+        return USG_OK;
+    }
+    int nc = *cap ? *cap * 2 : 1024;
+    void *p = realloc(*v, (size_t)nc * sz);
+    if (!p) {
+        return usg_fail(USG_ERR_NOMEM, "eval: out of memory for %d lines", nc);
+    }
+    *v = p;
+    *cap = nc;
+    return USG_OK;
+}
+
+/* Index every result line by frame (each line is parsed: errors are found here). */
+static usg_status index_results(linereader *lr, usg_result *scratch, res_entry **out, int *nout) {
+    res_entry *idx = NULL;
+    int n = 0, cap = 0;
+    usg_status st;
+    long off;
+    while ((st = lr_next(lr, &off)) == USG_OK) {
+        st = lr_parse(lr, scratch);
+        if (!st) st = grow((void **)&idx, &cap, n, sizeof *idx);
+        if (st) break;
+        idx[n++] = (res_entry){scratch->frame, lr->line, off, 0};
+    }
+    if (st == USG_ERR_EOF) {
+        st = USG_OK;
+        qsort(idx, (size_t)n, sizeof *idx, cmp_res_entry);
+        for (int i = 1; i < n; i++) {
+            if (idx[i].frame == idx[i - 1].frame) {
+                st = usg_fail(USG_ERR_FORMAT, "%s:%d: frame %d already on line %d", lr->path,
+                              idx[i].line, idx[i].frame, idx[i - 1].line);
+                break;
+            }
+        }
+    }
+    if (st) {
+        free(idx);
+        return st;
+    }
+    *out = idx;
+    *nout = n;
+    return USG_OK;
+}
+
+static res_entry *find_result(res_entry *idx, int n, int frame) {
+    int lo = 0, hi = n;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (idx[mid].frame < frame) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo < n && idx[lo].frame == frame ? &idx[lo] : NULL;
+}
+
+/* Read the result line at `ri` into r. */
+static usg_status read_result_at(linereader *lr, const res_entry *ri, usg_result *r) {
+    long off;
+    if (fseek(lr->f, ri->off, SEEK_SET) != 0) {
+        return usg_fail(USG_ERR_IO, "%s: seek failed: %s", lr->path, strerror(errno));
+    }
+    lr->line = ri->line - 1;
+    usg_status st = lr_next(lr, &off);
+    if (st == USG_ERR_EOF) {
+        return usg_fail(USG_ERR_IO, "%s:%d: the file changed while being read", lr->path,
+                        ri->line);
+    }
+    return st ? st : lr_parse(lr, r);
+}
+
+static usg_status check_truth_dups(tline *tl, int n, const char *path) {
+    qsort(tl, (size_t)n, sizeof *tl, cmp_tline);
+    for (int i = 1; i < n; i++) {
+        if (tl[i].frame == tl[i - 1].frame) {
+            return usg_fail(USG_ERR_FORMAT, "%s:%d: frame %d already on line %d", path,
+                            tl[i].line, tl[i].frame, tl[i - 1].line);
+        }
+    }
+    return USG_OK;
+}
+
+/* Stream the truth, scoring each frame against its indexed result. */
+static usg_status score_truth(usg_eval *e, linereader *tr, linereader *rr, res_entry *idx, int nidx,
+                              double default_sp, usg_eval_frame_fn fn, void *user) {
+    tline *tl = NULL;
+    int ntl = 0, captl = 0;
+    usg_status st;
+    long off;
+    while ((st = lr_next(tr, &off)) == USG_OK) {
+        usg_result *t = e->truth_buf;
+        st = lr_parse(tr, t);
+        if (!st) st = grow((void **)&tl, &captl, ntl, sizeof *tl);
+        if (st) break;
+        tl[ntl++] = (tline){t->frame, tr->line};
+        double sp = t->has_spacing ? t->spacing_mm : default_sp;
+        if (!(sp > 0)) {
+            st = usg_fail(USG_ERR_FORMAT, "%s:%d: no positive spacing_mm in the truth line",
+                          tr->path, tr->line);
+            break;
+        }
+        res_entry *ri = find_result(idx, nidx, t->frame);
+        if (ri) {
+            ri->used = 1;
+            st = read_result_at(rr, ri, e->result_buf);
+            if (st) break;
+        }
+        usg_eval_frame f;
+        st = add_frame(e, t, ri ? e->result_buf : NULL, sp, &f);
+        if (st) break;
+        if (fn) {
+            fn(&f, user);
+        }
+    }
+    if (st == USG_ERR_EOF) {
+        st = check_truth_dups(tl, ntl, tr->path);
+    }
+    free(tl);
+    return st;
+}
+
+usg_status usg_eval_files(usg_eval *e, const char *truth_path, const char *results_path,
+                          double default_spacing_mm, usg_eval_frame_fn fn, void *user) {
+    char tpath[4096];
+    struct stat sb;
+    if (stat(truth_path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        snprintf(tpath, sizeof tpath, "%s/truth.jsonl", truth_path);
+    } else {
+        snprintf(tpath, sizeof tpath, "%s", truth_path);
+    }
+    linereader tr, rr;
+    usg_status st = lr_open(&rr, results_path);
+    if (st) return st;
+    st = lr_open(&tr, tpath);
+    if (st) {
+        lr_close(&rr);
+        return st;
+    }
+    res_entry *idx = NULL;
+    int nidx = 0;
+    st = index_results(&rr, e->result_buf, &idx, &nidx);
+    if (!st) st = score_truth(e, &tr, &rr, idx, nidx, default_spacing_mm, fn, user);
+    for (int i = 0; !st && i < nidx; i++) {
+        if (!idx[i].used) {
+            usg_eval_add_extra(e, idx[i].frame);
+        }
+    }
+    free(idx);
+    lr_close(&tr);
+    lr_close(&rr);
+    return st;
+}
