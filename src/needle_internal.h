@@ -1,0 +1,124 @@
+/* needle_internal.h - private pieces of the needle stage (needle*.c only).
+ *
+ * Geometry: a line is a point p and a unit direction d (entry -> tip); its
+ * normal is n = (-dy, dx). A "strip" is the image resampled in line
+ * coordinates: u along d (1 px steps), v along n (1 px steps). */
+#ifndef USG_NEEDLE_INTERNAL_H
+#define USG_NEEDLE_INTERNAL_H
+
+#include <stdint.h>
+#include "usg/image.h"
+#include "usg/result.h"
+
+typedef struct nd_line { double px, py, dx, dy; } nd_line;
+
+/* ---- needle_filter.c: downsampling and the Hessian ridge filter ---- */
+
+/* 2x2 box downsample of `in` into out (w2 x h2 = in/2, rounded down). */
+void nd_downsample2(const usg_image *in, float *out, int w2, int h2);
+
+/* Hessian ridge filter at scale sigma on a w x h float image. */
+typedef struct nd_hessian {
+    int w, h, r;            /* size, kernel radius */
+    float g[32], g1[32], g2[32]; /* Gaussian and its derivatives, length 2r+1 */
+    float *t0, *t1, *t2;    /* row-filtered temporaries */
+    float *xx, *yy, *xy;    /* second derivatives */
+} nd_hessian;
+
+/* Allocate for w x h at scale sigma (radius = ceil(3 sigma) <= 15). */
+usg_status nd_hessian_init(nd_hessian *hs, int w, int h, double sigma);
+void nd_hessian_free(nd_hessian *hs);
+/* Compute Ixx, Iyy, Ixy of `in` (w x h, contiguous). */
+void nd_hessian_run(nd_hessian *hs, const float *in);
+/* Bright-ridge strength at pixel i: max(0, -l1 - |l2|), l1 <= l2 the eigenvalues. */
+float nd_hessian_ridge(const nd_hessian *hs, int i);
+/* Direction of the ridge (along the line) at pixel i, radians in (-pi/2, pi/2]. */
+double nd_hessian_angle(const nd_hessian *hs, int i);
+
+/* ---- needle_strip.c: the image resampled along a line ---- */
+
+typedef struct nd_strip {
+    int cap_len, cap_rows;  /* capacity */
+    int len, rows, half;    /* current: columns u = u0 + k, rows v = -half..half */
+    double u0;
+    nd_line line;
+    float *val;             /* rows x len samples */
+    uint8_t *ok;            /* sample inside the valid mask */
+    float *sm;              /* box-smoothed along u */
+    uint8_t *smok;
+    float *con;             /* ridge contrast */
+    uint8_t *conok;
+    double *pre;            /* prefix sums, cap_len + 1 */
+    int *precnt;
+} nd_strip;
+
+usg_status nd_strip_init(nd_strip *s, int cap_len, int cap_rows);
+void nd_strip_free(nd_strip *s);
+
+/* The u range of `line` inside the w x h image, shrunk by `margin` px. 0 if none. */
+int nd_line_clip(const nd_line *line, int w, int h, double margin, double *u_lo, double *u_hi);
+
+/* Resample `img` along `line` for u in [u_lo, u_hi] and v in [-half, half];
+ * samples where `mask` (w x h, may be NULL) is 0 or outside the image are invalid. */
+void nd_strip_sample(nd_strip *s, const usg_image *img, const uint8_t *mask, const nd_line *line,
+                     double u_lo, double u_hi, int half);
+
+/* Box-smooth along u (half-length a) then ridge contrast with flank distance w:
+ * con(u,v) = sm(u,v) - (sm(u,v-w) + sm(u,v+w)) / 2. */
+void nd_strip_contrast(nd_strip *s, int a, int w);
+
+static inline float *nd_strip_row(const nd_strip *s, float *base, int v) {
+    return base + (ptrdiff_t)(v + s->half) * s->len;
+}
+static inline uint8_t *nd_strip_okrow(const nd_strip *s, uint8_t *base, int v) {
+    return base + (ptrdiff_t)(v + s->half) * s->len;
+}
+
+/* Point of line coordinates (u, v). */
+static inline usg_point nd_line_at(const nd_line *l, double u, double v) {
+    usg_point p = {l->px + u * l->dx - v * l->dy, l->py + u * l->dy + v * l->dx};
+    return p;
+}
+
+/* Bilinear sample (x, y) of img; 0 if outside. */
+float nd_bilinear(const usg_image *img, double x, double y);
+
+/* Median of n floats (reorders them). 0 if n == 0. */
+float nd_median(float *v, int n);
+
+/* ---- needle_hough.c: Hough transform over (angle, offset) ---- */
+
+typedef struct nd_hough {
+    int nth, nrho;          /* 1-degree angle bins over [0,180), 1 px offset bins */
+    double cx, cy, rho_off;
+    float *acc;
+    float cs[180], sn[180];
+    uint8_t allowed[180];   /* bins of acceptable needle angles */
+} nd_hough;
+
+typedef struct nd_hough_peak { double theta_deg, rho, votes; } nd_hough_peak;
+
+usg_status nd_hough_init(nd_hough *hg, int w, int h, double max_angle_deg);
+void nd_hough_free(nd_hough *hg);
+void nd_hough_clear(nd_hough *hg);
+/* Vote for lines through (x, y) with angles within +-spread degrees of theta_deg. */
+void nd_hough_vote(nd_hough *hg, double x, double y, double theta_deg, int spread, float weight);
+/* Up to k strongest peaks (suppressing neighbours); returns the count. */
+int nd_hough_peaks(nd_hough *hg, nd_hough_peak *out, int k);
+
+/* ---- needle_kalman.c: small Kalman filters ---- */
+
+/* Random-walk scalar. */
+typedef struct nd_kf1 { double x, p, q, r; } nd_kf1;
+void nd_kf1_init(nd_kf1 *k, double x, double p0, double q, double r);
+void nd_kf1_predict(nd_kf1 *k);
+/* Returns the normalised innovation squared. */
+double nd_kf1_update(nd_kf1 *k, double z);
+
+/* Constant-velocity position (x[0]) and velocity (x[1]). */
+typedef struct nd_kf2 { double x[2], P[2][2], q, r; } nd_kf2;
+void nd_kf2_init(nd_kf2 *k, double x, double p0, double q, double r);
+void nd_kf2_predict(nd_kf2 *k);
+double nd_kf2_update(nd_kf2 *k, double z);
+
+#endif

@@ -1,0 +1,220 @@
+/* test_needle.c - needle detection, tip, tracking and rejection of bone on
+ * synthesised B-mode-like images (speckle, a bone cortex with its shadow, a
+ * needle with a reverberation tail). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "usg/needle.h"
+#include "usg/probe.h"
+
+#define W 640
+#define H 480
+
+typedef struct synth {
+    unsigned rng;
+    float *f;
+} synth;
+
+static double urand(synth *s) {
+    s->rng = s->rng * 1664525u + 1013904223u;
+    return ((s->rng >> 8) + 0.5) / 16777216.0;
+}
+
+/* Speckle-like tissue: exponential noise smoothed over a few pixels, darkening with depth. */
+static void tissue(synth *s, double level) {
+    float *raw = malloc(sizeof(float) * W * H);
+    for (int i = 0; i < W * H; i++) raw[i] = (float)(-log(urand(s)));
+    for (int y = 0; y < H; y++) {
+        for (int x = 0; x < W; x++) {
+            double acc = 0;
+            int n = 0;
+            for (int dy = -1; dy <= 1; dy++) {
+                for (int dx = -2; dx <= 2; dx++) {
+                    int xx = x + dx, yy = y + dy;
+                    if (xx < 0 || yy < 0 || xx >= W || yy >= H) continue;
+                    acc += raw[yy * W + xx];
+                    n++;
+                }
+            }
+            s->f[y * W + x] = (float)(level * acc / n * (1.0 - 0.3 * y / H));
+        }
+    }
+    free(raw);
+}
+
+/* A curved bright cortex y = y0 + amp sin(x / 90) from x0 to x1, with a black shadow beneath. */
+static void bone(synth *s, double y0, double amp, int x0, int x1) {
+    for (int x = x0; x < x1; x++) {
+        double yc = y0 + amp * sin(x / 90.0);
+        for (int y = 0; y < H; y++) {
+            double d = y - yc;
+            float *p = &s->f[y * W + x];
+            if (d > 3) *p *= 0.12f;
+            *p += (float)(170.0 * exp(-0.5 * d * d / (1.6 * 1.6)));
+        }
+    }
+}
+
+/* Needle from (ex, ey) to (tx, ty): bright thin line and a reverberation tail beneath. */
+static void needle(synth *s, double ex, double ey, double tx, double ty, double bright) {
+    double L = hypot(tx - ex, ty - ey), dx = (tx - ex) / L, dy = (ty - ey) / L;
+    double nx = -dy, ny = dx;
+    if (ny < 0) { nx = -nx; ny = -ny; }
+    for (int y = 0; y < H; y++) {
+        for (int x = 0; x < W; x++) {
+            double u = (x - ex) * dx + (y - ey) * dy;
+            double v = (x - ex) * nx + (y - ey) * ny; /* >0 below */
+            if (u < -3 || u > L + 3 || v < -6 || v > 30) continue;
+            double au = u < 0 ? exp(-0.5 * u * u) : (u > L ? exp(-0.5 * (u - L) * (u - L)) : 1.0);
+            double a = exp(-0.5 * v * v / (1.3 * 1.3));
+            for (int k = 1; k <= 4; k++) {
+                double vv = v - 6.0 * k;
+                a += 0.45 * pow(0.6, k - 1) * exp(-0.5 * vv * vv / (1.3 * 1.3));
+            }
+            s->f[y * W + x] += (float)(bright * a * au);
+        }
+    }
+}
+
+static void to_image(const synth *s, usg_image *img) {
+    for (int i = 0; i < W * H; i++) {
+        float v = s->f[i];
+        img->data[i] = (uint8_t)(v < 0 ? 0 : (v > 255 ? 255 : lrintf(v)));
+    }
+}
+
+static usg_needle_tracker *make_tracker(void) {
+    usg_probe p;
+    usg_probe_default(&p);
+    p.spacing_x_mm = p.spacing_y_mm = 0.15;
+    usg_needle_params np = {&p, USG_SIDE_AUTO};
+    usg_needle_tracker *t = NULL;
+    cr_assert_eq(usg_needle_tracker_new(&np, W, H, &t), USG_OK, "%s", usg_last_error());
+    return t;
+}
+
+typedef struct scene {
+    double ex, ey, tx, ty; /* needle (ex < 0: none) */
+    int with_bone;
+    unsigned seed;
+} scene;
+
+static void render(const scene *sc, usg_image *img) {
+    synth s = {sc->seed, malloc(sizeof(float) * W * H)};
+    tissue(&s, 45);
+    if (sc->with_bone) {
+        bone(&s, 330, 25, 20, 300);
+        bone(&s, 300, -15, 360, 620);
+    }
+    if (sc->ex >= 0) needle(&s, sc->ex, sc->ey, sc->tx, sc->ty, 150);
+    to_image(&s, img);
+    free(s.f);
+}
+
+static double angle_of(double ex, double ey, double tx, double ty) {
+    double a = atan2(ty - ey, tx - ex) * 180.0 / M_PI;
+    return fmod(a + 180.0, 180.0);
+}
+
+static double angle_diff(double a, double b) {
+    double d = fmod(fabs(a - b), 180.0);
+    return d > 90 ? 180 - d : d;
+}
+
+/* A needle entering from the border at `deg` from horizontal to tip (tx, ty). */
+static scene needle_scene(double deg, int from_left, double tx, double ty, unsigned seed) {
+    double a = deg * M_PI / 180.0, L = 2000;
+    double ex = from_left ? tx - L * cos(a) : tx + L * cos(a), ey = ty - L * sin(a);
+    /* clip the entry to the image (border or top) */
+    double k = 1.0;
+    if (ex < 0) k = fmin(k, tx / (tx - ex));
+    if (ex > W - 1) k = fmin(k, (W - 1 - tx) / (ex - tx));
+    if (ey < 0) k = fmin(k, ty / (ty - ey));
+    scene sc = {tx + k * (ex - tx), ty + k * (ey - ty), tx, ty, 1, seed};
+    return sc;
+}
+
+Test(needle, finds_needles_at_all_angles_from_both_sides) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    const double degs[] = {3, 10, 25, 45, 60, 70};
+    for (int side = 0; side < 2; side++) {
+        for (size_t i = 0; i < sizeof degs / sizeof degs[0]; i++) {
+            double tx = side ? 260 : 380, ty = 220;
+            scene sc = needle_scene(degs[i], side, tx, ty, 11u + (unsigned)i);
+            render(&sc, &img);
+            usg_needle_tracker_reset(t);
+            usg_needle n;
+            cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+            cr_assert(n.found, "needle at %.0f deg from %s not found", degs[i], side ? "left" : "right");
+            double terr = hypot(n.tip.x - tx, n.tip.y - ty);
+            double aerr = angle_diff(n.angle_deg, angle_of(sc.ex, sc.ey, tx, ty));
+            cr_expect_lt(terr, 2.0, "%.0f deg %s: tip (%.1f, %.1f) vs (%.1f, %.1f)", degs[i], side ? "L" : "R",
+                         n.tip.x, n.tip.y, tx, ty);
+            cr_expect_lt(aerr, 1.0, "%.0f deg %s: angle %.2f vs %.2f", degs[i], side ? "L" : "R", n.angle_deg,
+                         angle_of(sc.ex, sc.ey, tx, ty));
+            cr_expect_gt(n.confidence, 0.3);
+        }
+    }
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}
+
+Test(needle, never_reports_bone_without_needle) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    for (unsigned seed = 1; seed <= 12; seed++) {
+        scene sc = {-1, 0, 0, 0, 1, seed};
+        render(&sc, &img);
+        usg_needle n;
+        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        cr_expect(!n.found, "seed %u: needle reported at (%.1f,%.1f)-(%.1f,%.1f)", seed, n.entry.x, n.entry.y,
+                  n.tip.x, n.tip.y);
+    }
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}
+
+Test(needle, tracks_an_advancing_needle_then_reports_lost) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    usg_needle n;
+    for (int f = 0; f < 20; f++) {
+        double tx = 560 - 12 * f, ty = 120 + 6 * f;
+        scene sc = needle_scene(30, 0, tx, ty, 100u + (unsigned)f);
+        render(&sc, &img);
+        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        cr_assert(n.found, "frame %d: lost", f);
+        cr_expect_lt(hypot(n.tip.x - tx, n.tip.y - ty), 2.0, "frame %d: tip (%.1f,%.1f) vs (%.1f,%.1f)", f,
+                     n.tip.x, n.tip.y, tx, ty);
+        cr_expect_lt(angle_diff(n.angle_deg, 150.0), 1.0, "frame %d: angle %.2f", f, n.angle_deg);
+    }
+    int found_after = 0;
+    for (int f = 0; f < 6; f++) {
+        scene sc = {-1, 0, 0, 0, 1, 500u + (unsigned)f};
+        render(&sc, &img);
+        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        found_after += n.found;
+    }
+    cr_expect_leq(found_after, 2, "stale needle drawn on %d frames after it vanished", found_after);
+    cr_expect(!n.found);
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}
+
+Test(needle, rejects_a_wrong_frame_size) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W / 2, H), USG_OK);
+    usg_needle n;
+    cr_expect_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_ERR_ARG);
+    cr_expect(strstr(usg_last_error(), "320x480") != NULL, "%s", usg_last_error());
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}
