@@ -1,0 +1,350 @@
+/* bone.c - bone surface segmentation: the sacral and iliac cortical edges.
+ *
+ * Per frame: resample the clipped image onto scan lines along the beam
+ * (bone_grid.c), score every sample as "bright with a dark shadow below"
+ * (bone_score.c), find the best set of continuous surfaces by dynamic
+ * programming (bone_dp.c), then here: cut the path into surfaces, keep the
+ * two strongest, label them sacrum (medial) and ilium (lateral), refine their
+ * depth to sub-sample precision and write them as polylines. Temporal
+ * consistency: last frame's surfaces add a small prior to the evidence, a
+ * lone surface keeps the label it had, and in `auto` the medial side is a
+ * running vote (the ilium is the shallower bone). */
+#include "usg/bone.h"
+#include "bone_impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Anatomy and search constants, in mm where they are lengths. */
+#define CORTEX_GAP_MM 1.2       /* skipped below a sample before the shadow */
+#define SHADOW_LEN_MM 10.0      /* shadow averaged over this depth */
+#define MAX_SLOPE 2.7           /* steepest surface followed, depth/lateral (70 deg) */
+#define MIN_SURFACE_MM 4.0      /* shorter surfaces are noise */
+#define MIN_SURFACE_SCORE 1.0   /* integral of (evidence - tau) over a surface, mm */
+#define DEPTH_PENALTY 0.1       /* DP: per mm of depth change between scan lines */
+#define ENTER_PENALTY_MM 0.5    /* DP: start or end of a surface, in mm of evidence */
+#define JUMP_PENALTY_MM 1.0     /* DP: discontinuity, in mm of evidence */
+#define SECOND_RATIO 0.15       /* a second surface must score this share of the first */
+#define MERGE_GAP_MM 5.0        /* fragments this close, in line, join a surface */
+#define MERGE_STEP_MM 3.0       /* ... with at most this depth step (plus the slope) */
+#define PRIOR_WEIGHT 0.12f      /* evidence bonus near last frame's surface */
+#define PRIOR_SIGMA_MM 1.5
+#define SIDE_DECAY 0.9          /* auto medial side: vote memory */
+#define SIDE_VOTE_CAP_MM 5.0
+
+typedef struct segment {
+    int j0, j1;          /* scan lines, inclusive */
+    double score;
+    double depth_mm;     /* mean depth */
+    double slope;        /* depth change per lateral mm, + = deeper to the right */
+    int used;
+} segment;
+
+enum { LBL_NONE = 0, LBL_SACRUM = 1, LBL_ILIUM = 2 };
+
+struct usg_bone_detector {
+    usg_probe probe;
+    usg_side medial;
+    int w, h;
+    usg_bone_grid g;
+    usg_bone_dp dp;
+    usg_bone_score_params sp;
+    usg_bone_dp_params pp;
+    double min_cols;       /* MIN_SURFACE_MM in scan lines */
+    double min_score;      /* MIN_SURFACE_SCORE in scan lines */
+    float *a, *f, *prefix, *tmp;
+    int16_t *path;
+    float *depth;          /* refined depth index per scan line */
+    float *prior;          /* last frame's depth per scan line, < 0 none */
+    uint8_t *label, *label_prev;
+    segment *seg;
+    int nseg;
+    double side_vote;      /* > 0: sacrum on the left */
+};
+
+usg_status usg_bone_detector_new(const usg_bone_params *p, int w, int h, usg_bone_detector **out) {
+    *out = NULL;
+    if (!p || !p->probe) return usg_fail(USG_ERR_ARG, "bone: no probe profile");
+    if (!(p->probe->spacing_x_mm > 0) || !(p->probe->spacing_y_mm > 0))
+        return usg_fail(USG_ERR_ARG, "bone: probe '%s' has no spacing", p->probe->name);
+    if (w < 8 || h < 8 || w > USG_MAX_SIDE || h > USG_MAX_SIDE)
+        return usg_fail(USG_ERR_ARG, "bone: bad image size %dx%d", w, h);
+    usg_bone_detector *d = calloc(1, sizeof *d);
+    if (!d) return usg_fail(USG_ERR_NOMEM, "bone: out of memory");
+    d->probe = *p->probe;
+    d->medial = p->medial_side;
+    d->w = w; d->h = h;
+    usg_status st = usg_bone_grid_init(&d->g, &d->probe, w, h);
+    if (st == USG_OK) st = usg_bone_dp_init(&d->dp, d->g.nr, d->g.nd);
+    if (st != USG_OK) { usg_bone_detector_free(d); return st; }
+    const usg_bone_grid *g = &d->g;
+    size_t n = (size_t)g->nr * g->nd;
+    d->a = malloc(n * sizeof *d->a);
+    d->f = malloc(n * sizeof *d->f);
+    d->prefix = malloc(((size_t)g->nd + 1) * sizeof *d->prefix);
+    d->tmp = malloc((size_t)g->nd * sizeof *d->tmp);
+    d->path = malloc((size_t)g->nr * sizeof *d->path);
+    d->depth = malloc((size_t)g->nr * sizeof *d->depth);
+    d->prior = malloc((size_t)g->nr * sizeof *d->prior);
+    d->label = malloc((size_t)g->nr);
+    d->label_prev = malloc((size_t)g->nr);
+    d->seg = malloc(((size_t)g->nr / 2 + 2) * sizeof *d->seg);
+    if (!d->a || !d->f || !d->prefix || !d->tmp || !d->path || !d->depth || !d->prior ||
+        !d->label || !d->label_prev || !d->seg) {
+        usg_bone_detector_free(d);
+        return usg_fail(USG_ERR_NOMEM, "bone: out of memory");
+    }
+    d->sp.gap = (int)lround(CORTEX_GAP_MM / g->depth_mm);
+    if (d->sp.gap < 1) d->sp.gap = 1;
+    d->sp.shadow_len = (int)lround(SHADOW_LEN_MM / g->depth_mm);
+    if (d->sp.shadow_len < 4) d->sp.shadow_len = 4;
+    d->sp.smooth = 1;
+    d->pp.tau = 0.25f;
+    d->pp.lambda = (float)(DEPTH_PENALTY * g->depth_mm);
+    d->pp.kmax = (int)ceil(MAX_SLOPE * g->lateral_mm / g->depth_mm);
+    if (d->pp.kmax < 1) d->pp.kmax = 1;
+    if (d->pp.kmax > 12) d->pp.kmax = 12;
+    d->pp.jump = (float)(JUMP_PENALTY_MM / g->lateral_mm);
+    d->pp.enter = (float)(ENTER_PENALTY_MM / g->lateral_mm);
+    d->pp.leave = d->pp.enter;
+    d->min_cols = MIN_SURFACE_MM / g->lateral_mm;
+    d->min_score = MIN_SURFACE_SCORE / g->lateral_mm;
+    usg_bone_detector_reset(d);
+    *out = d;
+    return USG_OK;
+}
+
+void usg_bone_detector_reset(usg_bone_detector *d) {
+    if (!d) return;
+    for (int j = 0; j < d->g.nr; j++) d->prior[j] = -1;
+    memset(d->label_prev, 0, (size_t)d->g.nr);
+    d->side_vote = 0;
+}
+
+void usg_bone_detector_free(usg_bone_detector *d) {
+    if (!d) return;
+    usg_bone_grid_free(&d->g);
+    usg_bone_dp_free(&d->dp);
+    free(d->a); free(d->f); free(d->prefix); free(d->tmp); free(d->path);
+    free(d->depth); free(d->prior); free(d->label); free(d->label_prev); free(d->seg);
+    free(d);
+}
+
+/* Add the temporal prior: a bonus near last frame's surface depth. */
+static void add_prior(usg_bone_detector *d) {
+    const usg_bone_grid *g = &d->g;
+    double sig = PRIOR_SIGMA_MM / g->depth_mm;
+    int reach = (int)ceil(3 * sig);
+    float k = (float)(-0.5 / (sig * sig));
+    for (int j = 0; j < g->nr; j++) {
+        if (d->prior[j] < 0) continue;
+        float *fc = d->f + (size_t)j * g->nd;
+        int c = (int)lroundf(d->prior[j]);
+        int lo = c - reach < g->lo[j] ? g->lo[j] : c - reach;
+        int hi = c + reach + 1 > g->hi[j] ? g->hi[j] : c + reach + 1;
+        for (int i = lo; i < hi; i++) {
+            float dd = (float)i - d->prior[j];
+            if (fc[i] > 0) fc[i] += PRIOR_WEIGHT * expf(k * dd * dd);
+        }
+    }
+}
+
+/* Sub-sample depth of the brightness peak near the DP path on line j. */
+static float refine_depth(const usg_bone_detector *d, int j, int p) {
+    const usg_bone_grid *g = &d->g;
+    const float *col = d->a + (size_t)j * g->nd;
+    int lo = g->lo[j], hi = g->hi[j];
+    int a = p - 2 < lo ? lo : p - 2, b = p + 2 >= hi ? hi - 1 : p + 2;
+    int m = p;
+    for (int i = a; i <= b; i++) if (col[i] > col[m]) m = i;
+    if (m <= lo || m >= hi - 1) return (float)m;
+    float y0 = col[m - 1], y1 = col[m], y2 = col[m + 1];
+    float den = y0 - 2 * y1 + y2;
+    float off = den < 0 ? 0.5f * (y0 - y2) / den : 0;
+    if (off > 0.5f) off = 0.5f;
+    if (off < -0.5f) off = -0.5f;
+    return (float)m + off;
+}
+
+/* Cut the DP path into continuous surfaces with their statistics. */
+static void find_segments(usg_bone_detector *d) {
+    const usg_bone_grid *g = &d->g;
+    d->nseg = 0;
+    int j = 0;
+    while (j < g->nr) {
+        if (d->path[j] < 0) { j++; continue; }
+        segment s = {.j0 = j};
+        double sum_d = 0, sxy = 0, sx = 0, sxx = 0;
+        int k = j;
+        for (;;) {
+            int p = d->path[k];
+            d->depth[k] = refine_depth(d, k, p);
+            double dm = d->depth[k] * g->depth_mm, xm = k * g->lateral_mm;
+            s.score += d->f[(size_t)k * g->nd + p] - d->pp.tau;
+            sum_d += dm; sx += xm; sxx += xm * xm; sxy += xm * dm;
+            if (k + 1 >= g->nr || d->path[k + 1] < 0 || abs(d->path[k + 1] - p) > d->pp.kmax) break;
+            k++;
+        }
+        s.j1 = k;
+        double n = k - j + 1;
+        s.depth_mm = sum_d / n;
+        double vx = sxx - sx * sx / n;
+        s.slope = vx > 1e-9 ? (sxy - sx * sum_d / n) / vx : 0;
+        if (n >= d->min_cols && s.score >= d->min_score) d->seg[d->nseg++] = s;
+        j = k + 1;
+    }
+}
+
+/* Index of the best unused segment (by score), -1 if none. */
+static int best_segment(const usg_bone_detector *d) {
+    int b = -1;
+    for (int i = 0; i < d->nseg; i++)
+        if (!d->seg[i].used && (b < 0 || d->seg[i].score > d->seg[b].score)) b = i;
+    return b;
+}
+
+/* Depth (index) at the end of segment s nearest scan line j. */
+static float end_depth(const usg_bone_detector *d, const segment *s, int j) {
+    return d->depth[j <= s->j0 ? s->j0 : s->j1];
+}
+
+/* Join fragments that continue segment s outward (away from `other`, -1 =
+ * both ways) within MERGE_GAP_MM and a plausible depth step. */
+static void merge_fragments(usg_bone_detector *d, segment *s, const segment *other) {
+    const usg_bone_grid *g = &d->g;
+    double max_gap = MERGE_GAP_MM / g->lateral_mm;
+    int changed = 1;
+    while (changed) {
+        changed = 0;
+        for (int i = 0; i < d->nseg; i++) {
+            segment *c = &d->seg[i];
+            if (c->used) continue;
+            int left = c->j1 < s->j0;
+            if (other && (left ? other->j0 < s->j0 : other->j0 > s->j0)) continue; /* between */
+            int gap = left ? s->j0 - c->j1 : c->j0 - s->j1;
+            if (gap <= 0 || gap > max_gap) continue;
+            float ds = fabsf(end_depth(d, s, left ? s->j0 : s->j1) - end_depth(d, c, left ? c->j1 : c->j0));
+            double allowed = (MERGE_STEP_MM + MAX_SLOPE * gap * g->lateral_mm) / g->depth_mm;
+            if (ds > allowed) continue;
+            c->used = 1;
+            if (left) s->j0 = c->j0; else s->j1 = c->j1;
+            s->score += c->score;
+            changed = 1;
+        }
+    }
+}
+
+/* Medial side to use this frame. */
+static usg_side medial_side(const usg_bone_detector *d) {
+    if (d->medial != USG_SIDE_AUTO) return d->medial;
+    return d->side_vote >= 0 ? USG_SIDE_LEFT : USG_SIDE_RIGHT;
+}
+
+/* Label of a lone surface: the label its scan lines had last frame, else
+ * from its slope (each bone deepens toward the cleft between them). */
+static int lone_label(const usg_bone_detector *d, const segment *s) {
+    int ns = 0, ni = 0;
+    for (int j = s->j0; j <= s->j1; j++) {
+        ns += d->label_prev[j] == LBL_SACRUM;
+        ni += d->label_prev[j] == LBL_ILIUM;
+    }
+    if (ns != ni) return ns > ni ? LBL_SACRUM : LBL_ILIUM;
+    int left_bone = s->slope > 0; /* deepens to the right: the cleft is on its right */
+    return (medial_side(d) == USG_SIDE_LEFT) == left_bone ? LBL_SACRUM : LBL_ILIUM;
+}
+
+/* Write segment s (with gaps bridged) as an edge in clipped-image pixels:
+ * ordered by x, at most 2 px apart. */
+static void write_edge(const usg_bone_detector *d, const segment *s, usg_edge *e) {
+    e->n = 0;
+    e->found = 0;
+    double px = 0, py = 0;
+    int have = 0;
+    for (int j = s->j0; j <= s->j1; j++) {
+        if (d->label[j] == LBL_NONE) continue;
+        /* smoothed depth over the neighbours on the same surface */
+        double sum = 2.0 * d->depth[j], wsum = 2.0;
+        if (j > s->j0 && d->label[j - 1] == d->label[j]) { sum += d->depth[j - 1]; wsum += 1; }
+        if (j < s->j1 && d->label[j + 1] == d->label[j]) { sum += d->depth[j + 1]; wsum += 1; }
+        double x, y;
+        usg_bone_grid_point(&d->g, j, sum / wsum, &x, &y);
+        if (have && x <= px) continue; /* keep x increasing (steep fan surfaces) */
+        if (have) {
+            double dist = hypot(x - px, y - py);
+            int steps = (int)ceil(dist / 1.9);
+            for (int k = 1; k < steps && e->n < USG_EDGE_MAX; k++) {
+                double t = (double)k / steps;
+                e->pts[e->n++] = (usg_point){px + t * (x - px), py + t * (y - py)};
+            }
+        }
+        if (e->n >= USG_EDGE_MAX) break;
+        e->pts[e->n++] = (usg_point){x, y};
+        px = x; py = y; have = 1;
+    }
+    e->found = e->n >= 2;
+    if (!e->found) e->n = 0;
+}
+
+/* Mark the scan lines of s that lie on the path with label l. */
+static void mark(usg_bone_detector *d, const segment *s, int l) {
+    for (int j = s->j0; j <= s->j1; j++)
+        if (d->path[j] >= 0) d->label[j] = (uint8_t)l;
+}
+
+/* Choose and label up to two surfaces; fill sacrum and ilium. */
+static void label_surfaces(usg_bone_detector *d, usg_edge *sacrum, usg_edge *ilium) {
+    segment none = {0}, *sa = &none, *il = &none;
+    int ia = best_segment(d);
+    if (ia >= 0) {
+        d->seg[ia].used = 1;
+        int ib = best_segment(d);
+        if (ib >= 0 && d->seg[ib].score < SECOND_RATIO * d->seg[ia].score) ib = -1;
+        if (ib >= 0) {
+            d->seg[ib].used = 1;
+            segment *l = &d->seg[ia], *r = &d->seg[ib];
+            if (r->j0 < l->j0) { segment *t = l; l = r; r = t; }
+            merge_fragments(d, l, r);
+            merge_fragments(d, r, l);
+            if (d->medial == USG_SIDE_AUTO) {
+                double v = r->depth_mm - l->depth_mm; /* > 0: left shallower = ilium left */
+                v = v > SIDE_VOTE_CAP_MM ? SIDE_VOTE_CAP_MM : v < -SIDE_VOTE_CAP_MM ? -SIDE_VOTE_CAP_MM : v;
+                d->side_vote = SIDE_DECAY * d->side_vote - v;
+            }
+            if (medial_side(d) == USG_SIDE_LEFT) { sa = l; il = r; } else { sa = r; il = l; }
+        } else {
+            segment *s = &d->seg[ia];
+            merge_fragments(d, s, NULL);
+            if (lone_label(d, s) == LBL_SACRUM) sa = s; else il = s;
+        }
+    }
+    memset(d->label, 0, (size_t)d->g.nr);
+    if (sa != &none) mark(d, sa, LBL_SACRUM);
+    if (il != &none) mark(d, il, LBL_ILIUM);
+    if (sa != &none) write_edge(d, sa, sacrum); else { sacrum->found = 0; sacrum->n = 0; }
+    if (il != &none) write_edge(d, il, ilium); else { ilium->found = 0; ilium->n = 0; }
+}
+
+/* Remember this frame's surfaces for the next one. */
+static void update_state(usg_bone_detector *d) {
+    for (int j = 0; j < d->g.nr; j++)
+        d->prior[j] = d->label[j] != LBL_NONE ? d->depth[j] : -1.0f;
+    memcpy(d->label_prev, d->label, (size_t)d->g.nr);
+}
+
+usg_status usg_bone_detector_process(usg_bone_detector *d, const usg_image *img,
+                                     usg_edge *sacrum, usg_edge *ilium) {
+    if (!d || !img || !img->data || !sacrum || !ilium)
+        return usg_fail(USG_ERR_ARG, "bone: missing image or output");
+    if (img->width != d->w || img->height != d->h)
+        return usg_fail(USG_ERR_ARG, "bone: image is %dx%d, the detector was made for %dx%d",
+                        img->width, img->height, d->w, d->h);
+    usg_bone_grid_sample(&d->g, img, d->a);
+    usg_bone_score(&d->g, &d->sp, d->a, d->f, d->prefix, d->tmp);
+    add_prior(d);
+    usg_bone_dp_run(&d->dp, &d->g, &d->pp, d->f, d->path);
+    find_segments(d);
+    label_surfaces(d, sacrum, ilium);
+    update_state(d);
+    return USG_OK;
+}
