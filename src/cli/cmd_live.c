@@ -1,0 +1,282 @@
+/* cmd_live.c - usguide live SOURCE: the latency-bounded loop (usg/live.h)
+ * wired to its outputs (results, overlay recording, window, OpenIGTLink
+ * server) and the end-of-run summary. */
+#include "cli.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cvshim/cvshim.h"
+#include "usg/igtl_server.h"
+#include "usg/live.h"
+#include "usg/overlay.h"
+
+#define LIVE_SOURCE_TIMEOUT_MS 500 /* one source read; NO SIGNAL and stop checks follow it */
+#define LIVE_WINDOW "usguide live"
+
+typedef struct live_cli {
+    cli_run_opts o;
+    usg_source_opts so;
+    usg_source *src;
+    usg_probe probe;
+    usg_live_params lp;
+    usg_live *lv;
+    cli_results out;
+    usg_recorder *rec;
+    int rec_failed;
+    usg_igtl_server *srv;
+    usg_result *blank;        /* an empty result to go with a NO SIGNAL card */
+    int window;
+    int results_failed;
+    long done;
+    char last_fault[256];
+} live_cli;
+
+static usg_live *volatile g_live;
+
+static void on_sigint(int sig) {
+    (void)sig;
+    usg_live_stop(g_live);
+}
+
+/* ---- device options only live has (taken out before the shared parser) ---- */
+
+static int parse_size(const char *arg, usg_source_opts *so) {
+    char *e;
+    long w = strtol(arg, &e, 10);
+    if (*e != 'x' && *e != 'X') w = -1;
+    long h = w > 0 ? strtol(e + 1, &e, 10) : -1;
+    if (w < 1 || h < 1 || w > USG_MAX_SIDE || h > USG_MAX_SIDE || *e) {
+        cli_error("--size: expected WIDTHxHEIGHT, got '%s'", arg);
+        return CLI_EXIT_USAGE;
+    }
+    so->width = (int)w;
+    so->height = (int)h;
+    return 0;
+}
+
+static int parse_pixfmt(const char *arg, usg_source_opts *so) {
+    if (strlen(arg) != 4) {
+        cli_error("--pixel-format: expected a FOURCC such as YUYV, MJPG or GREY, got '%s'", arg);
+        return CLI_EXIT_USAGE;
+    }
+    memcpy(so->pixel_format, arg, 5);
+    return 0;
+}
+
+/* Remove --size WxH and --pixel-format FOURCC from argv (compacting it). */
+static int take_device_opts(int *argc, char **argv, usg_source_opts *so) {
+    int n = 1;
+    for (int i = 1; i < *argc; i++) {
+        int is_size = !strcmp(argv[i], "--size"), is_fmt = !strcmp(argv[i], "--pixel-format");
+        if (!is_size && !is_fmt) {
+            argv[n++] = argv[i];
+            continue;
+        }
+        if (i + 1 >= *argc) {
+            cli_error("%s needs a value", argv[i]);
+            return CLI_EXIT_USAGE;
+        }
+        int rc = is_size ? parse_size(argv[i + 1], so) : parse_pixfmt(argv[i + 1], so);
+        if (rc) return rc;
+        i++;
+    }
+    *argc = n;
+    argv[n] = NULL;
+    return 0;
+}
+
+static void device_usage(void) {
+    printf("Device options (/dev/videoN):\n"
+           "  --size WxH              capture size request (default: the device's)\n"
+           "  --pixel-format FOURCC   YUYV, MJPG, GREY, ... (default: the device's); --fps sets the rate\n\n"
+           "Budget: a frame over --budget-ms raises the degradation level (1 needle window only,\n"
+           "2 no denoise, 3 bone reused); at level 3 overruns drop frames; 15 calm frames recover.\n"
+           "Dropped frames get \"status\": \"dropped\" result lines. Ctrl-C stops cleanly.\n");
+}
+
+/* ---- outputs ------------------------------------------------------------ */
+
+static void write_result(live_cli *c, const usg_result *r) {
+    if (c->results_failed || cli_results_write(&c->out, r) == 0) return;
+    c->results_failed = 1;
+    usg_live_stop(c->lv);
+}
+
+static void record(live_cli *c, const usg_rgb *ov, int index) {
+    if (!c->o.overlay_path || c->rec_failed) return;
+    double fps = c->lp.pace_fps > 0 ? c->lp.pace_fps : 30.0;
+    if (!c->rec && usg_recorder_open(c->o.overlay_path, ov->width, ov->height, fps, &c->rec) != USG_OK) {
+        cli_error("--overlay: %s", usg_last_error());
+        c->rec_failed = 1;
+        return;
+    }
+    if (usg_recorder_write(c->rec, ov, index) != USG_OK) cli_error("--overlay: %s", usg_last_error());
+}
+
+/* Show in the window; returns 1 when the user asked to quit (q or Esc). */
+static int show(live_cli *c, const usg_rgb *img) {
+    if (!c->window || !img) return 0;
+    if (cvshim_window_show(LIVE_WINDOW, img) != USG_OK) {
+        cli_error("--window: %s", usg_last_error());
+        c->window = 0;
+        return 0;
+    }
+    int key = cvshim_window_poll(1);
+    return key == 'q' || key == 'Q' || key == 27;
+}
+
+static void serve(live_cli *c, const usg_rgb *img, const usg_result *r, const usg_live_output *o) {
+    if (!c->srv || !img) return;
+    if (usg_igtl_server_publish(c->srv, img, r, o->spacing_x_mm, o->spacing_y_mm) != USG_OK) {
+        cli_error("--serve: %s", usg_last_error());
+    }
+}
+
+static int on_output(const usg_live_output *o, void *user) {
+    live_cli *c = user;
+    int quit = 0;
+    switch (o->event) {
+    case USG_LIVE_ERROR:
+        cli_error("frame %d: %s", o->result->frame, o->result->error);
+        /* fall through */
+    case USG_LIVE_DROPPED:
+        write_result(c, o->result);
+        break;
+    case USG_LIVE_FRAME:
+        write_result(c, o->result);
+        record(c, o->overlay, o->result->frame);
+        serve(c, o->overlay, o->result, o);
+        quit = show(c, o->overlay);
+        c->last_fault[0] = 0;
+        break;
+    case USG_LIVE_NO_SIGNAL:
+        if (strcmp(c->last_fault, o->message)) {
+            /* say it once per distinct reason, not 5 times a second */
+            if (!c->last_fault[0] || strncmp(c->last_fault, "no frame for", 12) ||
+                strncmp(o->message, "no frame for", 12)) {
+                cli_info(1, "usguide: NO SIGNAL: %s", o->message);
+            }
+            snprintf(c->last_fault, sizeof c->last_fault, "%s", o->message);
+        }
+        serve(c, o->overlay, c->blank, o);
+        quit = show(c, o->overlay);
+        break;
+    }
+    if (o->event != USG_LIVE_NO_SIGNAL) cli_progress(++c->done, c->o.max_frames);
+    return quit;
+}
+
+/* ---- setup, run, summary ------------------------------------------------ */
+
+static int open_outputs(live_cli *c) {
+    int rc = cli_results_open(&c->out, c->o.results_path);
+    if (rc) return rc;
+    c->window = c->o.window;
+    c->blank = calloc(1, sizeof *c->blank);
+    if (!c->blank) {
+        cli_error("out of memory");
+        return CLI_EXIT_USAGE;
+    }
+    usg_result_reset(c->blank, -1, 0);
+    if (c->o.serve_port &&
+        usg_igtl_server_open(c->o.serve_bind, c->o.serve_port, &c->srv) != USG_OK) {
+        cli_error("--serve: %s", usg_last_error());
+        return CLI_EXIT_USAGE;
+    }
+    if (c->srv) cli_info(1, "usguide: serving OpenIGTLink on %s:%d", c->o.serve_bind, c->o.serve_port);
+    return 0;
+}
+
+static int setup(live_cli *c) {
+    c->so.fps = c->o.fps;
+    c->so.timeout_ms = LIVE_SOURCE_TIMEOUT_MS;
+    if (usg_source_open(c->o.input, &c->so, &c->src) != USG_OK) {
+        cli_error("%s", usg_last_error());
+        return CLI_EXIT_USAGE;
+    }
+    int rc = cli_load_probe(&c->o, c->src, &c->probe);
+    if (!rc) rc = cli_pipeline_params(&c->o, &c->probe, &c->lp.pipeline);
+    if (rc) return rc;
+    c->lp.budget_ms = c->o.budget_ms;
+    c->lp.pace_fps = usg_source_is_live(c->src) ? 0 : c->o.fps;
+    c->lp.max_frames = c->o.max_frames;
+    c->lp.on_output = on_output;
+    c->lp.user = c;
+    rc = open_outputs(c);
+    if (rc) return rc;
+    if (usg_live_new(c->src, &c->lp, &c->lv) != USG_OK) {
+        cli_error("%s", usg_last_error());
+        return CLI_EXIT_USAGE;
+    }
+    return 0;
+}
+
+static void summary(live_cli *c) {
+    usg_live_stats st;
+    usg_live_get_stats(c->lv, &st);
+    cli_progress_end();
+    cli_info(1, "usguide live: frames in %ld, processed %ld, dropped %ld (budget %ld), degraded %ld, errors %ld, "
+                "no-signal events %ld",
+             st.frames_in, st.processed, st.dropped, st.dropped_budget, st.degraded, st.errors, st.faults);
+    char pace[48] = "";
+    if (st.pace_fps > 0) snprintf(pace, sizeof pace, ", paced at %.1f fps", st.pace_fps);
+    cli_info(1, "usguide live: capture-to-overlay latency ms: p50 %.2f p95 %.2f p99 %.2f max %.2f "
+                "(budget %.2f ms%s, %.1f s)",
+             st.e2e_p50, st.e2e_p95, st.e2e_p99, st.e2e_max, st.budget_ms, pace, st.wall_ms / 1000.0);
+    if (c->srv) {
+        usg_igtl_server_stats ss;
+        usg_igtl_server_get_stats(c->srv, &ss);
+        cli_info(1, "usguide live: serve: %ld clients, %ld frame deliveries, %ld skipped for busy clients",
+                 ss.clients_total, ss.sent, ss.dropped);
+    }
+}
+
+static void teardown(live_cli *c) {
+    usg_live_free(c->lv);
+    usg_igtl_server_close(c->srv);
+    if (c->rec && usg_recorder_close(c->rec) != USG_OK) cli_error("--overlay: %s", usg_last_error());
+    if (c->o.window) cvshim_window_close(LIVE_WINDOW);
+    cli_results_close(&c->out);
+    usg_source_close(c->src);
+    free(c->blank);
+}
+
+int cmd_live(int argc, char **argv) {
+    live_cli c;
+    memset(&c, 0, sizeof c);
+    usg_live_params_default(&c.lp);
+    int rc = take_device_opts(&argc, argv, &c.so);
+    if (rc) return rc;
+    rc = cli_parse_run_opts(argc, argv, 1, &c.o);
+    if (rc < 0) device_usage();
+    if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
+    rc = setup(&c);
+    if (!rc) {
+        g_live = c.lv;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_sigint;
+        sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C ends at once */
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        usg_status st = usg_live_run(c.lv);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        g_live = NULL;
+        summary(&c);
+        usg_live_stats ls;
+        usg_live_get_stats(c.lv, &ls);
+        if (st != USG_OK) {
+            cli_error("%s", usg_last_error());
+            rc = CLI_EXIT_USAGE;
+        } else if (c.results_failed) {
+            rc = CLI_EXIT_USAGE;
+        } else {
+            rc = ls.errors > 0 ? CLI_EXIT_FRAMES : CLI_EXIT_OK;
+        }
+    }
+    teardown(&c);
+    return rc;
+}
