@@ -229,3 +229,93 @@ Test(result_json, deep_nesting_is_bounded) {
     cr_assert_eq(usg_result_from_json(line, R), USG_ERR_FORMAT);
     cr_assert_str_eq(usg_last_error(), "column 83: nested too deeply");
 }
+
+/* ---- round trip through usg_result_to_json ------------------------------- */
+
+static void round_trip(const usg_result *in, usg_result *out) {
+    size_t cap = usg_result_json_capacity(), len = 0;
+    char *buf = malloc(cap);
+    cr_assert_eq(usg_result_to_json(in, buf, cap, &len), USG_OK, "%s", usg_last_error());
+    cr_assert_eq(strlen(buf), len);
+    cr_assert_eq(usg_result_from_json(buf, out), USG_OK, "%s\n%s", usg_last_error(), buf);
+    free(buf);
+}
+
+static void assert_same_point(usg_point a, usg_point b) {
+    cr_assert_eq(a.x, b.x);
+    cr_assert_eq(a.y, b.y);
+}
+
+static void assert_same_edge(const usg_edge *a, const usg_edge *b) {
+    cr_assert_eq(a->found, b->found);
+    cr_assert_eq(a->n, b->n);
+    for (int i = 0; i < a->n; i++) assert_same_point(a->pts[i], b->pts[i]);
+}
+
+Test(result_json, round_trip_full_result) {
+    usg_result *in = calloc(1, sizeof *in);
+    usg_result_reset(in, 41, 1366.333);
+    in->needle = (usg_needle){1, {358.5, 249.25}, {639, 87.1}, 150.25, 0.925};
+    in->sacrum.found = 1;
+    in->sacrum.n = USG_EDGE_MAX;
+    for (int i = 0; i < USG_EDGE_MAX; i++) {
+        in->sacrum.pts[i] = (usg_point){i * 0.5, 185.75 - (i % 8) * 0.25};
+    }
+    in->ilium.found = 1;
+    in->ilium.n = 3;
+    in->ilium.pts[0] = (usg_point){360, 250.1};
+    in->ilium.pts[1] = (usg_point){362, 249};
+    in->ilium.pts[2] = (usg_point){364, -0.5};
+    in->target = (usg_target){1, {355.2, 252}, 1, 0.4, 0.125};
+    in->has_latency = 1;
+    in->latency = (usg_latency){1.9, 0.4, 0.6, 0.7, 0.05, 0.2, 1, 12.5};
+    in->has_spacing = 1;
+    in->spacing_mm = 0.15;
+    in->degraded = 2;
+    round_trip(in, R);
+    cr_assert_eq(R->frame, 41);
+    cr_assert_eq(R->t_ms, 1366.333);
+    cr_assert_eq(R->status, USG_FRAME_OK);
+    cr_assert_eq(R->needle.found, 1);
+    assert_same_point(R->needle.tip, in->needle.tip);
+    assert_same_point(R->needle.entry, in->needle.entry);
+    cr_assert_eq(R->needle.angle_deg, 150.25);
+    cr_assert_eq(R->needle.confidence, 0.925);
+    assert_same_edge(&R->sacrum, &in->sacrum);
+    assert_same_edge(&R->ilium, &in->ilium);
+    cr_assert_eq(R->target.found, 1);
+    assert_same_point(R->target.point, in->target.point);
+    cr_assert_eq(R->target.has_needle_metrics, 1);
+    cr_assert_eq(R->target.tip_distance_mm, 0.4);
+    cr_assert_eq(R->target.trajectory_miss_mm, 0.125);
+    cr_assert_eq(R->has_latency, 1);
+    cr_assert_eq(memcmp(&R->latency, &in->latency, sizeof R->latency), 0);
+    cr_assert_eq(R->has_spacing, 1);
+    cr_assert_eq(R->spacing_mm, 0.15);
+    cr_assert_eq(R->degraded, 2);
+    free(in);
+}
+
+Test(result_json, round_trip_nothing_found_and_error) {
+    usg_result *in = calloc(1, sizeof *in);
+    usg_result_reset(in, 0, 0);
+    round_trip(in, R);
+    cr_assert_eq(R->frame, 0);
+    cr_assert_eq(R->needle.found, 0);
+    cr_assert_eq(R->sacrum.found, 0);
+    cr_assert_eq(R->ilium.found, 0);
+    cr_assert_eq(R->target.found, 0);
+    cr_assert_eq(R->has_latency, 0);
+    cr_assert_eq(R->has_spacing, 0);
+    usg_result_reset(in, 7, 233.1);
+    usg_result_set_error(in, "decode: \"bad\" \\ zlib\n\x01 stream");
+    round_trip(in, R);
+    cr_assert_eq(R->frame, 7);
+    cr_assert_eq(R->status, USG_FRAME_ERROR);
+    cr_assert_str_eq(R->error, "decode: \"bad\" \\ zlib\n\x01 stream");
+    usg_result_reset(in, 8, 266.4);
+    in->status = USG_FRAME_DROPPED;
+    round_trip(in, R);
+    cr_assert_eq(R->status, USG_FRAME_DROPPED);
+    free(in);
+}
