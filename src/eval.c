@@ -417,8 +417,33 @@ typedef struct linereader {
     int line;
 } linereader;
 
+/* Spool standard input into a temporary file so that it can be indexed and re-read. */
+static usg_status lr_open_stdin(linereader *lr) {
+    lr->path = "stdin";
+    lr->f = tmpfile();
+    if (!lr->f) {
+        return usg_fail(USG_ERR_IO, "stdin: cannot make a temporary file: %s", strerror(errno));
+    }
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0) {
+        if (fwrite(chunk, 1, n, lr->f) != n) {
+            return usg_fail(USG_ERR_IO, "stdin: cannot spool to a temporary file: %s",
+                            strerror(errno));
+        }
+    }
+    if (ferror(stdin)) {
+        return usg_fail(USG_ERR_IO, "stdin: read error");
+    }
+    rewind(lr->f);
+    return USG_OK;
+}
+
 static usg_status lr_open(linereader *lr, const char *path) {
     memset(lr, 0, sizeof *lr);
+    if (!strcmp(path, "-")) {
+        return lr_open_stdin(lr);
+    }
     lr->path = path;
     struct stat sb;
     if (stat(path, &sb) != 0) {
@@ -621,19 +646,43 @@ static usg_status score_truth(usg_eval *e, linereader *tr, linereader *rr, res_e
     return st;
 }
 
+static int is_dir(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+static int is_file(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* The truth file for TRUTH: the path itself, or DIR/truth.jsonl, or for a
+ * DIR named "frames" without one, the parent's truth.jsonl (the sequence layout
+ * of CONTRACT.md). */
+static void truth_file(const char *truth, char *out, size_t cap) {
+    if (!is_dir(truth)) {
+        snprintf(out, cap, "%s", truth);
+        return;
+    }
+    size_t n = strlen(truth);
+    while (n > 1 && truth[n - 1] == '/') {
+        n--;
+    }
+    snprintf(out, cap, "%.*s/truth.jsonl", (int)n, truth);
+    int frames_dir = n >= 6 && !strncmp(truth + n - 6, "frames", 6) &&
+                     (n == 6 || truth[n - 7] == '/');
+    if (!is_file(out) && frames_dir) {
+        snprintf(out, cap, "%.*struth.jsonl", (int)(n - 6), truth);
+    }
+}
+
 usg_status usg_eval_files(usg_eval *e, const char *truth_path, const char *results_path,
                           double default_spacing_mm, usg_eval_frame_fn fn, void *user) {
     char tpath[4096];
-    struct stat sb;
-    if (stat(truth_path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        snprintf(tpath, sizeof tpath, "%s/truth.jsonl", truth_path);
-    } else {
-        snprintf(tpath, sizeof tpath, "%s", truth_path);
-    }
+    truth_file(truth_path, tpath, sizeof tpath);
     linereader tr, rr;
     usg_status st = lr_open(&rr, results_path);
-    if (st) return st;
-    st = lr_open(&tr, tpath);
+    if (!st) st = lr_open(&tr, tpath);
     if (st) {
         lr_close(&rr);
         return st;

@@ -554,3 +554,20 @@ Test(eval_cli, per_frame_dump) {
     free(s);
     tu_run_free(&r);
 }
+
+Test(eval_cli, results_from_stdin_and_truth_from_frames_dir) {
+    write_case();
+    char frames[1100];
+    snprintf(frames, sizeof frames, "%s/frames", Dir);
+    tu_run r = tu_sh("mkdir -p %s && cat %s | %s eval %s/ - --json -q", frames, Rpath, USGUIDE_BIN,
+                     frames);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    has(r.out, "frames", "4");
+    has(r.out, "tip_err_p95_mm", "2");
+    has(r.out, "sacrum_coverage", "0.5");
+    tu_run_free(&r);
+    r = tu_sh("printf '{\"frame\": 0}\\n{\"frame\": 0}\\n' | %s eval %s -", USGUIDE_BIN, Tpath);
+    cr_assert_eq(r.status, 2);
+    cr_assert_not_null(strstr(r.err, "stdin:2: frame 0 already on line 1"), "%s", r.err);
+    tu_run_free(&r);
+}

@@ -3,7 +3,7 @@
  * Usage:
  *     usg_eval *e;
  *     usg_eval_new(&e);
- *     usg_eval_files(e, "seq/truth.jsonl", "results.jsonl", NULL, NULL);
+ *     usg_eval_files(e, "seq/truth.jsonl", "results.jsonl", 0, NULL, NULL);
  *     usg_eval_metrics m;
  *     usg_eval_get_metrics(e, &m);
  *     usg_eval_free(e);
@@ -127,9 +127,10 @@ void usg_eval_add_extra(usg_eval *e, int frame);
 typedef void (*usg_eval_frame_fn)(const usg_eval_frame *f, void *user);
 
 /* Score a whole sequence: `truth_path` is a truth JSON Lines file, or a
- * directory holding truth.jsonl; `results_path` a results JSON Lines file
- * (a regular file: it is indexed, then read by frame). Blank lines are
- * skipped. `default_spacing_mm` (> 0) is used for truth lines without
+ * directory holding truth.jsonl (or a directory named "frames" whose parent
+ * holds it); `results_path` a results JSON Lines file, or "-" for standard
+ * input (spooled to a temporary file). Results are indexed by frame, then
+ * read back as the truth streams by. Blank lines are skipped. `default_spacing_mm` (> 0) is used for truth lines without
  * spacing_mm; 0 makes such a line an error. `fn` (may be NULL) sees every
  * truth frame. Errors name the file and line: USG_ERR_IO (unreadable),
  * USG_ERR_FORMAT (malformed line, a frame twice in one file, missing

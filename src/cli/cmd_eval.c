@@ -15,8 +15,9 @@
 static const char eval_help[] =
     "usage: usguide eval TRUTH RESULTS [options]\n"
     "\n"
-    "Score RESULTS (JSON Lines from replay/live) against TRUTH (truth.jsonl from\n"
-    "`usguide sim`, or a sequence directory holding truth.jsonl).\n"
+    "Score RESULTS (JSON Lines from replay/live; - = standard input) against TRUTH\n"
+    "(truth.jsonl from `usguide sim`, or a sequence directory holding truth.jsonl,\n"
+    "or its frames/ directory).\n"
     "\n"
     "options:\n"
     "  --json               print the metrics as one JSON object (n/a = null,\n"
