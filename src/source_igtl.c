@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "igtl_msg.h"
@@ -67,8 +68,15 @@ static usg_status parse_uri(const char *uri, igtl_src *g) {
     return USG_OK;
 }
 
+/* Close a broken connection abortively (RST): the server's side of it then
+ * leaves no TIME_WAIT behind, so a restarted server can bind its port again
+ * even without SO_REUSEADDR (as the OpenIGTLink example servers do). */
 static void drop_connection(igtl_src *g) {
-    if (g->fd >= 0) close(g->fd);
+    if (g->fd >= 0) {
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(g->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        close(g->fd);
+    }
     g->fd = -1;
     g->next_try_ms = live_now_ms() + g->backoff_ms;
 }

@@ -149,17 +149,15 @@ static int on_output(const usg_live_output *o, void *user) {
         record(c, o->overlay, o->result->frame);
         serve(c, o->overlay, o->result, o);
         quit = show(c, o->overlay);
+        if (c->last_fault[0]) cli_info(1, "usguide: signal back at frame %d", o->result->frame);
         c->last_fault[0] = 0;
         break;
     case USG_LIVE_NO_SIGNAL:
-        if (strcmp(c->last_fault, o->message)) {
-            /* say it once per distinct reason, not 5 times a second */
-            if (!c->last_fault[0] || strncmp(c->last_fault, "no frame for", 12) ||
-                strncmp(o->message, "no frame for", 12)) {
-                cli_info(1, "usguide: NO SIGNAL: %s", o->message);
-            }
-            snprintf(c->last_fault, sizeof c->last_fault, "%s", o->message);
+        /* once when the signal goes (every change of reason with --verbose) */
+        if (!c->last_fault[0] || (cli_verbosity >= 2 && strcmp(c->last_fault, o->message))) {
+            cli_info(1, "usguide: NO SIGNAL: %s", o->message);
         }
+        snprintf(c->last_fault, sizeof c->last_fault, "%s", o->message);
         serve(c, o->overlay, c->blank, o);
         quit = show(c, o->overlay);
         break;
