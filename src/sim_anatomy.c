@@ -1,0 +1,263 @@
+/* sim_anatomy.c - the simulated anatomy drawn from the seed: tissue layers,
+ * the sacral and iliac cortical surfaces forming a V toward the joint cleft,
+ * the needle path toward the joint entry, and the probe jitter per frame.
+ * All lengths here are in pixels of the canonical image (sacrum on the left). */
+#include "sim_impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#define DEG (M_PI / 180.0)
+#define TABLE_STEP 0.25 /* px between tabulated surface samples */
+
+enum { STREAM_ANATOMY = 1, STREAM_NEEDLE = 2, STREAM_JITTER = 3 };
+
+double sim_bone_y(const sim_bone *b, double x) {
+    double f = (x - b->x0) / b->step;
+    if (f <= 0) return b->y[0];
+    if (f >= b->n - 1) return b->y[b->n - 1];
+    int i = (int)f;
+    double t = f - i;
+    return b->y[i] * (1 - t) + b->y[i + 1] * t;
+}
+
+int sim_bone_covers(const sim_bone *b, double x) { return b->end_is_right ? x <= b->end_x : x >= b->end_x; }
+
+int sim_anatomy_in_bone(const sim_anatomy *a, double x, double y) {
+    if (sim_bone_covers(&a->sacrum, x)) return y >= sim_bone_y(&a->sacrum, x);
+    if (sim_bone_covers(&a->ilium, x)) return y >= sim_bone_y(&a->ilium, x);
+    return y >= a->cleft_floor_px;
+}
+
+/* Shape of one bone: depth rises (gets shallower) away from the cleft with
+ * slope `slope` flattening after `s_flat`, a rounded corner of radius r_c at the
+ * cleft end, and a small smooth wobble. */
+typedef struct bone_shape { double end_y, slope, s_flat, r_c; sim_wave wobble; } bone_shape;
+
+static double bone_profile(const bone_shape *s, double dist, double x) {
+    double kappa = s->slope / (2.0 * s->s_flat);
+    double d = dist < s->s_flat ? dist : s->s_flat;
+    double rise = s->slope * d - kappa * d * d;
+    double corner = 0;
+    if (dist < s->r_c) {
+        double q = s->r_c - dist;
+        corner = s->r_c - sqrt(s->r_c * s->r_c - q * q);
+    }
+    double taper = dist < 4.0 * s->r_c ? dist / (4.0 * s->r_c) : 1.0; /* no wobble at the very end */
+    return s->end_y - rise + corner + taper * sim_wave_eval(&s->wobble, x);
+}
+
+static usg_status bone_table(sim_bone *b, const bone_shape *s, double end_x, int left_bone, double x_lo, double x_hi) {
+    b->step = TABLE_STEP;
+    b->end_x = end_x;
+    b->end_is_right = left_bone;
+    b->x0 = left_bone ? x_lo : end_x;
+    double x1 = left_bone ? end_x : x_hi;
+    b->n = (int)floor((x1 - b->x0) / b->step) + 1;
+    if (b->n < 2) return usg_fail(USG_ERR_ARG, "simulator: bone outside the image");
+    if (left_bone) b->x0 = end_x - (b->n - 1) * b->step; /* a sample exactly at the end */
+    b->y = malloc(sizeof(double) * (size_t)b->n);
+    if (!b->y) return usg_fail(USG_ERR_NOMEM, "simulator: out of memory for a bone surface");
+    for (int i = 0; i < b->n; i++) {
+        double x = b->x0 + i * b->step;
+        b->y[i] = bone_profile(s, fabs(x - end_x), x);
+    }
+    return USG_OK;
+}
+
+/* Image depth (px) below the face at the image centre. */
+static double image_depth(const sim_geom *g) {
+    return g->kind == USG_GEOM_CURVILINEAR ? g->r_out - g->r_in : g->h - 1.0;
+}
+
+/* Skin height at x: the probe face (arc or top row), or the fan's corner height outside it. */
+static double skin_y(const sim_geom *g, double x) {
+    if (g->kind != USG_GEOM_CURVILINEAR) return 0.0;
+    double dx = x - g->ax, half = g->r_in * sin(g->a1_deg * DEG);
+    if (fabs(dx) >= half) return g->ay + g->r_in * cos(g->a1_deg * DEG);
+    return g->ay + sqrt(g->r_in * g->r_in - dx * dx);
+}
+
+/* 1 if the point is in bone or closer than `clear` px above a bone surface. */
+static int near_bone(const sim_anatomy *a, double x, double y, double clear) {
+    return sim_anatomy_in_bone(a, x, y + clear) || sim_anatomy_in_bone(a, x - clear, y) ||
+           sim_anatomy_in_bone(a, x + clear, y);
+}
+
+/* Insertion angle from horizontal: the parameter, else drawn from the seed (12..40 deg). */
+static double sim_needle_angle(const usg_sim_params *p) {
+    if (p->needle_angle_deg > 0) return p->needle_angle_deg;
+    sim_rng r;
+    sim_rng_seed(&r, p->seed, STREAM_NEEDLE);
+    return sim_rng_range(&r, 12.0, 40.0);
+}
+
+static usg_status build_needle(sim_anatomy *a, const usg_sim_params *p, const sim_geom *g) {
+    sim_needle_path *n = &a->needle;
+    n->present = p->needle != USG_SIM_NEEDLE_NONE;
+    if (!n->present) return USG_OK;
+    sim_rng r;
+    sim_rng_seed(&r, p->seed, STREAM_NEEDLE);
+    (void)sim_rng_uniform(&r); /* the angle's draw, see sim_needle_angle */
+    double mm = 1.0 / g->sp;
+    double theta = sim_needle_angle(p);
+    n->angle_deg = theta;
+    int from_right = p->needle == USG_SIM_NEEDLE_LATERAL; /* canonical: ilium on the right */
+    n->ux = (from_right ? -1.0 : 1.0) * cos(theta * DEG);
+    n->uy = sin(theta * DEG);
+    /* aim beside the target by the requested miss, on the superficial side */
+    double nx = n->uy, ny = -n->ux;
+    if (ny > 0) { nx = -nx; ny = -ny; }
+    double ax = a->target_x + p->needle_miss_mm * mm * nx, ay = a->target_y + p->needle_miss_mm * mm * ny;
+    double standoff = sim_rng_range(&r, 0.0, 1.5) * mm;
+    /* back along the path to the skin */
+    double t = 0;
+    while (ay - t * n->uy > skin_y(g, ax - t * n->ux)) t += 0.25;
+    n->px = ax - t * n->ux;
+    n->py = ay - t * n->uy;
+    double len = t - standoff;
+    /* stop before touching bone: walk the path */
+    double clear = 0.6 * mm;
+    for (double s = 0; s <= len; s += 0.25) {
+        if (near_bone(a, n->px + s * n->ux, n->py + s * n->uy, clear)) {
+            len = s - 0.25;
+            break;
+        }
+    }
+    n->len_final = len;
+    /* where the path enters the imaged region (zero jitter) */
+    double entry = -1;
+    for (double s = 0; s <= len; s += 0.25) {
+        if (sim_geom_inside(g, n->px + s * n->ux, n->py + s * n->uy)) {
+            entry = s;
+            break;
+        }
+    }
+    if (entry < 0 || len - entry < 5.0 * mm) {
+        return usg_fail(USG_ERR_ARG, "simulator: needle at %.1f deg from the %s does not reach 5 mm into the image "
+                        "(try another angle, side or seed)", theta, from_right ? "right" : "left");
+    }
+    double first = entry + sim_rng_range(&r, 5.0, 9.0) * mm;
+    double half = entry + 0.5 * (len - entry);
+    n->len_start = first < half ? first : half;
+    int nfree = p->needle_free_frames >= 0 ? p->needle_free_frames : 3 + (int)(sim_rng_uniform(&r) * 3.0);
+    if (nfree > p->frames / 3) nfree = p->frames / 3;
+    n->free_frames = nfree;
+    return USG_OK;
+}
+
+double sim_needle_length(const sim_anatomy *a, int index, int frames) {
+    const sim_needle_path *n = &a->needle;
+    if (!n->present || index < n->free_frames) return -1;
+    int span = frames - 1 - n->free_frames;
+    double t = span > 0 ? (double)(index - n->free_frames) / span : 1.0;
+    /* advanced in three pushes: monotone, with slow phases between */
+    double ease = t - 0.8 * sin(6.0 * M_PI * t) / (6.0 * M_PI);
+    return n->len_start + (n->len_final - n->len_start) * ease;
+}
+
+usg_status sim_anatomy_build(sim_anatomy *a, const usg_sim_params *p, const sim_geom *g) {
+    sim_rng r;
+    sim_rng_seed(&r, p->seed, STREAM_ANATOMY);
+    double mm = 1.0 / g->sp;
+    double face = sim_geom_face_y(g), depth = image_depth(g);
+    double depth_mm = depth / mm;
+    /* joint entry */
+    double dt_mm = p->target_depth_mm;
+    if (dt_mm <= 0) {
+        double lo = fmax(0.45 * depth_mm, 12.0), hi = fmin(0.65 * depth_mm, 60.0);
+        dt_mm = sim_rng_range(&r, lo, hi > lo ? hi : lo + 1e-9);
+    } else {
+        (void)sim_rng_uniform(&r); /* keep the stream aligned */
+    }
+    if (dt_mm > 0.8 * depth_mm || dt_mm < 8.0) {
+        return usg_fail(USG_ERR_ARG, "simulator: target depth %.1f mm does not fit an image %.1f mm deep "
+                        "(8 mm .. 80 %% of the depth)", dt_mm, depth_mm);
+    }
+    a->target_x = (g->w - 1) / 2.0 + sim_rng_range(&r, -0.12, 0.12) * g->w;
+    a->target_y = face + dt_mm * mm;
+    /* soft-tissue layers */
+    a->skin_px = sim_rng_range(&r, 1.2, 2.2) * mm;
+    a->fat_px = fmax(3.0, sim_rng_range(&r, 0.15, 0.35) * dt_mm) * mm;
+    sim_wave_init(&a->fat_wave, &r, sim_rng_range(&r, 0.8, 2.5) * mm, 15 * mm, 60 * mm);
+    a->fibre_deg = sim_rng_range(&r, -20.0, 20.0);
+    /* cortices */
+    double cleft = sim_rng_range(&r, 2.0, 5.5) * mm;
+    double dy = sim_rng_range(&r, -1.5, 1.5) * mm;
+    if (p->needle != USG_SIM_NEEDLE_NONE) dy = (0.5 * mm + fabs(dy)) * (dy < 0 ? -1 : 1);
+    int near_left = p->needle == USG_SIM_NEEDLE_MEDIAL, near_right = p->needle == USG_SIM_NEEDLE_LATERAL;
+    if (near_left) dy = -fabs(dy);  /* the near bone's end lies a little deeper */
+    if (near_right) dy = fabs(dy);
+    double theta = sim_needle_angle(p);
+    bone_shape sac, ili;
+    sac.end_y = a->target_y - dy / 2;
+    ili.end_y = a->target_y + dy / 2;
+    sac.r_c = sim_rng_range(&r, 0.6, 1.4) * mm;
+    ili.r_c = sim_rng_range(&r, 0.6, 1.4) * mm;
+    double slope_s = sim_rng_range(&r, 12.0, 38.0), slope_i = sim_rng_range(&r, 12.0, 38.0);
+    if (near_left) slope_s = fmax(3.0, fmin(slope_s, theta - 8.0));
+    if (near_right) slope_i = fmax(3.0, fmin(slope_i, theta - 8.0));
+    sac.slope = tan(slope_s * DEG);
+    ili.slope = tan(slope_i * DEG);
+    sac.s_flat = sim_rng_range(&r, 25.0, 50.0) * mm;
+    ili.s_flat = sim_rng_range(&r, 25.0, 50.0) * mm;
+    sim_wave_init(&sac.wobble, &r, sim_rng_range(&r, 0.1, 0.45) * mm, 10 * mm, 40 * mm);
+    sim_wave_init(&ili.wobble, &r, sim_rng_range(&r, 0.1, 0.45) * mm, 10 * mm, 40 * mm);
+    /* keep the shoulders below the fat with some muscle over them */
+    double top_allowed = face + a->fat_px + 2.5 * mm + 6.0 * mm;
+    bone_shape *shapes[2] = {&sac, &ili};
+    for (int i = 0; i < 2; i++) {
+        double max_rise = shapes[i]->end_y - top_allowed;
+        if (shapes[i]->slope * shapes[i]->s_flat / 2 > max_rise) {
+            shapes[i]->s_flat = fmax(2.0 * mm, 2.0 * max_rise / shapes[i]->slope);
+        }
+    }
+    double margin = 0.25 * g->w + 64;
+    usg_status st = bone_table(&a->sacrum, &sac, a->target_x - cleft / 2, 1, -margin, g->w + margin);
+    if (st == USG_OK) st = bone_table(&a->ilium, &ili, a->target_x + cleft / 2, 0, -margin, g->w + margin);
+    if (st != USG_OK) return st;
+    sim_wave_init(&a->sacrum.amp_mod, &r, 0.45, 4 * mm, 20 * mm);
+    sim_wave_init(&a->ilium.amp_mod, &r, 0.45, 4 * mm, 20 * mm);
+    a->cleft_floor_px = fmax(sac.end_y, ili.end_y) + 1.5 * mm + sim_rng_range(&r, 4.0, 9.0) * mm;
+    /* intermuscular fascia between the fat and the shallowest bone */
+    double shallowest = fmin(sim_bone_y(&a->sacrum, a->sacrum.x0), sim_bone_y(&a->ilium, a->ilium.x0 + (a->ilium.n - 1) * a->ilium.step));
+    a->has_inter = sim_rng_uniform(&r) < 0.6;
+    a->inter_px = a->fat_px + sim_rng_range(&r, 0.35, 0.6) * (shallowest - face - a->fat_px);
+    sim_wave_init(&a->inter_wave, &r, sim_rng_range(&r, 0.8, 2.0) * mm, 20 * mm, 70 * mm);
+    /* probe jitter: smooth functions of the frame index */
+    sim_rng rj;
+    sim_rng_seed(&rj, p->seed, STREAM_JITTER);
+    sim_wave_init(&a->jit_x, &rj, 1.0, 8.0, 30.0);
+    sim_wave_init(&a->jit_y, &rj, 0.35, 8.0, 30.0);
+    sim_wave_init(&a->jit_rot, &rj, 1.0, 10.0, 40.0);
+    return build_needle(a, p, g);
+}
+
+void sim_anatomy_free(sim_anatomy *a) {
+    free(a->sacrum.y);
+    free(a->ilium.y);
+    a->sacrum.y = a->ilium.y = NULL;
+}
+
+void sim_pose_for_frame(const sim_anatomy *a, const sim_geom *g, double jitter_px, int index, sim_pose *P) {
+    double k = index;
+    double rot = sim_wave_eval(&a->jit_rot, k) * 0.6 * DEG * (jitter_px * g->sp / 0.5);
+    P->c = cos(rot);
+    P->s = sin(rot);
+    P->cx = (g->w - 1) / 2.0;
+    P->cy = sim_geom_face_y(g);
+    P->tx = sim_wave_eval(&a->jit_x, k) * jitter_px;
+    P->ty = sim_wave_eval(&a->jit_y, k) * jitter_px;
+}
+
+void sim_pose_apply(const sim_pose *P, double x, double y, double *ox, double *oy) {
+    double dx = x - P->cx, dy = y - P->cy;
+    *ox = P->c * dx - P->s * dy + P->cx + P->tx;
+    *oy = P->s * dx + P->c * dy + P->cy + P->ty;
+}
+
+void sim_pose_invert(const sim_pose *P, double x, double y, double *ox, double *oy) {
+    double dx = x - P->cx - P->tx, dy = y - P->cy - P->ty;
+    *ox = P->c * dx + P->s * dy + P->cx;
+    *oy = -P->s * dx + P->c * dy + P->cy;
+}
