@@ -36,3 +36,8 @@ if(EXISTS ${USG_IGTL_EXAMPLES}/Imager/ImagerServer.cxx AND EXISTS ${USG_IGTL_EXA
 else()
   message(STATUS "openigtlink-examples not installed: live OpenIGTLink peer tests skipped")
 endif()
+
+# test_igtl.c builds messages with igtlutil directly (version 2 headers).
+if(TARGET test_igtl)
+  target_include_directories(test_igtl PRIVATE ${IGTL_INCLUDE})
+endif()
