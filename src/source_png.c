@@ -49,6 +49,7 @@ static usg_status size_from_first(usg_source *s, png_src *p) {
         int w, h;
         if (usg_png_info(p->files[i], &w, &h) == USG_OK) return usg_image_alloc(&p->img, w, h);
     }
+    if (p->n == 1) return USG_ERR_FORMAT; /* the message names the file and its problem */
     return usg_fail(USG_ERR_FORMAT, "%s: no readable PNG frame (%d file%s, all corrupt)", s->name, p->n,
                     p->n == 1 ? "" : "s");
 }

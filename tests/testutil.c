@@ -56,7 +56,7 @@ void tu_run_free(tu_run *r) {
 const char *tu_scratch(const char *tag) {
     static char path[1024];
     snprintf(path, sizeof path, "%s/%s.%d", USG_TEST_TMP, tag, (int)getpid());
-    char cmd[1200];
+    char cmd[2200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", path, path);
     if (system(cmd) != 0) {
         return NULL;

@@ -49,7 +49,8 @@ typedef struct cli_run_opts {
 int cli_parse_run_opts(int argc, char **argv, int live, cli_run_opts *o);
 
 /* Find and load the probe profile for an input: --probe, else probe.ini beside
- * the input (or its parent), else defaults (spacing unknown: 0). Prints errors. */
+ * the input (or its parent); none is an error (exit 2) except for OpenIGTLink
+ * sources, whose images carry their spacing (defaults, spacing 0). Prints errors. */
 int cli_load_probe(const cli_run_opts *o, const usg_source *src, usg_probe *probe);
 
 /* Build pipeline params from options + profile. Prints errors; returns 0 or an exit code. */

@@ -191,8 +191,10 @@ int cli_load_probe(const cli_run_opts *o, const usg_source *src, usg_probe *prob
     if (!found[0]) {
         usg_probe_default(probe);
         snprintf(probe->name, sizeof probe->name, "(no profile)");
-        cli_info(1, "usguide: no probe profile (--probe, or probe.ini beside the input): distances in mm are not reported");
-        return 0;
+        if (src && usg_source_get_kind(src) == USG_SOURCE_IGTL) return 0; /* spacing comes with the images */
+        cli_error("%s: no probe profile: give --probe FILE or put probe.ini beside the input "
+                  "(the spacing in mm is needed; see probes/)", o->input);
+        return CLI_EXIT_USAGE;
     }
     if (usg_probe_load(found, probe) != USG_OK) {
         cli_error("%s", usg_last_error());

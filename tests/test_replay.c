@@ -1,0 +1,130 @@
+/* test_replay.c - usguide replay end to end: result lines, overlays, options, exit codes. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "testutil.h"
+#include "usg/result.h"
+
+static int count_files(const char *dir, const char *suffix) {
+    tu_run r = tu_sh("ls '%s' | grep -c '%s$'", dir, suffix);
+    int n = atoi(r.out);
+    tu_run_free(&r);
+    return n;
+}
+
+Test(replay, bone_recording_writes_21_lines_and_21_overlays, .description = "needs ../shared/data/plus") {
+    if (!tu_have_shared()) cr_skip_test("../shared/data/plus is absent");
+    const char *dir = tu_scratch("replay_l14");
+    tu_run r = tu_sh("cd '%s' && %s replay %s --probe %s/probes/plus_bone_l14.ini --results r.jsonl --overlay out/",
+                     dir, USGUIDE_BIN, tu_shared("BoneUltrasound_L14.igs.mha"), USG_SOURCE_DIR);
+    cr_expect_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    cr_expect(strstr(r.err, "21 frames processed, 0 with errors") != NULL, "%s", r.err);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/r.jsonl", dir);
+    cr_expect_eq(tu_count_lines(path), 21);
+    snprintf(path, sizeof path, "%s/out", dir);
+    cr_expect_eq(count_files(path, ".png"), 21);
+    /* every line parses, frames in order, latency present */
+    snprintf(path, sizeof path, "%s/r.jsonl", dir);
+    char *text = tu_read_file(path, NULL);
+    usg_result *res = malloc(sizeof *res);
+    int k = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"), k++) {
+        cr_assert_eq(usg_result_from_json(line, res), USG_OK, "line %d: %s", k, usg_last_error());
+        cr_expect_eq(res->frame, k);
+        cr_expect_eq(res->status, USG_FRAME_OK);
+        cr_expect(res->has_latency && res->latency.total > 0);
+        cr_expect(res->latency.overlay > 0, "overlay time is part of the latency");
+    }
+    free(res);
+    free(text);
+    tu_run_free(&r);
+}
+
+Test(replay, mhd_recording_gives_10_lines, .description = "needs ../shared/data/plus") {
+    if (!tu_have_shared()) cr_skip_test("../shared/data/plus is absent");
+    tu_run r = tu_sh("%s replay %s --probe %s/probes/plus_prostate_video.ini --results - --quiet", USGUIDE_BIN,
+                     tu_shared("Prostate10_video.igs.mhd"), USG_SOURCE_DIR);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    int lines = 0;
+    for (char *p = r.out; *p; p++) lines += *p == '\n';
+    cr_expect_eq(lines, 10);
+    cr_expect(strncmp(r.out, "{\"frame\": 0, \"t_ms\": 0.000, \"status\": \"ok\"", 42) == 0, "%s", r.out);
+    tu_run_free(&r);
+}
+
+Test(replay, frames_limit_and_video_overlay, .description = "needs ../shared/data/plus") {
+    if (!tu_have_shared()) cr_skip_test("../shared/data/plus is absent");
+    const char *dir = tu_scratch("replay_video");
+    tu_run r = tu_sh("cd '%s' && %s replay %s --probe %s/probes/plus_spine_phantom.ini --frames 4 --results r.jsonl "
+                     "--overlay o.avi --quiet", dir, USGUIDE_BIN, tu_shared("SpinePhantomFreehand.igs.mha"), USG_SOURCE_DIR);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/r.jsonl", dir);
+    cr_expect_eq(tu_count_lines(path), 4);
+    snprintf(path, sizeof path, "%s/o.avi", dir);
+    struct stat st;
+    cr_expect(stat(path, &st) == 0 && st.st_size > 10000, "o.avi written");
+    tu_run_free(&r);
+    /* and the video reads back as a source with 4 frames */
+    r = tu_sh("%s replay %s/o.avi --probe %s/probes/plus_spine_phantom.ini --results - --quiet", USGUIDE_BIN, dir,
+              USG_SOURCE_DIR);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    int lines = 0;
+    for (char *p = r.out; *p; p++) lines += *p == '\n';
+    cr_expect_eq(lines, 4);
+    tu_run_free(&r);
+}
+
+Test(replay, png_folder_layouts_and_probe_lookup, .description = "needs ../shared/data/plus") {
+    if (!tu_have_shared()) cr_skip_test("../shared/data/plus is absent");
+    const char *dir = tu_scratch("replay_folders");
+    /* make a PNG sequence: the overlay of a recording */
+    tu_run r = tu_sh("cd '%s' && %s replay %s --probe %s/probes/plus_prostate_video.ini --frames 3 --overlay pngs --quiet",
+                     dir, USGUIDE_BIN, tu_shared("Prostate10_video.igs.mhd"), USG_SOURCE_DIR);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    tu_run_free(&r);
+    /* no profile anywhere: exit 2 naming the input */
+    r = tu_sh("cd '%s' && %s replay pngs --quiet", dir, USGUIDE_BIN);
+    cr_expect_eq(r.status, 2);
+    cr_expect(strstr(r.err, "pngs: no probe profile: give --probe FILE or put probe.ini beside the input") != NULL, "%s", r.err);
+    tu_run_free(&r);
+    /* sequence layout: seq/probe.ini beside seq/frames/ (PNGs), given as seq or as seq/frames */
+    r = tu_sh("cd '%s' && mkdir seq && mv pngs seq/frames && cp %s/probes/plus_prostate_video.ini seq/probe.ini && "
+              "%s replay seq --results - --quiet && %s replay seq/frames --results - --quiet",
+              dir, USG_SOURCE_DIR, USGUIDE_BIN, USGUIDE_BIN);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    int lines = 0;
+    for (char *p = r.out; *p; p++) lines += *p == '\n';
+    cr_expect_eq(lines, 6);
+    tu_run_free(&r);
+}
+
+Test(replay, usage_errors_are_exit_2) {
+    tu_run r = tu_sh("%s replay", USGUIDE_BIN);
+    cr_expect_eq(r.status, 2);
+    cr_expect(strstr(r.err, "replay: expected exactly one INPUT") != NULL, "%s", r.err);
+    tu_run_free(&r);
+    r = tu_sh("%s replay x --pace slow", USGUIDE_BIN);
+    cr_expect_eq(r.status, 2);
+    cr_expect(strstr(r.err, "--pace slow: expected realtime or fast") != NULL, "%s", r.err);
+    tu_run_free(&r);
+    r = tu_sh("%s replay x --denoise wavelet", USGUIDE_BIN);
+    cr_expect_eq(r.status, 2);
+    cr_expect(strstr(r.err, "unknown denoise method 'wavelet'") != NULL, "%s", r.err);
+    tu_run_free(&r);
+    r = tu_sh("%s replay x --frames 0", USGUIDE_BIN);
+    cr_expect_eq(r.status, 2);
+    tu_run_free(&r);
+    r = tu_sh("%s frobnicate", USGUIDE_BIN);
+    cr_expect_eq(r.status, 2);
+    cr_expect(strstr(r.err, "unknown command 'frobnicate'") != NULL, "%s", r.err);
+    tu_run_free(&r);
+    r = tu_sh("%s replay --help", USGUIDE_BIN);
+    cr_expect_eq(r.status, 0);
+    cr_expect(strstr(r.out, "--pace realtime|fast") != NULL);
+    tu_run_free(&r);
+}
