@@ -15,6 +15,22 @@
 #define COVER_MM 1.0
 #define COVER_EPS 1e-9
 
+/* Segments of one polyline sorted by their left end, for distance queries in
+ * O(log n + band) instead of O(n): the scan stops where the x-gap alone
+ * exceeds the best distance so far. Correct for any polyline; fast for edges
+ * ordered by x (CONTRACT.md), whose segments are short in x. */
+typedef struct seg {
+    double xmin;
+    int i; /* from pts[i] to pts[i + 1] (to pts[i] for a one-point polyline) */
+} seg;
+
+typedef struct polyidx {
+    const usg_point *pts;
+    int n, nseg;
+    double wmax; /* widest segment extent in x */
+    seg segs[USG_EDGE_MAX];
+} polyidx;
+
 typedef struct dvec {
     double *v;
     int n, cap;
@@ -35,6 +51,7 @@ struct usg_eval {
     int swaps;
     int target_truth, target_missed, target_fp;
     usg_result *truth_buf, *result_buf; /* scratch for usg_eval_files */
+    polyidx *ix;                        /* scratch for distance queries */
 };
 
 static usg_status dvec_push(dvec *d, double x) {
@@ -56,8 +73,9 @@ usg_status usg_eval_new(usg_eval **out) {
     if (e) {
         e->truth_buf = malloc(sizeof *e->truth_buf);
         e->result_buf = malloc(sizeof *e->result_buf);
+        e->ix = malloc(sizeof *e->ix);
     }
-    if (!e || !e->truth_buf || !e->result_buf) {
+    if (!e || !e->truth_buf || !e->result_buf || !e->ix) {
         usg_eval_free(e);
         return usg_fail(USG_ERR_NOMEM, "eval: out of memory");
     }
@@ -74,6 +92,7 @@ void usg_eval_free(usg_eval *e) {
     free(e->target.v);
     free(e->truth_buf);
     free(e->result_buf);
+    free(e->ix);
     free(e);
 }
 
@@ -88,48 +107,81 @@ static double seg_dist2(usg_point p, usg_point a, usg_point b) {
     return ex * ex + ey * ey;
 }
 
-/* Lower bound of the squared distance from p to the bounding box of a-b. */
-static double box_dist2(usg_point p, usg_point a, usg_point b) {
-    double lx = fmin(a.x, b.x), hx = fmax(a.x, b.x), ly = fmin(a.y, b.y), hy = fmax(a.y, b.y);
-    double dx = p.x < lx ? lx - p.x : (p.x > hx ? p.x - hx : 0);
-    double dy = p.y < ly ? ly - p.y : (p.y > hy ? p.y - hy : 0);
-    return dx * dx + dy * dy;
+static int cmp_seg(const void *a, const void *b) {
+    const seg *x = a, *y = b;
+    if (x->xmin != y->xmin) return (x->xmin > y->xmin) - (x->xmin < y->xmin);
+    return (x->i > y->i) - (x->i < y->i);
 }
 
-/* Distance (px) from p to the polyline through pts[0..n-1] (n >= 1). */
-static double polyline_dist(usg_point p, const usg_point *pts, int n) {
-    if (n == 1) {
-        return sqrt(seg_dist2(p, pts[0], pts[0]));
+/* Index the polyline through e->pts (e->n >= 1). */
+static void polyidx_build(polyidx *ix, const usg_edge *e) {
+    ix->pts = e->pts;
+    ix->n = e->n;
+    ix->nseg = e->n > 1 ? e->n - 1 : 1;
+    ix->wmax = 0;
+    for (int i = 0; i < ix->nseg; i++) {
+        usg_point a = e->pts[i], b = e->n > 1 ? e->pts[i + 1] : a;
+        ix->segs[i] = (seg){fmin(a.x, b.x), i};
+        ix->wmax = fmax(ix->wmax, fabs(b.x - a.x));
     }
-    double best = INFINITY;
-    for (int i = 0; i + 1 < n; i++) {
-        if (box_dist2(p, pts[i], pts[i + 1]) >= best) {
-            continue;
-        }
-        double d2 = seg_dist2(p, pts[i], pts[i + 1]);
-        if (d2 < best) {
-            best = d2;
+    qsort(ix->segs, (size_t)ix->nseg, sizeof ix->segs[0], cmp_seg);
+}
+
+static double polyidx_d2(const polyidx *ix, int k, usg_point p) {
+    int i = ix->segs[k].i;
+    return seg_dist2(p, ix->pts[i], ix->pts[ix->n > 1 ? i + 1 : i]);
+}
+
+/* Distance (px) from p to the indexed polyline. */
+static double polyidx_dist(const polyidx *ix, usg_point p) {
+    int lo = 0, hi = ix->nseg;
+    while (lo < hi) { /* first segment starting right of p */
+        int mid = lo + (hi - lo) / 2;
+        if (ix->segs[mid].xmin <= p.x) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
         }
     }
-    return sqrt(best);
+    double best2 = INFINITY;
+    for (int k = lo - 1; k <= lo; k++) { /* seed with the neighbours in x */
+        if (k >= 0 && k < ix->nseg) best2 = fmin(best2, polyidx_d2(ix, k, p));
+    }
+    const double slack = 1e-9;
+    double best = sqrt(best2);
+    for (int k = lo + 1; k < ix->nseg && ix->segs[k].xmin <= p.x + best + slack; k++) {
+        double d2 = polyidx_d2(ix, k, p);
+        if (d2 < best2) {
+            best2 = d2;
+            best = sqrt(d2);
+        }
+    }
+    for (int k = lo - 2; k >= 0 && ix->segs[k].xmin + ix->wmax >= p.x - best - slack; k--) {
+        double d2 = polyidx_d2(ix, k, p);
+        if (d2 < best2) {
+            best2 = d2;
+            best = sqrt(d2);
+        }
+    }
+    return best;
 }
 
 /* Sum of distances (px) from each point of `from` to the polyline `to`. */
-static double edge_dist_sum(const usg_edge *from, const usg_edge *to) {
+static double edge_dist_sum(polyidx *ix, const usg_edge *from, const usg_edge *to) {
+    polyidx_build(ix, to);
     double s = 0;
     for (int i = 0; i < from->n; i++) {
-        s += polyline_dist(from->pts[i], to->pts, to->n);
+        s += polyidx_dist(ix, from->pts[i]);
     }
     return s;
 }
 
 /* Points of `from` within `lim_px` of the polyline `to`. */
-static int edge_covered(const usg_edge *from, const usg_edge *to, double lim_px) {
+static int edge_covered(polyidx *ix, const usg_edge *from, const usg_edge *to, double lim_px) {
+    polyidx_build(ix, to);
     int c = 0;
     for (int i = 0; i < from->n; i++) {
-        if (polyline_dist(from->pts[i], to->pts, to->n) <= lim_px) {
-            c++;
-        }
+        c += polyidx_dist(ix, from->pts[i]) <= lim_px;
     }
     return c;
 }
@@ -145,27 +197,30 @@ static double point_dist(usg_point a, usg_point b) { return hypot(a.x - b.x, a.y
 
 /* ---- one frame ----------------------------------------------------------- */
 
-static void score_bone(const usg_edge *t, const usg_edge *r, double sp, usg_eval_bone *b) {
+static void score_bone(polyidx *ix, const usg_edge *t, const usg_edge *r, double sp,
+                       usg_eval_bone *b) {
     memset(b, 0, sizeof *b);
     b->truth_found = edge_found(t);
     b->result_found = r && edge_found(r);
     b->truth_n = b->truth_found ? t->n : 0;
     b->result_n = b->result_found ? r->n : 0;
     if (b->truth_found && b->result_found) {
-        b->dist_sum_mm = edge_dist_sum(r, t) * sp;
+        b->dist_sum_mm = edge_dist_sum(ix, r, t) * sp;
         b->dist_n = r->n;
-        b->covered = edge_covered(t, r, (COVER_MM + COVER_EPS) / sp);
+        b->covered = edge_covered(ix, t, r, (COVER_MM + COVER_EPS) / sp);
     }
     b->mean_dist_mm = b->dist_n ? b->dist_sum_mm / b->dist_n : NAN;
     b->coverage = b->truth_n ? (double)b->covered / b->truth_n : NAN;
 }
 
-/* 1 if result bone `r` lies strictly closer to truth `other` than to truth `own`. */
-static int lies_on_other(const usg_edge *r, const usg_edge *own, const usg_edge *other) {
-    return edge_dist_sum(r, other) < edge_dist_sum(r, own);
+/* 1 if result bone `r`, at distance sum `own_px` from its own truth bone, lies
+ * strictly closer to truth `other`. */
+static int lies_on_other(polyidx *ix, const usg_edge *r, double own_px, const usg_edge *other) {
+    return edge_dist_sum(ix, r, other) < own_px;
 }
 
-static int is_swap(const usg_result *t, const usg_result *r) {
+static int is_swap(polyidx *ix, const usg_result *t, const usg_result *r,
+                   const usg_eval_bone *bone, double sp) {
     if (!r || !edge_found(&t->sacrum) || !edge_found(&t->ilium)) {
         return 0;
     }
@@ -173,16 +228,17 @@ static int is_swap(const usg_result *t, const usg_result *r) {
     if (!rs && !ri) {
         return 0;
     }
-    if (rs && !lies_on_other(&r->sacrum, &t->sacrum, &t->ilium)) {
+    if (rs && !lies_on_other(ix, &r->sacrum, bone[USG_BONE_SACRUM].dist_sum_mm / sp, &t->ilium)) {
         return 0;
     }
-    if (ri && !lies_on_other(&r->ilium, &t->ilium, &t->sacrum)) {
+    if (ri && !lies_on_other(ix, &r->ilium, bone[USG_BONE_ILIUM].dist_sum_mm / sp, &t->sacrum)) {
         return 0;
     }
     return 1;
 }
 
-static void score_frame(const usg_result *t, const usg_result *r, double sp, usg_eval_frame *f) {
+static void score_frame(polyidx *ix, const usg_result *t, const usg_result *r, double sp,
+                        usg_eval_frame *f) {
     memset(f, 0, sizeof *f);
     f->frame = t->frame;
     f->spacing_mm = sp;
@@ -203,9 +259,9 @@ static void score_frame(const usg_result *t, const usg_result *r, double sp, usg
         f->tip_err_mm = point_dist(t->needle.tip, r->needle.tip) * sp;
         f->angle_err_deg = angle_err_deg(t->needle.angle_deg, r->needle.angle_deg);
     }
-    score_bone(&t->sacrum, r ? &r->sacrum : NULL, sp, &f->bone[USG_BONE_SACRUM]);
-    score_bone(&t->ilium, r ? &r->ilium : NULL, sp, &f->bone[USG_BONE_ILIUM]);
-    f->label_swap = is_swap(t, r);
+    score_bone(ix, &t->sacrum, r ? &r->sacrum : NULL, sp, &f->bone[USG_BONE_SACRUM]);
+    score_bone(ix, &t->ilium, r ? &r->ilium : NULL, sp, &f->bone[USG_BONE_ILIUM]);
+    f->label_swap = is_swap(ix, t, r, f->bone, sp);
     f->truth_target = t->target.found;
     f->result_target = r && r->target.found;
     f->target_err_mm = NAN;
@@ -254,7 +310,7 @@ static usg_status accumulate(usg_eval *e, const usg_eval_frame *f) {
 static usg_status add_frame(usg_eval *e, const usg_result *truth, const usg_result *result,
                             double sp, usg_eval_frame *out) {
     usg_eval_frame f;
-    score_frame(truth, result, sp, &f);
+    score_frame(e->ix, truth, result, sp, &f);
     usg_status st = accumulate(e, &f);
     if (out) {
         *out = f;

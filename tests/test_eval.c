@@ -137,6 +137,74 @@ Test(eval, coverage_limit_is_inclusive_and_sideways_shift_counts_ends) {
     free(r);
 }
 
+/* Brute-force distance from p to the polyline of e (reference for the index). */
+static double ref_dist(usg_point p, const usg_edge *e) {
+    double best = INFINITY;
+    for (int i = 0; i < (e->n > 1 ? e->n - 1 : 1); i++) {
+        usg_point a = e->pts[i], b = e->pts[e->n > 1 ? i + 1 : i];
+        double dx = b.x - a.x, dy = b.y - a.y, l2 = dx * dx + dy * dy;
+        double t = l2 > 0 ? ((p.x - a.x) * dx + (p.y - a.y) * dy) / l2 : 0;
+        t = t < 0 ? 0 : t > 1 ? 1 : t;
+        best = fmin(best, hypot(a.x + t * dx - p.x, a.y + t * dy - p.y));
+    }
+    return best;
+}
+
+/* A random walk of n points (not ordered by x: the index must not rely on it). */
+static void random_walk(usg_edge *e, int n, unsigned *seed) {
+    e->found = 1;
+    e->n = n;
+    double x = 200, y = 200;
+    for (int i = 0; i < n; i++) {
+        x += (double)(rand_r(seed) % 2001 - 1000) / 100.0;
+        y += (double)(rand_r(seed) % 2001 - 1000) / 100.0;
+        e->pts[i] = (usg_point){x, y};
+    }
+}
+
+Test(eval, distances_match_brute_force_on_unordered_polylines) {
+    usg_result *t = full_frame(0), *r = copy_frame(t);
+    unsigned seed = 12345;
+    for (int round = 0; round < 20; round++) {
+        int nt = 1 + rand_r(&seed) % 300, nr = 1 + rand_r(&seed) % 300;
+        random_walk(&t->sacrum, nt, &seed);
+        random_walk(&r->sacrum, nr, &seed);
+        double sum = 0;
+        for (int i = 0; i < nr; i++) sum += ref_dist(r->sacrum.pts[i], &t->sacrum);
+        int covered = 0;
+        for (int i = 0; i < nt; i++) covered += ref_dist(t->sacrum.pts[i], &r->sacrum) * SP <= 1.0;
+        usg_eval_frame f;
+        add(t, r, &f);
+        cr_assert_float_eq(f.bone[USG_BONE_SACRUM].dist_sum_mm, sum * SP, 1e-9, "round %d", round);
+        cr_assert_eq(f.bone[USG_BONE_SACRUM].covered, covered, "round %d", round);
+    }
+    free(t);
+    free(r);
+}
+
+Test(eval, vertical_and_folded_edges) {
+    usg_result *t = full_frame(0), *r = copy_frame(t);
+    /* a vertical truth edge x = 50, y = 0..40, result 3 px to the right */
+    for (int i = 0; i < 21; i++) {
+        t->sacrum.pts[i] = (usg_point){50, 2 * i};
+        r->sacrum.pts[i] = (usg_point){53, 2 * i};
+    }
+    /* a U-turn: out along y = 150, back along y = 160; result 2 px above the top run */
+    for (int i = 0; i < 21; i++) {
+        t->ilium.pts[i] = (usg_point){i < 11 ? 100 + 4 * i : 140 - 4 * (i - 10), i < 11 ? 150 : 160};
+        r->ilium.pts[i] = (usg_point){100 + 2 * i, 148};
+    }
+    usg_eval_frame f;
+    add(t, r, &f);
+    cr_assert_float_eq(f.bone[USG_BONE_SACRUM].mean_dist_mm, 0.6, EPS);
+    cr_assert_eq(f.bone[USG_BONE_SACRUM].covered, 21);
+    cr_assert_float_eq(f.bone[USG_BONE_ILIUM].mean_dist_mm, 2 * SP, EPS);
+    /* the 11 points of the top run are 2 px = 0.4 mm away; the bottom run 12 px */
+    cr_assert_eq(f.bone[USG_BONE_ILIUM].covered, 11);
+    free(t);
+    free(r);
+}
+
 Test(eval, angle_error_is_modulo_180) {
     usg_result *t = full_frame(0);
     usg_result *r = copy_frame(t);
