@@ -3,6 +3,7 @@
 #include "cvshim/cvshim.h"
 
 #include <opencv2/core.hpp>
+#include <opencv2/core/utils/logger.hpp>
 #include <opencv2/highgui.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
@@ -12,6 +13,15 @@
 #include <string>
 
 namespace {
+
+// OpenCV logs to stderr by default; usguide's library never prints.
+void quiet_opencv() {
+    static bool done = false;
+    if (!done) {
+        cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
+        done = true;
+    }
+}
 
 cv::Mat wrap(const usg_image *img) {
     return cv::Mat(img->height, img->width, CV_8UC1, img->data, (size_t)img->stride);
@@ -87,11 +97,13 @@ extern "C" {
 usg_status cvshim_capture_open_file(const char *path, cvshim_capture **out) {
     *out = nullptr;
     try {
+        quiet_opencv();
         auto *c = new cvshim_capture();
         c->name = path;
         c->is_device = 0;
         c->index = 0;
-        if (!c->cap.open(path, cv::CAP_ANY) || !c->cap.isOpened()) {
+        // FFmpeg only: the GStreamer and image-sequence backends misread plain paths.
+        if (!c->cap.open(path, cv::CAP_FFMPEG) || !c->cap.isOpened()) {
             delete c;
             return usg_fail(USG_ERR_FORMAT, "%s: OpenCV cannot open this video file", path);
         }
@@ -106,6 +118,7 @@ usg_status cvshim_capture_open_device(const char *path, int width, int height, d
                                       const char *fourcc, cvshim_capture **out) {
     *out = nullptr;
     try {
+        quiet_opencv();
         auto *c = new cvshim_capture();
         c->name = path;
         c->is_device = 1;
@@ -180,9 +193,10 @@ usg_status cvshim_writer_open(const char *path, int width, int height, double fp
         if (ext && (!strcasecmp(ext, ".mp4") || !strcasecmp(ext, ".m4v"))) {
             fourcc = cv::VideoWriter::fourcc('m', 'p', '4', 'v');
         }
+        quiet_opencv();
         auto *w = new cvshim_writer();
         w->name = path;
-        if (!w->w.open(path, fourcc, fps > 0 ? fps : 30.0, cv::Size(width, height), true) || !w->w.isOpened()) {
+        if (!w->w.open(path, cv::CAP_FFMPEG, fourcc, fps > 0 ? fps : 30.0, cv::Size(width, height), true) || !w->w.isOpened()) {
             delete w;
             return usg_fail(USG_ERR_IO, "%s: cannot open a video writer (%dx%d)", path, width, height);
         }
