@@ -11,13 +11,13 @@
 #define DEG (M_PI / 180.0)
 
 /* Echo strengths relative to muscle-like scatter (amplitude per line). */
-#define A_BONE 55.0
+#define A_BONE 160.0
 #define BONE_FLOOR 0.25       /* diffuse share of the cortical echo at oblique incidence */
 #define BONE_LOBE_DEG 35.0
 #define BONE_TRANSMIT 0.03    /* amplitude passing the cortex: -30 dB */
 #define A_NEEDLE 60.0
-#define NEEDLE_FLOOR 0.02
-#define NEEDLE_LOBE_DEG 20.0
+#define NEEDLE_FLOOR 0.06
+#define NEEDLE_LOBE_DEG 22.0
 #define NEEDLE_DIAMETER_MM 0.72
 #define NEEDLE_REVERBS 6
 #define NEEDLE_REVERB_DECAY 0.35
@@ -216,9 +216,11 @@ static void fill_scatterers(usg_sim *s, const sim_pose *P, sim_rng *r) {
     }
 }
 
-/* The cortical echo of one bone: a specular surface line plus a short internal tail. */
+/* The cortical echo of one bone: a specular surface line plus an internal echo
+ * tail (cortex thickness, scatter inside it) fading over about a millimetre. */
+#define CORTEX_LAYERS 6
+#define CORTEX_LAYER_MM 0.18
 static void splat_bone(usg_sim *s, const sim_bone *bone, int id, const sim_pose *P) {
-    static const double tail_mm[3] = {0.3, 0.6, 0.95}, tail_amp[3] = {0.55, 0.35, 0.2};
     double px = 0, py = 0;
     for (int k = 0; k < bone->n; k++) {
         double x0 = bone->x0 + k * bone->step;
@@ -234,10 +236,12 @@ static void splat_bone(usg_sim *s, const sim_bone *bone, int id, const sim_pose 
         double a = A_BONE * reflectance(cos_inc, BONE_FLOOR, BONE_LOBE_DEG) *
                    (1.0 + sim_wave_eval(&bone->amp_mod, x0)) * ds;
         sim_beam_splat(&s->b, x, y, a, 0);
-        for (int l = 0; l < 3; l++) {
-            double ph = 2 * M_PI * hash_unit(s->p.seed, (uint64_t)(id * 4 + l), (uint64_t)k);
-            double off = tail_mm[l] / s->g.sp, al = a * tail_amp[l] * 2.0;
-            sim_beam_splat(&s->b, x + off * bx, y + off * by, al * cos(ph), al * sin(ph));
+        double al = a;
+        for (int l = 1; l <= CORTEX_LAYERS; l++) {
+            al *= 0.7;
+            double ph = 2 * M_PI * hash_unit(s->p.seed, (uint64_t)(id * 16 + l), (uint64_t)k);
+            double off = l * CORTEX_LAYER_MM / s->g.sp;
+            sim_beam_splat(&s->b, x + off * bx, y + off * by, 2.0 * al * cos(ph), 2.0 * al * sin(ph));
         }
     }
 }

@@ -65,6 +65,30 @@ static usg_status bone_table(sim_bone *b, const bone_shape *s, double end_x, int
     return USG_OK;
 }
 
+/* The joint entry: midpoint of the closest pair of points between the two
+ * tabulated surfaces (searched within `reach` px of the cleft ends). */
+static void exact_target(sim_anatomy *a, double reach) {
+    const sim_bone *s = &a->sacrum, *i = &a->ilium;
+    int s0 = s->n - 1 - (int)(reach / s->step), i1 = (int)(reach / i->step);
+    if (s0 < 0) s0 = 0;
+    if (i1 > i->n - 1) i1 = i->n - 1;
+    double best = INFINITY;
+    for (int k = s0; k < s->n; k++) {
+        double px = s->x0 + k * s->step, py = s->y[k];
+        for (int j = 0; j < i1; j++) {
+            double ax = i->x0 + j * i->step, ay = i->y[j], bx = ax + i->step, by = i->y[j + 1];
+            double dx = bx - ax, dy = by - ay, t = ((px - ax) * dx + (py - ay) * dy) / (dx * dx + dy * dy);
+            t = t < 0 ? 0 : t > 1 ? 1 : t;
+            double cx = ax + t * dx, cy = ay + t * dy, d = hypot(px - cx, py - cy);
+            if (d < best) {
+                best = d;
+                a->target_x = 0.5 * (px + cx);
+                a->target_y = 0.5 * (py + cy);
+            }
+        }
+    }
+}
+
 /* Image depth (px) below the face at the image centre. */
 static double image_depth(const sim_geom *g) {
     return g->kind == USG_GEOM_CURVILINEAR ? g->r_out - g->r_in : g->h - 1.0;
@@ -117,7 +141,7 @@ static usg_status build_needle(sim_anatomy *a, const usg_sim_params *p, const si
     n->py = ay - t * n->uy;
     double len = t - standoff;
     /* stop before touching bone: walk the path */
-    double clear = 0.6 * mm;
+    double clear = 0.4 * mm; /* the needle radius, with a margin */
     for (double s = 0; s <= len; s += 0.25) {
         if (near_bone(a, n->px + s * n->ux, n->py + s * n->uy, clear)) {
             len = s - 0.25;
@@ -184,7 +208,7 @@ usg_status sim_anatomy_build(sim_anatomy *a, const usg_sim_params *p, const sim_
     /* cortices */
     double cleft = sim_rng_range(&r, 2.0, 5.5) * mm;
     double dy = sim_rng_range(&r, -1.5, 1.5) * mm;
-    if (p->needle != USG_SIM_NEEDLE_NONE) dy = (0.5 * mm + fabs(dy)) * (dy < 0 ? -1 : 1);
+    if (p->needle != USG_SIM_NEEDLE_NONE) dy = (1.0 * mm + fabs(dy)) * (dy < 0 ? -1 : 1);
     int near_left = p->needle == USG_SIM_NEEDLE_MEDIAL, near_right = p->needle == USG_SIM_NEEDLE_LATERAL;
     if (near_left) dy = -fabs(dy);  /* the near bone's end lies a little deeper */
     if (near_right) dy = fabs(dy);
@@ -195,8 +219,8 @@ usg_status sim_anatomy_build(sim_anatomy *a, const usg_sim_params *p, const sim_
     sac.r_c = sim_rng_range(&r, 0.6, 1.4) * mm;
     ili.r_c = sim_rng_range(&r, 0.6, 1.4) * mm;
     double slope_s = sim_rng_range(&r, 12.0, 38.0), slope_i = sim_rng_range(&r, 12.0, 38.0);
-    if (near_left) slope_s = fmax(3.0, fmin(slope_s, theta - 8.0));
-    if (near_right) slope_i = fmax(3.0, fmin(slope_i, theta - 8.0));
+    if (near_left) slope_s = fmax(2.0, fmin(slope_s, theta - 12.0));
+    if (near_right) slope_i = fmax(2.0, fmin(slope_i, theta - 12.0));
     sac.slope = tan(slope_s * DEG);
     ili.slope = tan(slope_i * DEG);
     sac.s_flat = sim_rng_range(&r, 25.0, 50.0) * mm;
@@ -216,6 +240,7 @@ usg_status sim_anatomy_build(sim_anatomy *a, const usg_sim_params *p, const sim_
     usg_status st = bone_table(&a->sacrum, &sac, a->target_x - cleft / 2, 1, -margin, g->w + margin);
     if (st == USG_OK) st = bone_table(&a->ilium, &ili, a->target_x + cleft / 2, 0, -margin, g->w + margin);
     if (st != USG_OK) return st;
+    exact_target(a, 20.0 * mm);
     sim_wave_init(&a->sacrum.amp_mod, &r, 0.45, 4 * mm, 20 * mm);
     sim_wave_init(&a->ilium.amp_mod, &r, 0.45, 4 * mm, 20 * mm);
     a->cleft_floor_px = fmax(sac.end_y, ili.end_y) + 1.5 * mm + sim_rng_range(&r, 4.0, 9.0) * mm;

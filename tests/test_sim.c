@@ -1,0 +1,716 @@
+/* test_sim.c - the simulator: determinism, exactness of the truth against the
+ * rendered picture (needle ridge, bone shadow, cleft), the target definition,
+ * the curvilinear fan, the frame-UI clip, mirroring, speed and CLI errors. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "testutil.h"
+#include "usg/png_io.h"
+#include "usg/probe.h"
+#include "usg/result.h"
+#include "usg/sim.h"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+typedef struct rendered {
+    usg_sim_params p;
+    usg_image img;
+    usg_result *truth;
+} rendered;
+
+/* Render frame `index` of a sequence with params p. */
+static rendered render(const usg_sim_params *p, int index) {
+    rendered r;
+    r.p = *p;
+    usg_sim *s = NULL;
+    cr_assert_eq(usg_sim_new(p, &s), USG_OK, "usg_sim_new: %s", usg_last_error());
+    memset(&r.img, 0, sizeof r.img);
+    cr_assert_eq(usg_sim_frame_alloc(s, &r.img), USG_OK);
+    r.truth = malloc(sizeof *r.truth);
+    cr_assert_eq(usg_sim_render(s, index, &r.img, r.truth), USG_OK, "render: %s", usg_last_error());
+    usg_sim_free(s);
+    return r;
+}
+
+static void rendered_free(rendered *r) {
+    usg_image_free(&r->img);
+    free(r->truth);
+}
+
+static int px(const usg_image *img, int x, int y) {
+    if (x < 0 || y < 0 || x >= img->width || y >= img->height) return -1;
+    return usg_image_row(img, y)[x];
+}
+
+/* Mean grey over a rectangle [x0,x1] x [y0,y1], skipping pixels outside the image. */
+static double box_mean(const usg_image *img, int x0, int x1, int y0, int y1, int *count) {
+    double sum = 0;
+    int n = 0;
+    for (int y = y0; y <= y1; y++) {
+        for (int x = x0; x <= x1; x++) {
+            int v = px(img, x, y);
+            if (v < 0) continue;
+            sum += v;
+            n++;
+        }
+    }
+    if (count) *count = n;
+    return n ? sum / n : 0;
+}
+
+/* Read a truth.jsonl into an array of results. */
+static usg_result *load_truth(const char *path, int *n) {
+    size_t len = 0;
+    char *text = tu_read_file(path, &len);
+    cr_assert_not_null(text, "cannot read %s", path);
+    int cap = 0;
+    for (size_t i = 0; i < len; i++) cap += text[i] == '\n';
+    usg_result *rs = calloc((size_t)cap + 1, sizeof *rs);
+    int k = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        cr_assert_eq(usg_result_from_json(line, &rs[k]), USG_OK, "%s line %d: %s", path, k + 1, usg_last_error());
+        k++;
+    }
+    free(text);
+    *n = k;
+    return rs;
+}
+
+static double pt_seg(usg_point p, usg_point a, usg_point b, usg_point *c) {
+    double dx = b.x - a.x, dy = b.y - a.y, l2 = dx * dx + dy * dy;
+    double t = l2 > 0 ? ((p.x - a.x) * dx + (p.y - a.y) * dy) / l2 : 0;
+    t = t < 0 ? 0 : t > 1 ? 1 : t;
+    c->x = a.x + t * dx;
+    c->y = a.y + t * dy;
+    return hypot(p.x - c->x, p.y - c->y);
+}
+
+/* Independent closest pair between two polylines: vertex of one to segment of the other, both ways. */
+static usg_point closest_pair_midpoint(const usg_edge *a, const usg_edge *b, double *dist) {
+    double best = INFINITY;
+    usg_point m = {0, 0};
+    for (int pass = 0; pass < 2; pass++) {
+        const usg_edge *u = pass ? b : a, *v = pass ? a : b;
+        for (int i = 0; i < u->n; i++) {
+            for (int j = 0; j + 1 < v->n; j++) {
+                usg_point c;
+                double d = pt_seg(u->pts[i], v->pts[j], v->pts[j + 1], &c);
+                if (d < best) {
+                    best = d;
+                    m.x = (u->pts[i].x + c.x) / 2;
+                    m.y = (u->pts[i].y + c.y) / 2;
+                }
+            }
+        }
+    }
+    *dist = best;
+    return m;
+}
+
+static usg_sim_params base_params(void) {
+    usg_sim_params p;
+    usg_sim_params_default(&p);
+    p.frames = 12;
+    p.width = 480;
+    p.height = 360;
+    p.spacing_mm = 0.25;
+    return p;
+}
+
+/* ---- determinism -------------------------------------------------------- */
+
+Test(sim, same_seed_same_bytes_via_cli) {
+    const char *dir = tu_scratch("sim_det");
+    cr_assert_not_null(dir);
+    char a[1100], b[1100], c[1100];
+    snprintf(a, sizeof a, "%s/a", dir);
+    snprintf(b, sizeof b, "%s/b", dir);
+    snprintf(c, sizeof c, "%s/c", dir);
+    const char *opts = "--frames 6 --width 320 --height 240 --spacing-mm 0.3 --quiet";
+    tu_run r1 = tu_sh("%s sim %s --seed 42 %s", USGUIDE_BIN, a, opts);
+    tu_run r2 = tu_sh("%s sim %s --seed 42 %s", USGUIDE_BIN, b, opts);
+    tu_run r3 = tu_sh("%s sim %s --seed 43 %s", USGUIDE_BIN, c, opts);
+    cr_assert_eq(r1.status, 0, "sim failed: %s", r1.err);
+    cr_assert_eq(r2.status, 0, "sim failed: %s", r2.err);
+    cr_assert_eq(r3.status, 0, "sim failed: %s", r3.err);
+    tu_run d = tu_sh("diff -r %s %s", a, b);
+    cr_assert_eq(d.status, 0, "same seed, different files: %s", d.out);
+    tu_run e = tu_sh("cmp -s %s/frames/0005.png %s/frames/0005.png", a, c);
+    cr_assert_neq(e.status, 0, "another seed gave the same frame");
+    char path[1200];
+    snprintf(path, sizeof path, "%s/truth.jsonl", a);
+    cr_assert_eq(tu_count_lines(path), 6);
+    tu_run_free(&r1); tu_run_free(&r2); tu_run_free(&r3); tu_run_free(&d); tu_run_free(&e);
+}
+
+Test(sim, frames_render_independently_of_order) {
+    usg_sim_params p = base_params();
+    p.seed = 5;
+    rendered x = render(&p, 7);
+    usg_sim *s = NULL;
+    cr_assert_eq(usg_sim_new(&p, &s), USG_OK);
+    usg_image img = {0};
+    usg_sim_frame_alloc(s, &img);
+    usg_result *t = malloc(sizeof *t);
+    for (int k = 0; k < 8; k++) cr_assert_eq(usg_sim_render(s, k, &img, t), USG_OK);
+    cr_assert_eq(usg_image_checksum(&img), usg_image_checksum(&x.img), "frame 7 differs when rendered after 0..6");
+    cr_assert_eq(t->needle.found, x.truth->needle.found);
+    cr_assert_float_eq(t->needle.tip.x, x.truth->needle.tip.x, 1e-9);
+    free(t);
+    usg_image_free(&img);
+    usg_sim_free(s);
+    rendered_free(&x);
+}
+
+/* ---- the needle ------------------------------------------------------------ */
+
+/* Vertical position of the brightest ridge in column x near y0 (centre of a
+ * saturated plateau, else a parabolic peak). */
+static double ridge_y(const usg_image *img, int x, double y0, int reach) {
+    int best = -1, by = -1;
+    for (int y = (int)floor(y0) - reach; y <= (int)ceil(y0) + reach; y++) {
+        int v = px(img, x, y);
+        if (v > best) { best = v; by = y; }
+    }
+    int lo = by, hi = by;
+    while (px(img, x, lo - 1) == best) lo--;
+    while (px(img, x, hi + 1) == best) hi++;
+    if (hi > lo) return 0.5 * (lo + hi);
+    double a = px(img, x, by - 1), b = best, c = px(img, x, by + 1);
+    double den = a - 2 * b + c;
+    return den < 0 ? by + 0.5 * (a - c) / den : by;
+}
+
+/* Share of needle columns whose ridge lies within 1 px of the truth axis; the mean |error|. */
+static void needle_ridge(const rendered *r, double *within1, double *mean_err) {
+    const usg_needle *n = &r->truth->needle;
+    cr_assert(n->found, "the last frame has no needle");
+    double dx = n->tip.x - n->entry.x, dy = n->tip.y - n->entry.y;
+    double x0 = n->entry.x + 0.15 * dx, x1 = n->entry.x + 0.85 * dx;
+    if (x0 > x1) { double t = x0; x0 = x1; x1 = t; }
+    int cols = 0, ok = 0;
+    double sum = 0;
+    for (int x = (int)ceil(x0); x <= (int)floor(x1); x++) {
+        double ya = n->entry.y + (x - n->entry.x) * dy / dx;
+        double e = fabs(ridge_y(&r->img, x, ya, 5) - ya);
+        cols++;
+        ok += e <= 1.0;
+        sum += e;
+    }
+    cr_assert_gt(cols, 20, "too few needle columns (%d)", cols);
+    *within1 = (double)ok / cols;
+    *mean_err = sum / cols;
+}
+
+Test(sim, needle_ridge_on_truth_axis_linear) {
+    usg_sim_params p = base_params();
+    p.geometry = USG_GEOM_LINEAR;
+    p.spacing_mm = 0.1;
+    p.needle_angle_deg = 22;
+    p.gain_db = -12; /* keep the shaft below saturation */
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        p.seed = seed;
+        rendered r = render(&p, p.frames - 1);
+        double within, mean;
+        needle_ridge(&r, &within, &mean);
+        cr_assert_geq(within, 0.9, "seed %llu: only %.0f%% of columns within 1 px", (unsigned long long)seed,
+                      100 * within);
+        cr_assert_leq(mean, 0.5, "seed %llu: mean ridge error %.2f px", (unsigned long long)seed, mean);
+        rendered_free(&r);
+    }
+}
+
+Test(sim, needle_ridge_on_truth_axis_curvilinear) {
+    usg_sim_params p = base_params();
+    p.needle_angle_deg = 25;
+    p.gain_db = -12;
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        p.seed = seed;
+        rendered r = render(&p, p.frames - 1);
+        double within, mean;
+        needle_ridge(&r, &within, &mean);
+        cr_assert_geq(within, 0.9, "seed %llu: only %.0f%% of columns within 1 px", (unsigned long long)seed,
+                      100 * within);
+        cr_assert_leq(mean, 0.5, "seed %llu: mean ridge error %.2f px", (unsigned long long)seed, mean);
+        rendered_free(&r);
+    }
+}
+
+Test(sim, steep_needle_is_fainter) {
+    usg_sim_params p = base_params();
+    p.geometry = USG_GEOM_LINEAR;
+    p.spacing_mm = 0.1;
+    p.gain_db = -12;
+    p.seed = 4;
+    double mean[2];
+    const double angles[2] = {15, 50};
+    for (int i = 0; i < 2; i++) {
+        p.needle_angle_deg = angles[i];
+        rendered r = render(&p, p.frames - 1);
+        const usg_needle *n = &r.truth->needle;
+        double sum = 0;
+        int cnt = 0;
+        for (double t = 0.2; t <= 0.8; t += 0.01) {
+            sum += px(&r.img, (int)lround(n->entry.x + t * (n->tip.x - n->entry.x)),
+                      (int)lround(n->entry.y + t * (n->tip.y - n->entry.y)));
+            cnt++;
+        }
+        mean[i] = sum / cnt;
+        rendered_free(&r);
+    }
+    cr_assert_gt(mean[0] - mean[1], 40, "15 deg shaft %.0f vs 50 deg shaft %.0f grey", mean[0], mean[1]);
+}
+
+Test(sim, needle_free_frames_then_advance) {
+    usg_sim_params p = base_params();
+    p.frames = 16;
+    p.needle_free_frames = 4;
+    p.seed = 9;
+    usg_sim *s = NULL;
+    cr_assert_eq(usg_sim_new(&p, &s), USG_OK, "%s", usg_last_error());
+    usg_image img = {0};
+    usg_sim_frame_alloc(s, &img);
+    usg_result *t = malloc(sizeof *t);
+    double first = -1, last = -1, prev_len = -1;
+    for (int k = 0; k < p.frames; k++) {
+        cr_assert_eq(usg_sim_render(s, k, &img, t), USG_OK);
+        if (k < 4) {
+            cr_assert_not(t->needle.found, "frame %d should be needle-free", k);
+            cr_assert_not(t->target.has_needle_metrics);
+            continue;
+        }
+        cr_assert(t->needle.found, "frame %d lost the needle", k);
+        cr_assert(t->target.found && t->target.has_needle_metrics);
+        double len = hypot(t->needle.tip.x - t->needle.entry.x, t->needle.tip.y - t->needle.entry.y);
+        cr_assert_geq(len, prev_len - 2.0, "frame %d: the needle went back (%.1f -> %.1f px)", k, prev_len, len);
+        prev_len = len;
+        if (first < 0) first = t->target.tip_distance_mm;
+        last = t->target.tip_distance_mm;
+        /* angle is the entry->tip direction modulo 180 */
+        double a = atan2(t->needle.tip.y - t->needle.entry.y, t->needle.tip.x - t->needle.entry.x) * 180 / M_PI;
+        if (a < 0) a += 180;
+        cr_assert_float_eq(t->needle.angle_deg, a, 0.05);
+        cr_assert_float_eq(t->needle.confidence, 1.0, 1e-9);
+    }
+    cr_assert_lt(last, 3.0, "the needle ends %.1f mm from the target", last);
+    cr_assert_gt(first - last, 5.0, "the needle advanced only %.1f mm", first - last);
+    free(t);
+    usg_image_free(&img);
+    usg_sim_free(s);
+}
+
+Test(sim, deliberate_miss_is_reported) {
+    usg_sim_params p = base_params();
+    p.seed = 12;
+    p.needle_angle_deg = 30;
+    p.needle_miss_mm = 4.0;
+    rendered r = render(&p, p.frames - 1);
+    cr_assert(r.truth->target.has_needle_metrics);
+    cr_assert_float_eq(r.truth->target.trajectory_miss_mm, 4.0, 0.3, "miss %.2f mm",
+                       r.truth->target.trajectory_miss_mm);
+    rendered_free(&r);
+}
+
+/* ---- bones, shadow, cleft, target --------------------------------------- */
+
+/* Mean grey above (2..6 mm) and below (3..8 mm) the edge points, away from the cleft end. */
+static void shadow_contrast(const rendered *r, const usg_edge *e, double *above, double *below) {
+    double mm = 1.0 / r->p.spacing_mm, sa = 0, sb = 0;
+    int na = 0, nb = 0;
+    double xend_lo = e->pts[0].x, xend_hi = e->pts[e->n - 1].x;
+    for (int i = 0; i < e->n; i += 3) {
+        usg_point q = e->pts[i];
+        if (q.x - xend_lo < 4 * mm || xend_hi - q.x < 4 * mm) continue;
+        int x = (int)lround(q.x);
+        int c;
+        sa += box_mean(&r->img, x, x, (int)lround(q.y - 6 * mm), (int)lround(q.y - 2 * mm), &c) * c;
+        na += c;
+        sb += box_mean(&r->img, x, x, (int)lround(q.y + 3 * mm), (int)lround(q.y + 8 * mm), &c) * c;
+        nb += c;
+    }
+    cr_assert_gt(na, 100);
+    cr_assert_gt(nb, 100);
+    *above = sa / na;
+    *below = sb / nb;
+}
+
+Test(sim, shadow_below_bone_darker_than_tissue_above) {
+    /* Stated margin: displayed with 90 dB dynamic range and +25 dB gain (so
+     * that the shadow does not clip to black), the mean level 3..8 mm below
+     * the cortex is at least 20 dB under the soft tissue 2..6 mm above it.
+     * At the default display (0 dB gain, 60 dB range) the shadow is near
+     * black: mean grey at most 12. */
+    const double margin_db = 20.0;
+    usg_geometry geoms[2] = {USG_GEOM_CURVILINEAR, USG_GEOM_LINEAR};
+    for (int gi = 0; gi < 2; gi++) {
+        for (uint64_t seed = 1; seed <= 3; seed++) {
+            usg_sim_params p = base_params();
+            p.needle = USG_SIM_NEEDLE_NONE;
+            p.geometry = geoms[gi];
+            p.spacing_mm = gi ? 0.12 : 0.25;
+            p.seed = seed;
+            for (int display = 0; display < 2; display++) {
+                p.gain_db = display ? 0 : 25;
+                p.dynamic_range_db = display ? 60 : 90;
+                rendered r = render(&p, 3);
+                const usg_edge *edges[2] = {&r.truth->sacrum, &r.truth->ilium};
+                for (int b = 0; b < 2; b++) {
+                    cr_assert(edges[b]->found);
+                    double above, below;
+                    shadow_contrast(&r, edges[b], &above, &below);
+                    double db = (above - below) * p.dynamic_range_db / 255.0;
+                    const char *what = gi ? "linear" : "curvilinear", *bone = b ? "ilium" : "sacrum";
+                    if (display) {
+                        cr_assert_leq(below, 12, "%s seed %llu %s: shadow %.1f grey at the default display", what,
+                                      (unsigned long long)seed, bone, below);
+                    } else {
+                        cr_assert_geq(db, margin_db, "%s seed %llu %s: tissue %.1f, shadow %.1f grey = %.1f dB",
+                                      what, (unsigned long long)seed, bone, above, below, db);
+                        cr_assert_gt(below, 0.5, "%s: the shadow clipped, the margin is not measurable", what);
+                    }
+                }
+                rendered_free(&r);
+            }
+        }
+    }
+}
+
+Test(sim, cortex_bright_and_cleft_dark) {
+    usg_sim_params p = base_params();
+    p.needle = USG_SIM_NEEDLE_NONE;
+    for (uint64_t seed = 1; seed <= 4; seed++) {
+        p.seed = seed;
+        rendered r = render(&p, 2);
+        const usg_result *t = r.truth;
+        double mm = 1.0 / p.spacing_mm;
+        /* cortex: median of the brightest pixel within 1 px above to 2 px below each edge point */
+        int vals[2 * USG_EDGE_MAX], nc = 0;
+        const usg_edge *edges[2] = {&t->sacrum, &t->ilium};
+        for (int b = 0; b < 2; b++) {
+            for (int i = 0; i < edges[b]->n; i++) {
+                int x = (int)lround(edges[b]->pts[i].x), y = (int)lround(edges[b]->pts[i].y);
+                int best = 0;
+                for (int d = -1; d <= 2; d++) best = px(&r.img, x, y + d) > best ? px(&r.img, x, y + d) : best;
+                int j = nc++;
+                while (j > 0 && vals[j - 1] > best) { vals[j] = vals[j - 1]; j--; }
+                vals[j] = best;
+            }
+        }
+        double cortex = vals[nc / 2];
+        /* the cleft: the middle third between the bone ends, 1.5..4 mm below the target */
+        double xs = t->sacrum.pts[t->sacrum.n - 1].x, xi = t->ilium.pts[0].x, w = xi - xs;
+        cr_assert_gt(w, 1.5 * mm, "cleft %.1f px wide", w);
+        int n;
+        double cleft = box_mean(&r.img, (int)ceil(xs + w / 3), (int)floor(xi - w / 3),
+                                (int)lround(t->target.point.y + 1.5 * mm), (int)lround(t->target.point.y + 4 * mm), &n);
+        cr_assert_gt(n, 4);
+        cr_assert_gt(cortex, 200, "seed %llu: cortex median only %.0f grey", (unsigned long long)seed, cortex);
+        cr_assert_lt(cleft, cortex - 120, "seed %llu: cleft %.0f vs cortex %.0f grey", (unsigned long long)seed,
+                     cleft, cortex);
+        rendered_free(&r);
+    }
+}
+
+Test(sim, truth_edges_and_target_definition) {
+    const char *dir = tu_scratch("sim_target");
+    tu_run r = tu_sh("%s sim %s/seq --seed 21 --frames 8 --width 400 --height 300 --spacing-mm 0.3 --quiet",
+                     USGUIDE_BIN, dir);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/seq/truth.jsonl", dir);
+    int n = 0;
+    usg_result *rs = load_truth(path, &n);
+    cr_assert_eq(n, 8);
+    for (int k = 0; k < n; k++) {
+        const usg_result *t = &rs[k];
+        cr_assert_eq(t->frame, k);
+        cr_assert(t->has_spacing);
+        cr_assert_float_eq(t->spacing_mm, 0.3, 1e-9);
+        cr_assert(t->sacrum.found && t->ilium.found && t->target.found);
+        const usg_edge *edges[2] = {&t->sacrum, &t->ilium};
+        for (int b = 0; b < 2; b++) {
+            for (int i = 1; i < edges[b]->n; i++) {
+                usg_point a = edges[b]->pts[i - 1], c = edges[b]->pts[i];
+                cr_assert_geq(c.x, a.x, "frame %d: edge not ordered by x at %d", k, i);
+                cr_assert_leq(hypot(c.x - a.x, c.y - a.y), 2.0, "frame %d: edge points %d,%d too far apart", k, i - 1, i);
+            }
+        }
+        /* sacrum medial (left by default), ilium lateral */
+        cr_assert_lt(t->sacrum.pts[0].x, t->ilium.pts[0].x);
+        double d;
+        usg_point m = closest_pair_midpoint(&t->sacrum, &t->ilium, &d);
+        cr_assert_float_eq(t->target.point.x, m.x, 0.02, "frame %d: target x %.2f vs %.2f", k, t->target.point.x, m.x);
+        cr_assert_float_eq(t->target.point.y, m.y, 0.02, "frame %d: target y %.2f vs %.2f", k, t->target.point.y, m.y);
+        /* the joint entry lies 3..6 cm deep for this curvilinear default */
+        double depth_mm = t->target.point.y * 0.3;
+        cr_assert(depth_mm > 25 && depth_mm < 65, "target depth %.1f mm", depth_mm);
+        if (t->needle.found) {
+            double td = hypot(t->needle.tip.x - m.x, t->needle.tip.y - m.y) * 0.3;
+            cr_assert_float_eq(t->target.tip_distance_mm, td, 0.01);
+        }
+    }
+    free(rs);
+    tu_run_free(&r);
+}
+
+Test(sim, anatomy_varies_with_seed) {
+    usg_sim_params p = base_params();
+    p.needle = USG_SIM_NEEDLE_NONE;
+    double ty[4], cleft[4];
+    for (int s = 0; s < 4; s++) {
+        p.seed = 100 + s;
+        rendered r = render(&p, 0);
+        ty[s] = r.truth->target.point.y;
+        cleft[s] = r.truth->ilium.pts[0].x - r.truth->sacrum.pts[r.truth->sacrum.n - 1].x;
+        rendered_free(&r);
+    }
+    double ymin = ty[0], ymax = ty[0], cmin = cleft[0], cmax = cleft[0];
+    for (int s = 1; s < 4; s++) {
+        ymin = fmin(ymin, ty[s]); ymax = fmax(ymax, ty[s]);
+        cmin = fmin(cmin, cleft[s]); cmax = fmax(cmax, cleft[s]);
+    }
+    cr_assert_gt(ymax - ymin, 8, "target depth hardly varies: %.1f..%.1f px", ymin, ymax);
+    cr_assert_gt(cmax - cmin, 2, "cleft width hardly varies: %.1f..%.1f px", cmin, cmax);
+}
+
+/* ---- geometry, UI, mirroring -------------------------------------------- */
+
+Test(sim, curvilinear_fan_black_outside) {
+    const char *dir = tu_scratch("sim_fan");
+    tu_run r = tu_sh("%s sim %s --seed 3 --frames 3 --width 400 --height 300 --spacing-mm 0.3 --quiet", USGUIDE_BIN, dir);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/probe.ini", dir);
+    usg_probe probe;
+    cr_assert_eq(usg_probe_load(path, &probe), USG_OK, "%s", usg_last_error());
+    cr_assert_eq(probe.geometry, USG_GEOM_CURVILINEAR);
+    cr_assert_float_eq(probe.spacing_x_mm, 0.3, 1e-9);
+    cr_assert_float_eq(probe.angle_start_deg, -probe.angle_end_deg, 1e-9);
+    for (int k = 0; k < 3; k++) {
+        snprintf(path, sizeof path, "%s/frames/%04d.png", dir, k);
+        usg_image img = {0};
+        cr_assert_eq(usg_png_read_grey(path, &img), USG_OK, "%s", usg_last_error());
+        int outside_lit = 0, near_in = 0, near_lit = 0;
+        for (int y = 0; y < img.height; y++) {
+            for (int x = 0; x < img.width; x++) {
+                int v = usg_image_row(&img, y)[x];
+                if (!usg_probe_inside(&probe, x, y)) {
+                    outside_lit += v != 0;
+                } else if (hypot(x - probe.apex_x, y - probe.apex_y) < probe.radius_inner + 60) {
+                    near_in++;
+                    near_lit += v != 0;
+                }
+            }
+        }
+        cr_assert_eq(outside_lit, 0, "frame %d: %d lit pixels outside the fan", k, outside_lit);
+        cr_assert_gt(near_lit, 0.95 * near_in, "frame %d: the fan's near field is dark (%d of %d lit)", k, near_lit,
+                     near_in);
+        /* the fan reaches the image's top and bottom */
+        cr_assert(usg_probe_inside(&probe, probe.apex_x, img.height - 3));
+        usg_image_free(&img);
+    }
+    tu_run_free(&r);
+}
+
+Test(sim, frame_ui_clip_offset) {
+    const char *dir = tu_scratch("sim_ui");
+    const char *opts = "--seed 8 --frames 4 --width 320 --height 240 --spacing-mm 0.35 --geometry linear --quiet";
+    tu_run r1 = tu_sh("%s sim %s/plain %s", USGUIDE_BIN, dir, opts);
+    tu_run r2 = tu_sh("%s sim %s/ui %s --frame-ui", USGUIDE_BIN, dir, opts);
+    cr_assert_eq(r1.status, 0, "%s", r1.err);
+    cr_assert_eq(r2.status, 0, "%s", r2.err);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/ui/probe.ini", dir);
+    usg_probe probe;
+    cr_assert_eq(usg_probe_load(path, &probe), USG_OK, "%s", usg_last_error());
+    cr_assert(probe.has_clip);
+    cr_assert_eq(probe.clip_w, 320);
+    cr_assert_eq(probe.clip_h, 240);
+    cr_assert_gt(probe.clip_x, 0);
+    cr_assert_gt(probe.clip_y, 0);
+    usg_image plain = {0}, ui = {0};
+    snprintf(path, sizeof path, "%s/plain/frames/0003.png", dir);
+    cr_assert_eq(usg_png_read_grey(path, &plain), USG_OK);
+    snprintf(path, sizeof path, "%s/ui/frames/0003.png", dir);
+    cr_assert_eq(usg_png_read_grey(path, &ui), USG_OK);
+    cr_assert_eq(usg_probe_check_frame(&probe, ui.width, ui.height), USG_OK, "%s", usg_last_error());
+    usg_image view = usg_probe_clip_view(&probe, &ui);
+    cr_assert_eq(usg_image_checksum(&view), usg_image_checksum(&plain), "the clipped UI frame differs from the plain image");
+    /* there is scanner text/ticks outside the clip */
+    int lit = 0;
+    for (int y = 0; y < ui.height; y++) {
+        for (int x = 0; x < ui.width; x++) {
+            int in = x >= probe.clip_x && x < probe.clip_x + probe.clip_w && y >= probe.clip_y &&
+                     y < probe.clip_y + probe.clip_h;
+            lit += !in && usg_image_row(&ui, y)[x] > 100;
+        }
+    }
+    cr_assert_gt(lit, 300, "no scanner UI around the image (%d lit px)", lit);
+    /* truth moves by exactly the clip offset */
+    int n1, n2;
+    snprintf(path, sizeof path, "%s/plain/truth.jsonl", dir);
+    usg_result *a = load_truth(path, &n1);
+    snprintf(path, sizeof path, "%s/ui/truth.jsonl", dir);
+    usg_result *b = load_truth(path, &n2);
+    cr_assert_eq(n1, n2);
+    for (int k = 0; k < n1; k++) {
+        cr_assert_eq(a[k].sacrum.n, b[k].sacrum.n);
+        for (int i = 0; i < a[k].sacrum.n; i++) {
+            cr_assert_float_eq(b[k].sacrum.pts[i].x - a[k].sacrum.pts[i].x, probe.clip_x, 0.011);
+            cr_assert_float_eq(b[k].sacrum.pts[i].y - a[k].sacrum.pts[i].y, probe.clip_y, 0.011);
+        }
+        cr_assert_float_eq(b[k].target.point.x - a[k].target.point.x, probe.clip_x, 0.011);
+        cr_assert_eq(a[k].needle.found, b[k].needle.found);
+        if (a[k].needle.found) {
+            cr_assert_float_eq(b[k].needle.tip.x - a[k].needle.tip.x, probe.clip_x, 0.011);
+            cr_assert_float_eq(b[k].needle.entry.y - a[k].needle.entry.y, probe.clip_y, 0.011);
+            cr_assert_float_eq(b[k].needle.angle_deg, a[k].needle.angle_deg, 0.011);
+        }
+    }
+    free(a);
+    free(b);
+    usg_image_free(&plain);
+    usg_image_free(&ui);
+    tu_run_free(&r1);
+    tu_run_free(&r2);
+}
+
+Test(sim, medial_right_mirrors_the_anatomy) {
+    usg_sim_params p = base_params();
+    p.seed = 6;
+    rendered l = render(&p, 9);
+    p.medial_side = USG_SIDE_RIGHT;
+    rendered r = render(&p, 9);
+    int w = l.img.width;
+    for (int y = 0; y < l.img.height; y++) {
+        for (int x = 0; x < w; x++) {
+            cr_assert_eq(px(&l.img, x, y), px(&r.img, w - 1 - x, y), "pixel %d,%d not mirrored", x, y);
+        }
+    }
+    cr_assert_gt(r.truth->sacrum.pts[0].x, r.truth->ilium.pts[0].x, "the sacrum should be on the right");
+    cr_assert_eq(l.truth->sacrum.n, r.truth->sacrum.n);
+    usg_point a = l.truth->sacrum.pts[0], b = r.truth->sacrum.pts[r.truth->sacrum.n - 1];
+    cr_assert_float_eq(a.x, w - 1 - b.x, 1e-9);
+    cr_assert_float_eq(a.y, b.y, 1e-9);
+    cr_assert_float_eq(l.truth->needle.tip.x, w - 1 - r.truth->needle.tip.x, 1e-9);
+    cr_assert_float_eq(l.truth->needle.angle_deg, 180.0 - r.truth->needle.angle_deg, 1e-6);
+    /* lateral needle comes from the ilium side: right when the sacrum is left */
+    cr_assert_gt(l.truth->needle.entry.x, l.truth->needle.tip.x);
+    rendered_free(&l);
+    rendered_free(&r);
+}
+
+Test(sim, needle_sides) {
+    usg_sim_params p = base_params();
+    p.seed = 14;
+    p.needle = USG_SIM_NEEDLE_MEDIAL;
+    p.needle_angle_deg = 35;
+    rendered m = render(&p, p.frames - 1);
+    cr_assert(m.truth->needle.found);
+    cr_assert_lt(m.truth->needle.entry.x, m.truth->needle.tip.x, "medial needle should come from the sacrum side");
+    rendered_free(&m);
+    p.needle = USG_SIM_NEEDLE_NONE;
+    usg_sim *s = NULL;
+    cr_assert_eq(usg_sim_new(&p, &s), USG_OK);
+    usg_image img = {0};
+    usg_sim_frame_alloc(s, &img);
+    usg_result *t = malloc(sizeof *t);
+    for (int k = 0; k < p.frames; k++) {
+        cr_assert_eq(usg_sim_render(s, k, &img, t), USG_OK);
+        cr_assert_not(t->needle.found);
+        cr_assert(t->target.found);
+        cr_assert_not(t->target.has_needle_metrics);
+    }
+    free(t);
+    usg_image_free(&img);
+    usg_sim_free(s);
+}
+
+/* ---- speed and errors ----------------------------------------------------- */
+
+Test(sim, render_640x480_under_a_second) {
+    usg_sim_params p;
+    usg_sim_params_default(&p);
+    usg_sim *s = NULL;
+    cr_assert_eq(usg_sim_new(&p, &s), USG_OK);
+    usg_image img = {0};
+    usg_sim_frame_alloc(s, &img);
+    usg_result *t = malloc(sizeof *t);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (int k = 0; k < 3; k++) usg_sim_render(s, k + 10, &img, t);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double per = ((b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) * 1e-9) / 3;
+    cr_assert_lt(per, 1.0, "%.3f s per 640x480 frame", per);
+    free(t);
+    usg_image_free(&img);
+    usg_sim_free(s);
+}
+
+Test(sim, bad_parameters_rejected) {
+    usg_sim_params p;
+    usg_sim_params_default(&p);
+    p.frames = 0;
+    cr_assert_eq(usg_sim_params_check(&p), USG_ERR_ARG);
+    cr_assert(strstr(usg_last_error(), "frames"), "%s", usg_last_error());
+    usg_sim_params_default(&p);
+    p.target_depth_mm = 150; /* deeper than the 9 cm image */
+    usg_sim *s = (usg_sim *)&p;
+    cr_assert_eq(usg_sim_new(&p, &s), USG_ERR_ARG);
+    cr_assert_null(s);
+    cr_assert(strstr(usg_last_error(), "target depth"), "%s", usg_last_error());
+    usg_sim_params_default(&p);
+    rendered r = render(&p, 0);
+    usg_sim *s2 = NULL;
+    cr_assert_eq(usg_sim_new(&p, &s2), USG_OK);
+    cr_assert_eq(usg_sim_render(s2, p.frames, &r.img, r.truth), USG_ERR_ARG);
+    usg_image small = {0};
+    usg_image_alloc(&small, 10, 10);
+    cr_assert_eq(usg_sim_render(s2, 0, &small, r.truth), USG_ERR_ARG);
+    cr_assert(strstr(usg_last_error(), "640x480"), "%s", usg_last_error());
+    usg_image_free(&small);
+    usg_sim_free(s2);
+    rendered_free(&r);
+}
+
+Test(sim, bad_options_exit_2_with_message) {
+    const char *dir = tu_scratch("sim_bad");
+    static const struct { const char *args, *msg; } cases[] = {
+        {"", "missing OUTDIR"},
+        {"OUT --geometry sector", "--geometry"},
+        {"OUT --needle both", "--needle"},
+        {"OUT --medial-side up", "--medial-side"},
+        {"OUT --frames 0", "frames"},
+        {"OUT --frames ten", "--frames"},
+        {"OUT --spacing-mm 0", "spacing_mm"},
+        {"OUT --width 20", "width"},
+        {"OUT --needle-angle-deg 80", "needle_angle_deg"},
+        {"OUT --gain-db", "needs a value"},
+        {"OUT --seed -3", "--seed"},
+        {"OUT --bogus 1", "unknown option"},
+        {"OUT OTHER", "more than one OUTDIR"},
+        {"OUT --target-depth-mm 200", "target depth"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char args[512];
+        const char *a = cases[i].args;
+        if (!strncmp(a, "OUT", 3)) snprintf(args, sizeof args, "%s/out%zu%s", dir, i, a + 3);
+        else snprintf(args, sizeof args, "%s", a);
+        tu_run r = tu_sh("%s sim %s", USGUIDE_BIN, args);
+        cr_assert_eq(r.status, 2, "'sim %s' exited %d", a, r.status);
+        cr_assert(strstr(r.err, cases[i].msg), "'sim %s': message '%s' lacks '%s'", a, r.err, cases[i].msg);
+        tu_run_free(&r);
+    }
+    tu_run h = tu_sh("%s sim --help", USGUIDE_BIN);
+    cr_assert_eq(h.status, 0);
+    const char *opts[] = {"--seed", "--frames", "--width", "--height", "--spacing-mm", "--geometry", "--needle",
+                          "--medial-side", "--gain-db", "--frame-ui"};
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+        cr_assert(strstr(h.out, opts[i]), "help lacks %s", opts[i]);
+    }
+    tu_run_free(&h);
+}
