@@ -19,17 +19,20 @@
 /* Anatomy and search constants, in mm where they are lengths. */
 #define CORTEX_GAP_MM 1.2       /* skipped below a sample before the shadow */
 #define SHADOW_LEN_MM 10.0      /* shadow averaged over this depth */
+#define SHADOW_RATIO 0.35f      /* below/sample brightness where shadow evidence ends */
 #define MAX_SLOPE 2.7           /* steepest surface followed, depth/lateral (70 deg) */
 #define MIN_SURFACE_MM 4.0      /* shorter surfaces are noise */
 #define MIN_SURFACE_SCORE 1.0   /* integral of (evidence - tau) over a surface, mm */
 #define DEPTH_PENALTY 0.1       /* DP: per mm of depth change between scan lines */
-#define ENTER_PENALTY_MM 0.5    /* DP: start or end of a surface, in mm of evidence */
+#define ENTER_PENALTY_MM 0.2    /* DP: start or end of a surface, in mm of evidence */
 #define JUMP_PENALTY_MM 1.0     /* DP: discontinuity, in mm of evidence */
 #define SECOND_RATIO 0.15       /* a second surface must score this share of the first */
 #define MERGE_GAP_MM 5.0        /* fragments this close, in line, join a surface */
 #define MERGE_STEP_MM 3.0       /* ... with at most this depth step (plus the slope) */
 #define PRIOR_WEIGHT 0.12f      /* evidence bonus near last frame's surface */
 #define PRIOR_SIGMA_MM 1.5
+#define WALL_DEPTH_MM 12.0      /* cleft-side ends: most wall points kept (depth span) */
+#define WALL_INNER_MM 1.5       /* ... scanned from under the surface this far from the end */
 #define SIDE_DECAY 0.9          /* auto medial side: vote memory */
 #define SIDE_VOTE_CAP_MM 5.0
 
@@ -60,6 +63,9 @@ struct usg_bone_detector {
     uint8_t *label, *label_prev;
     segment *seg;
     int nseg;
+    usg_bone_wall_params wall;
+    double *px, *py;       /* edge points: cap + nr + cap */
+    double *ex, *ey;       /* one end's wall points: cap */
     double side_vote;      /* > 0: sacrum on the left */
 };
 
@@ -90,8 +96,15 @@ usg_status usg_bone_detector_new(const usg_bone_params *p, int w, int h, usg_bon
     d->label = malloc((size_t)g->nr);
     d->label_prev = malloc((size_t)g->nr);
     d->seg = malloc(((size_t)g->nr / 2 + 2) * sizeof *d->seg);
+    d->wall.spacing_mm = usg_probe_spacing(&d->probe);
+    d->wall.cap = (int)ceil(WALL_DEPTH_MM / d->wall.spacing_mm);
+    size_t npts = (size_t)g->nr + 2 * (size_t)d->wall.cap;
+    d->px = malloc(npts * sizeof *d->px);
+    d->py = malloc(npts * sizeof *d->py);
+    d->ex = malloc((size_t)d->wall.cap * sizeof *d->ex);
+    d->ey = malloc((size_t)d->wall.cap * sizeof *d->ey);
     if (!d->a || !d->f || !d->prefix || !d->tmp || !d->path || !d->depth || !d->prior ||
-        !d->label || !d->label_prev || !d->seg) {
+        !d->label || !d->label_prev || !d->seg || !d->px || !d->py || !d->ex || !d->ey) {
         usg_bone_detector_free(d);
         return usg_fail(USG_ERR_NOMEM, "bone: out of memory");
     }
@@ -100,6 +113,7 @@ usg_status usg_bone_detector_new(const usg_bone_params *p, int w, int h, usg_bon
     d->sp.shadow_len = (int)lround(SHADOW_LEN_MM / g->depth_mm);
     if (d->sp.shadow_len < 4) d->sp.shadow_len = 4;
     d->sp.smooth = 1;
+    d->sp.shadow_ratio = SHADOW_RATIO;
     d->pp.tau = 0.25f;
     d->pp.lambda = (float)(DEPTH_PENALTY * g->depth_mm);
     d->pp.kmax = (int)ceil(MAX_SLOPE * g->lateral_mm / g->depth_mm);
@@ -128,6 +142,7 @@ void usg_bone_detector_free(usg_bone_detector *d) {
     usg_bone_dp_free(&d->dp);
     free(d->a); free(d->f); free(d->prefix); free(d->tmp); free(d->path);
     free(d->depth); free(d->prior); free(d->label); free(d->label_prev); free(d->seg);
+    free(d->px); free(d->py); free(d->ex); free(d->ey);
     free(d);
 }
 
@@ -254,34 +269,71 @@ static int lone_label(const usg_bone_detector *d, const segment *s) {
     return (medial_side(d) == USG_SIDE_LEFT) == left_bone ? LBL_SACRUM : LBL_ILIUM;
 }
 
-/* Write segment s (with gaps bridged) as an edge in clipped-image pixels:
- * ordered by x, at most 2 px apart. */
-static void write_edge(const usg_bone_detector *d, const segment *s, usg_edge *e) {
-    e->n = 0;
-    e->found = 0;
-    double px = 0, py = 0;
-    int have = 0;
+/* Append (x, y) to edge e keeping x increasing and points at most 2 px apart. */
+static void edge_push(usg_edge *e, double x, double y) {
+    if (e->n > 0) {
+        usg_point p = e->pts[e->n - 1];
+        if (x <= p.x) return; /* keep x increasing (steep fan surfaces, corners) */
+        int steps = (int)ceil(hypot(x - p.x, y - p.y) / 1.9);
+        for (int k = 1; k < steps && e->n < USG_EDGE_MAX; k++) {
+            double t = (double)k / steps;
+            e->pts[e->n++] = (usg_point){p.x + t * (x - p.x), p.y + t * (y - p.y)};
+        }
+    }
+    if (e->n < USG_EDGE_MAX) e->pts[e->n++] = (usg_point){x, y};
+}
+
+/* Points of segment s on the grid (depth smoothed over its neighbours) into
+ * d->px/py starting at index `at`; returns the count. */
+static int grid_points(const usg_bone_detector *d, const segment *s, int at) {
+    int n = at;
     for (int j = s->j0; j <= s->j1; j++) {
         if (d->label[j] == LBL_NONE) continue;
-        /* smoothed depth over the neighbours on the same surface */
         double sum = 2.0 * d->depth[j], wsum = 2.0;
         if (j > s->j0 && d->label[j - 1] == d->label[j]) { sum += d->depth[j - 1]; wsum += 1; }
         if (j < s->j1 && d->label[j + 1] == d->label[j]) { sum += d->depth[j + 1]; wsum += 1; }
-        double x, y;
-        usg_bone_grid_point(&d->g, j, sum / wsum, &x, &y);
-        if (have && x <= px) continue; /* keep x increasing (steep fan surfaces) */
-        if (have) {
-            double dist = hypot(x - px, y - py);
-            int steps = (int)ceil(dist / 1.9);
-            for (int k = 1; k < steps && e->n < USG_EDGE_MAX; k++) {
-                double t = (double)k / steps;
-                e->pts[e->n++] = (usg_point){px + t * (x - px), py + t * (y - py)};
-            }
-        }
-        if (e->n >= USG_EDGE_MAX) break;
-        e->pts[e->n++] = (usg_point){x, y};
-        px = x; py = y; have = 1;
+        usg_bone_grid_point(&d->g, j, sum / wsum, &d->px[n], &d->py[n]);
+        n++;
     }
+    return n - at;
+}
+
+/* Grid point of segment s at its end facing `dir` (+1 right end, -1 left), or
+ * `back` scan lines inward from it. */
+static usg_point seg_point(const usg_bone_detector *d, const segment *s, int dir, int back) {
+    int j = dir > 0 ? s->j1 - back : s->j0 + back;
+    if (j < s->j0) j = s->j0;
+    if (j > s->j1) j = s->j1;
+    while (d->path[j] < 0 && j != (dir > 0 ? s->j1 : s->j0)) j += dir; /* a bridged gap */
+    usg_point p;
+    usg_bone_grid_point(&d->g, j, d->depth[j], &p.x, &p.y);
+    return p;
+}
+
+/* Write segment s as an edge in clipped-image pixels; its end facing the
+ * other bone o (NULL: none) is followed down to the cleft wall. */
+static void write_edge(usg_bone_detector *d, const usg_image *img, const segment *s,
+                       const segment *o, usg_edge *e) {
+    e->n = 0;
+    e->found = 0;
+    const int m = d->wall.cap;
+    int n = grid_points(d, s, m);
+    if (n < 1) return;
+    int nl = 0, nr = 0;
+    if (o) {
+        int dir = o->j0 > s->j0 ? 1 : -1;
+        int back = (int)lround(WALL_INNER_MM / d->g.lateral_mm);
+        int k = usg_bone_wall(&d->g, img, &d->wall, seg_point(d, s, dir, 0), seg_point(d, s, dir, back),
+                              seg_point(d, o, -dir, 0), d->ex, d->ey);
+        if (dir > 0) {
+            for (int i = 0; i < k; i++) { d->px[m + n + i] = d->ex[i]; d->py[m + n + i] = d->ey[i]; }
+            nr = k;
+        } else {
+            for (int i = 0; i < k; i++) { d->px[m - 1 - i] = d->ex[i]; d->py[m - 1 - i] = d->ey[i]; }
+            nl = k;
+        }
+    }
+    for (int k = m - nl; k < m + n + nr; k++) edge_push(e, d->px[k], d->py[k]);
     e->found = e->n >= 2;
     if (!e->found) e->n = 0;
 }
@@ -293,7 +345,7 @@ static void mark(usg_bone_detector *d, const segment *s, int l) {
 }
 
 /* Choose and label up to two surfaces; fill sacrum and ilium. */
-static void label_surfaces(usg_bone_detector *d, usg_edge *sacrum, usg_edge *ilium) {
+static void label_surfaces(usg_bone_detector *d, const usg_image *img, usg_edge *sacrum, usg_edge *ilium) {
     segment none = {0}, *sa = &none, *il = &none;
     int ia = best_segment(d);
     if (ia >= 0) {
@@ -321,8 +373,11 @@ static void label_surfaces(usg_bone_detector *d, usg_edge *sacrum, usg_edge *ili
     memset(d->label, 0, (size_t)d->g.nr);
     if (sa != &none) mark(d, sa, LBL_SACRUM);
     if (il != &none) mark(d, il, LBL_ILIUM);
-    if (sa != &none) write_edge(d, sa, sacrum); else { sacrum->found = 0; sacrum->n = 0; }
-    if (il != &none) write_edge(d, il, ilium); else { ilium->found = 0; ilium->n = 0; }
+    sacrum->found = ilium->found = 0;
+    sacrum->n = ilium->n = 0;
+    int both = sa != &none && il != &none;
+    if (sa != &none) write_edge(d, img, sa, both ? il : NULL, sacrum);
+    if (il != &none) write_edge(d, img, il, both ? sa : NULL, ilium);
 }
 
 /* Remember this frame's surfaces for the next one. */
@@ -344,7 +399,7 @@ usg_status usg_bone_detector_process(usg_bone_detector *d, const usg_image *img,
     add_prior(d);
     usg_bone_dp_run(&d->dp, &d->g, &d->pp, d->f, d->path);
     find_segments(d);
-    label_surfaces(d, sacrum, ilium);
+    label_surfaces(d, img, sacrum, ilium);
     update_state(d);
     return USG_OK;
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include "usg/image.h"
 #include "usg/probe.h"
+#include "usg/result.h"
 
 typedef struct usg_bone_grid {
     int img_w, img_h;     /* clipped image size */
@@ -49,6 +50,7 @@ typedef struct usg_bone_score_params {
     int gap;          /* depth samples skipped below a sample (cortex thickness) */
     int shadow_len;   /* depth samples averaged for the shadow */
     int smooth;       /* half-width of the depth smoothing of a, samples */
+    float shadow_ratio; /* mean below / sample at which the shadow evidence is 0 */
 } usg_bone_score_params;
 
 /* Fill f[] (nr * nd) from a[]; `prefix` is scratch of nd + 1 floats,
@@ -82,5 +84,26 @@ void usg_bone_dp_free(usg_bone_dp *dp);
 /* Run the DP on f (valid ranges from g); path[j] = depth index or -1. */
 void usg_bone_dp_run(usg_bone_dp *dp, const usg_bone_grid *g, const usg_bone_dp_params *pp,
                      const float *f, int16_t *path);
+
+/* The cleft-side end of a bone at full resolution. Near the joint cleft each
+ * cortex turns down into the cleft wall; its echo is weak there and the lateral
+ * blur of the cleft's tissue fills its shadow, so the grid's surface stops
+ * short. From inside the bone's shadow, each row (constant depth along the
+ * beam) is scanned toward the cleft for where the shadow ends: that boundary
+ * follows the surface down to the wall, then stays put along the wall. The
+ * wall's top is where the boundary reaches the wall.
+ *   end:     the surface end on the grid (clipped-image px)
+ *   inner:   a surface point about 1.5 mm from the end, away from the cleft
+ *   other:   the other bone's end (the scan never passes it)
+ * Writes the boundary points from the end down to the wall top (ordered
+ * outward from the end) to out_x/out_y (at most cap) and returns their count,
+ * 0 when no wall is found. */
+typedef struct usg_bone_wall_params {
+    double spacing_mm;   /* mm per px */
+    int cap;
+} usg_bone_wall_params;
+
+int usg_bone_wall(const usg_bone_grid *g, const usg_image *img, const usg_bone_wall_params *wp,
+                  usg_point end, usg_point inner, usg_point other, double *out_x, double *out_y);
 
 #endif

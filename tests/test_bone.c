@@ -1,0 +1,253 @@
+/* test_bone.c - bone surface segmentation on synthetic B-mode images with
+ * exact surfaces (bright cortex, shadow beneath, speckled tissue, a fascia
+ * line without shadow as a distractor), linear and curvilinear, and on the
+ * real PLUS recording against a hand annotation (tests/data/l14_cortex.txt). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "usg/bone.h"
+#include "usg/denoise.h"
+#include "usg/source.h"
+
+/* ---- synthetic scene ---------------------------------------------------- */
+
+typedef struct scene {
+    int w, h;
+    double cleft_x, gap;          /* cleft centre and width, px */
+    double left_end_y, right_end_y;
+    double left_slope, right_slope; /* rise (px per px) away from the cleft */
+    int bones;                    /* 0: tissue only */
+    int fan;                      /* 1: black outside the probe's fan */
+    unsigned seed;
+} scene;
+
+static double lcg(unsigned *s) {
+    *s = *s * 1664525u + 1013904223u;
+    return ((*s >> 8) & 0xffffff) / 16777216.0;
+}
+
+/* Surface depth of the left (x <= cleft - gap/2) or right bone at x. */
+static double surf_y(const scene *sc, double x, int *which) {
+    double le = sc->cleft_x - sc->gap / 2, re = sc->cleft_x + sc->gap / 2;
+    if (x <= le) { *which = 0; return sc->left_end_y - sc->left_slope * (le - x); }
+    if (x >= re) { *which = 1; return sc->right_end_y - sc->right_slope * (x - re); }
+    *which = -1;
+    return 1e9;
+}
+
+static void render(const scene *sc, const usg_probe *p, usg_image *img) {
+    unsigned s = sc->seed * 7919u + 17u;
+    for (int y = 0; y < sc->h; y++) {
+        uint8_t *row = usg_image_row(img, y);
+        for (int x = 0; x < sc->w; x++) {
+            double u = lcg(&s);
+            double v = 45.0 * sqrt(-2.0 * log(1.0 - 0.999 * u)) / 1.25; /* Rayleigh speckle, mean ~45 */
+            double fascia = 70 + 8 * sin(x / 70.0);
+            v += 150 * exp(-0.5 * pow((y - fascia) / 1.5, 2));
+            if (sc->bones) {
+                int which;
+                double sy = surf_y(sc, x, &which);
+                if (which >= 0) {
+                    double d = y - sy;
+                    v += 200 * exp(-0.5 * (d / 1.6) * (d / 1.6));
+                    if (d > 3) v *= 0.12;
+                }
+            }
+            if (sc->fan && !usg_probe_inside(p, x, y)) v = 0;
+            row[x] = (uint8_t)(v > 255 ? 255 : v);
+        }
+    }
+}
+
+static scene default_scene(void) {
+    scene sc = {.w = 640, .h = 480, .cleft_x = 330, .gap = 22, .left_end_y = 330, .right_end_y = 320,
+                .left_slope = 0.45, .right_slope = 0.55, .bones = 1, .fan = 0, .seed = 1};
+    return sc;
+}
+
+static usg_probe linear_probe(double sp) {
+    usg_probe p;
+    usg_probe_default(&p);
+    p.spacing_x_mm = p.spacing_y_mm = sp;
+    p.geometry = USG_GEOM_LINEAR;
+    return p;
+}
+
+/* Mean distance (px) of edge points to the true surface of bone `which`
+ * (vertical distance, the surfaces are gentle), and coverage of the true
+ * surface's columns inside the image that have an edge point within tol px. */
+static void score_edge(const scene *sc, const usg_edge *e, int which, double tol,
+                       double *mean_dist, double *coverage) {
+    double sum = 0;
+    for (int i = 0; i < e->n; i++) {
+        int wh;
+        double sy = surf_y(sc, e->pts[i].x, &wh);
+        double d = wh == which ? fabs(e->pts[i].y - sy) : 1e3;
+        sum += d;
+    }
+    *mean_dist = e->n ? sum / e->n : INFINITY;
+    int n = 0, cov = 0;
+    for (int x = 0; x < sc->w; x++) {
+        int wh;
+        double sy = surf_y(sc, x, &wh);
+        if (wh != which || sy < 0 || sy >= sc->h) continue;
+        n++;
+        for (int i = 0; i < e->n; i++)
+            if (hypot(e->pts[i].x - x, e->pts[i].y - sy) <= tol) { cov++; break; }
+    }
+    *coverage = n ? (double)cov / n : 0;
+}
+
+static void check_polyline(const usg_edge *e) {
+    for (int i = 1; i < e->n; i++) {
+        cr_assert(e->pts[i].x > e->pts[i - 1].x, "x not increasing at %d", i);
+        double d = hypot(e->pts[i].x - e->pts[i - 1].x, e->pts[i].y - e->pts[i - 1].y);
+        cr_assert(d <= 2.0 + 1e-9, "points %d and %d are %.2f px apart", i - 1, i, d);
+    }
+}
+
+typedef struct run {
+    usg_edge sacrum, ilium;
+} run;
+
+static run *detect(const scene *sc, const usg_probe *p, usg_side medial, int frames) {
+    usg_bone_params bp = {.probe = p, .medial_side = medial};
+    usg_bone_detector *d;
+    cr_assert_eq(usg_bone_detector_new(&bp, sc->w, sc->h, &d), USG_OK, "%s", usg_last_error());
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, sc->w, sc->h), USG_OK);
+    run *r = calloc(1, sizeof *r);
+    scene s2 = *sc;
+    for (int k = 0; k < frames; k++) {
+        s2.seed = sc->seed + (unsigned)k;
+        render(&s2, p, &img);
+        cr_assert_eq(usg_bone_detector_process(d, &img, &r->sacrum, &r->ilium), USG_OK, "%s", usg_last_error());
+    }
+    usg_image_free(&img);
+    usg_bone_detector_free(d);
+    return r;
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+Test(bone, linear_v_both_edges_accurate_and_labelled_medial_left) {
+    scene sc = default_scene();
+    usg_probe p = linear_probe(0.15);
+    run *r = detect(&sc, &p, USG_SIDE_LEFT, 1);
+    cr_assert(r->sacrum.found && r->ilium.found);
+    check_polyline(&r->sacrum);
+    check_polyline(&r->ilium);
+    double md, cov;
+    score_edge(&sc, &r->sacrum, 0, 1.0 / 0.15, &md, &cov);
+    cr_expect(md * 0.15 < 0.3, "sacrum mean distance %.3f mm", md * 0.15);
+    cr_expect(cov > 0.9, "sacrum coverage %.3f", cov);
+    score_edge(&sc, &r->ilium, 1, 1.0 / 0.15, &md, &cov);
+    cr_expect(md * 0.15 < 0.3, "ilium mean distance %.3f mm", md * 0.15);
+    cr_expect(cov > 0.9, "ilium coverage %.3f", cov);
+    free(r);
+}
+
+Test(bone, medial_right_swaps_the_labels) {
+    scene sc = default_scene();
+    usg_probe p = linear_probe(0.15);
+    run *r = detect(&sc, &p, USG_SIDE_RIGHT, 1);
+    cr_assert(r->sacrum.found && r->ilium.found);
+    cr_expect(r->sacrum.pts[0].x > sc.cleft_x, "sacrum starts at x %.1f", r->sacrum.pts[0].x);
+    cr_expect(r->ilium.pts[r->ilium.n - 1].x < sc.cleft_x);
+    free(r);
+}
+
+Test(bone, auto_side_takes_the_shallower_bone_as_ilium) {
+    scene sc = default_scene();
+    usg_probe p = linear_probe(0.15);
+    /* right bone shallower overall: ilium on the right, sacrum left */
+    sc.left_slope = 0.25; sc.right_slope = 0.6;
+    run *r = detect(&sc, &p, USG_SIDE_AUTO, 3);
+    cr_assert(r->sacrum.found && r->ilium.found);
+    cr_expect(r->sacrum.pts[0].x < sc.cleft_x);
+    free(r);
+    /* left bone shallower: ilium on the left */
+    sc.left_slope = 0.6; sc.right_slope = 0.25;
+    r = detect(&sc, &p, USG_SIDE_AUTO, 3);
+    cr_assert(r->sacrum.found && r->ilium.found);
+    cr_expect(r->sacrum.pts[0].x > sc.cleft_x, "sacrum starts at x %.1f", r->sacrum.pts[0].x);
+    free(r);
+}
+
+Test(bone, tissue_without_bone_finds_nothing) {
+    scene sc = default_scene();
+    sc.bones = 0;
+    usg_probe p = linear_probe(0.15);
+    for (unsigned seed = 1; seed <= 3; seed++) {
+        sc.seed = seed;
+        run *r = detect(&sc, &p, USG_SIDE_LEFT, 1);
+        cr_expect(!r->sacrum.found && r->sacrum.n == 0, "seed %u: sacrum with %d points", seed, r->sacrum.n);
+        cr_expect(!r->ilium.found && r->ilium.n == 0, "seed %u: ilium with %d points", seed, r->ilium.n);
+        free(r);
+    }
+}
+
+Test(bone, curvilinear_fan) {
+    scene sc = default_scene();
+    sc.fan = 1;
+    usg_probe p = linear_probe(0.2);
+    p.geometry = USG_GEOM_CURVILINEAR;
+    p.apex_x = 320; p.apex_y = -150; p.radius_inner = 150; p.radius_outer = 620;
+    p.angle_start_deg = -30; p.angle_end_deg = 30;
+    run *r = detect(&sc, &p, USG_SIDE_LEFT, 1);
+    cr_assert(r->sacrum.found && r->ilium.found);
+    check_polyline(&r->sacrum);
+    check_polyline(&r->ilium);
+    for (int i = 0; i < r->sacrum.n; i++)
+        cr_assert(usg_probe_inside(&p, r->sacrum.pts[i].x, r->sacrum.pts[i].y), "point %d outside the fan", i);
+    double md, cov;
+    score_edge(&sc, &r->sacrum, 0, 1.0 / 0.2, &md, &cov);
+    cr_expect(md * 0.2 < 0.4, "sacrum mean distance %.3f mm", md * 0.2);
+    score_edge(&sc, &r->ilium, 1, 1.0 / 0.2, &md, &cov);
+    cr_expect(md * 0.2 < 0.4, "ilium mean distance %.3f mm", md * 0.2);
+    free(r);
+}
+
+Test(bone, labels_stay_put_over_a_noisy_sequence) {
+    scene sc = default_scene();
+    usg_probe p = linear_probe(0.15);
+    usg_bone_params bp = {.probe = &p, .medial_side = USG_SIDE_AUTO};
+    usg_bone_detector *d;
+    cr_assert_eq(usg_bone_detector_new(&bp, sc.w, sc.h, &d), USG_OK);
+    usg_image img;
+    usg_image_alloc(&img, sc.w, sc.h);
+    usg_edge *s = calloc(1, sizeof *s), *il = calloc(1, sizeof *il);
+    for (int k = 0; k < 12; k++) {
+        sc.seed = 100 + (unsigned)k;
+        sc.cleft_x = 330 + 3 * sin(k * 0.7); /* probe jitter */
+        render(&sc, &p, &img);
+        cr_assert_eq(usg_bone_detector_process(d, &img, s, il), USG_OK);
+        cr_expect(s->found && il->found, "frame %d", k);
+        cr_expect(s->found && s->pts[s->n - 1].x < sc.cleft_x, "frame %d: sacrum swapped", k);
+    }
+    usg_image_free(&img);
+    usg_bone_detector_free(d);
+    free(s); free(il);
+}
+
+Test(bone, rejects_a_wrong_image_size) {
+    usg_probe p = linear_probe(0.15);
+    usg_bone_params bp = {.probe = &p, .medial_side = USG_SIDE_LEFT};
+    usg_bone_detector *d;
+    cr_assert_eq(usg_bone_detector_new(&bp, 640, 480, &d), USG_OK);
+    usg_image img;
+    usg_image_alloc(&img, 320, 240);
+    usg_edge *s = calloc(1, sizeof *s), *il = calloc(1, sizeof *il);
+    cr_expect_eq(usg_bone_detector_process(d, &img, s, il), USG_ERR_ARG);
+    cr_expect_str_eq(usg_last_error(), "bone: image is 320x240, the detector was made for 640x480");
+    usg_image_free(&img);
+    usg_bone_detector_free(d);
+    free(s); free(il);
+    usg_probe nosp;
+    usg_probe_default(&nosp);
+    cr_expect_eq(usg_bone_detector_new(&(usg_bone_params){.probe = &nosp}, 640, 480, &d), USG_ERR_ARG);
+}
