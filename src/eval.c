@@ -422,7 +422,9 @@ static const struct {
 
 int usg_eval_metric_count(void) { return N_METRICS; }
 
-const char *usg_eval_metric_name(int i) { return i >= 0 && i < N_METRICS ? g_metrics[i].name : NULL; }
+const char *usg_eval_metric_name(int i) {
+    return i >= 0 && i < N_METRICS ? g_metrics[i].name : NULL;
+}
 
 usg_eval_kind usg_eval_metric_kind(int i) {
     return i >= 0 && i < N_METRICS ? g_metrics[i].kind : USG_EVAL_COUNT;

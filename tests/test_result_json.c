@@ -145,7 +145,8 @@ Test(result_json, found_false_ignores_other_keys) {
 static char *edge_line(int n) {
     size_t cap = 64 + (size_t)n * 32;
     char *s = malloc(cap);
-    size_t len = (size_t)snprintf(s, cap, "{\"frame\": 1, \"ilium\": {\"found\": true, \"edge\": [");
+    size_t len =
+        (size_t)snprintf(s, cap, "{\"frame\": 1, \"ilium\": {\"found\": true, \"edge\": [");
     for (int i = 0; i < n; i++) {
         len += (size_t)snprintf(s + len, cap - len, "%s[%d, %d.5]", i ? ", " : "", 2 * i, i % 7);
     }
@@ -209,8 +210,10 @@ Test(result_json, schema_errors_name_the_column) {
     bad("{\"frame\": 1, \"needle\": {\"tip\": [1, 2]}}", "column 24: needle: missing \"found\"");
     bad("{\"frame\": 1, \"needle\": {\"found\": true, \"tip\": [1, 2]}}",
         "column 24: needle: found but no \"entry\"");
-    bad("{\"frame\": 1, \"sacrum\": {\"found\": true}}", "column 24: sacrum: found but no \"edge\"");
-    bad("{\"frame\": 1, \"target\": {\"found\": 1}}", "column 34: expected true or false, found '1'");
+    bad("{\"frame\": 1, \"sacrum\": {\"found\": true}}",
+        "column 24: sacrum: found but no \"edge\"");
+    bad("{\"frame\": 1, \"target\": {\"found\": 1}}",
+        "column 34: expected true or false, found '1'");
     bad("{\"frame\": 1, \"ilium\": {\"found\": true, \"edge\": [[1, 2, 3]]}}",
         "column 53: expected ']' after [x, y], found ','");
     bad("{\"frame\": 1, \"ilium\": {\"found\": true, \"edge\": [[1, \"2\"]]}}",

@@ -130,15 +130,16 @@ typedef void (*usg_eval_frame_fn)(const usg_eval_frame *f, void *user);
  * directory holding truth.jsonl (or a directory named "frames" whose parent
  * holds it); `results_path` a results JSON Lines file, or "-" for standard
  * input (spooled to a temporary file). Results are indexed by frame, then
- * read back as the truth streams by. Blank lines are skipped. `default_spacing_mm` (> 0) is used for truth lines without
- * spacing_mm; 0 makes such a line an error. `fn` (may be NULL) sees every
- * truth frame. Errors name the file and line: USG_ERR_IO (unreadable),
- * USG_ERR_FORMAT (malformed line, a frame twice in one file, missing
- * spacing), USG_ERR_NOMEM. */
+ * read back as the truth streams by. Blank lines are skipped.
+ * `default_spacing_mm` (> 0) is used for truth lines without spacing_mm; 0
+ * makes such a line an error. `fn` (may be NULL) sees every truth frame.
+ * Errors name the file and line: USG_ERR_IO (unreadable), USG_ERR_FORMAT
+ * (malformed line, a frame twice in one file, missing spacing), USG_ERR_NOMEM. */
 usg_status usg_eval_files(usg_eval *e, const char *truth_path, const char *results_path,
                           double default_spacing_mm, usg_eval_frame_fn fn, void *user);
 
-/* The metrics of everything added so far. */
+/* The metrics of everything added so far. Sorts the stored samples in place
+ * (their order means nothing), so do not call it concurrently on one `e`. */
 void usg_eval_get_metrics(const usg_eval *e, usg_eval_metrics *out);
 
 /* Nearest-rank percentile p (0 < p <= 100) of n samples, sorting `v` in place

@@ -208,6 +208,17 @@ static void fmt_value(char *buf, size_t cap, double v, usg_eval_kind kind) {
     }
 }
 
+/* Full-precision form for requirement messages (a near miss must show). */
+static void fmt_exact(char *buf, size_t cap, double v) {
+    if (isnan(v)) {
+        snprintf(buf, cap, "n/a");
+    } else if (isinf(v)) {
+        snprintf(buf, cap, v > 0 ? "inf" : "-inf");
+    } else {
+        snprintf(buf, cap, "%.10g", v);
+    }
+}
+
 /* JSON number form (n/a: null; infinite: 1e999, which JSON readers take as infinity). */
 static void fmt_json(char *buf, size_t cap, double v) {
     if (isnan(v)) {
@@ -313,7 +324,7 @@ static int check_requirements(const eval_opts *o, const usg_eval_metrics *m) {
         const eval_req *r = &o->req[i];
         double v = usg_eval_metric_value(m, r->metric);
         char val[64];
-        fmt_value(val, sizeof val, v, usg_eval_metric_kind(r->metric));
+        fmt_exact(val, sizeof val, v);
         if (isnan(v)) {
             if (!o->quiet) {
                 cli_error("eval: requirement %s not checked: the metric is n/a (no samples)",
