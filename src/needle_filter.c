@@ -59,19 +59,21 @@ static void conv_rows(const float *in, float *out, int w, int h, const float *k,
         const float *src = in + (ptrdiff_t)y * w;
         float *dst = out + (ptrdiff_t)y * w;
         for (int x = 0; x < w; x++) {
-            if (x >= r && x < w - r) {
-                float acc = 0;
-                const float *s = src + x - r;
-                for (int i = 0; i <= 2 * r; i++) acc += k[i] * s[i];
-                dst[x] = acc;
-            } else {
-                float acc = 0;
-                for (int i = -r; i <= r; i++) {
-                    int xx = x + i < 0 ? 0 : (x + i >= w ? w - 1 : x + i);
-                    acc += k[i + r] * src[xx];
+            if (x == r && w - r > r) { /* interior: no clamping */
+                for (; x < w - r; x++) {
+                    float acc = 0;
+                    const float *s = src + x - r;
+                    for (int i = 0; i <= 2 * r; i++) acc += k[i] * s[i];
+                    dst[x] = acc;
                 }
-                dst[x] = acc;
+                if (x >= w) break;
             }
+            float acc = 0;
+            for (int i = -r; i <= r; i++) {
+                int xx = x + i < 0 ? 0 : (x + i >= w ? w - 1 : x + i);
+                acc += k[i + r] * src[xx];
+            }
+            dst[x] = acc;
         }
     }
 }

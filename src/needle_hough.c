@@ -46,44 +46,60 @@ void nd_hough_vote(nd_hough *hg, double x, double y, double theta_deg, int sprea
     }
 }
 
-/* Zero the neighbourhood of (b, idx), following the line across the 0/180 wrap. */
-static void suppress(nd_hough *hg, int b0, int idx0, int db, int dr) {
-    for (int dt = -db; dt <= db; dt++) {
-        int b = b0 + dt, idx = idx0;
-        if (b < 0 || b >= 180) {
-            b = (b + 180) % 180;
-            idx = hg->nrho - 1 - idx0;
+/* Is bin (b, idx) a local maximum over its 3x3 neighbourhood (ties broken by index)? */
+static int local_max(const nd_hough *hg, int b, int idx) {
+    float v = hg->acc[(size_t)b * hg->nrho + idx];
+    for (int db = -1; db <= 1; db++) {
+        int bb = b + db, ii = idx;
+        if (bb < 0 || bb >= 180) { /* across the wrap the offset changes sign */
+            bb = (bb + 180) % 180;
+            ii = hg->nrho - 1 - idx;
         }
-        float *row = hg->acc + (size_t)b * hg->nrho;
-        for (int r = idx - dr; r <= idx + dr; r++) {
-            if (r >= 0 && r < hg->nrho) row[r] = 0;
+        const float *row = hg->acc + (size_t)bb * hg->nrho;
+        for (int dr = -1; dr <= 1; dr++) {
+            int r = ii + dr;
+            if ((db == 0 && dr == 0) || r < 0 || r >= hg->nrho) continue;
+            if (row[r] > v || (row[r] == v && (db < 0 || (db == 0 && dr < 0)))) return 0;
         }
     }
+    return 1;
+}
+
+/* Distance test between two peaks in (angle, offset), following the 0/180 wrap. */
+static int near_peak(const nd_hough_peak *a, const nd_hough_peak *b) {
+    double dt = fabs(a->theta_deg - b->theta_deg), dr = fabs(a->rho - b->rho);
+    if (dt > 90) { dt = 180 - dt; dr = fabs(a->rho + b->rho); }
+    return dt <= 4 && dr <= 6;
 }
 
 int nd_hough_peaks(nd_hough *hg, nd_hough_peak *out, int k) {
-    int n = 0;
-    size_t total = (size_t)hg->nth * (size_t)hg->nrho;
-    while (n < k) {
-        size_t best = 0;
-        float bv = 0;
-        for (size_t i = 0; i < total; i++) {
-            if (hg->acc[i] > bv) { bv = hg->acc[i]; best = i; }
-        }
-        if (bv <= 0) break;
-        int b = (int)(best / (size_t)hg->nrho), idx = (int)(best % (size_t)hg->nrho);
-        /* sub-bin refinement of the offset by a parabola */
-        double off = 0;
+    enum { POOL = 64 };
+    nd_hough_peak pool[POOL];
+    int np = 0;
+    for (int b = 0; b < 180; b++) {
+        if (!hg->allowed[b]) continue;
         const float *row = hg->acc + (size_t)b * hg->nrho;
-        if (idx > 0 && idx < hg->nrho - 1) {
-            double l = row[idx - 1], c = row[idx], r = row[idx + 1], den = l - 2 * c + r;
-            if (den < 0) off = 0.5 * (l - r) / den;
+        for (int idx = 0; idx < hg->nrho; idx++) {
+            float v = row[idx];
+            if (v <= 0 || (np == POOL && v <= pool[np - 1].votes)) continue;
+            if (!local_max(hg, b, idx)) continue;
+            double off = 0;
+            if (idx > 0 && idx < hg->nrho - 1) { /* sub-bin offset by a parabola */
+                double l = row[idx - 1], r = row[idx + 1], den = l - 2 * v + r;
+                if (den < 0) off = 0.5 * (l - r) / den;
+            }
+            int pos = np < POOL ? np++ : POOL - 1;
+            while (pos > 0 && pool[pos - 1].votes < v) { pool[pos] = pool[pos - 1]; pos--; }
+            pool[pos].theta_deg = b;
+            pool[pos].rho = idx + off - hg->rho_off;
+            pool[pos].votes = v;
         }
-        out[n].theta_deg = b;
-        out[n].rho = idx + off - hg->rho_off;
-        out[n].votes = bv;
-        n++;
-        suppress(hg, b, idx, 4, 6);
+    }
+    int n = 0;
+    for (int i = 0; i < np && n < k; i++) {
+        int keep = 1;
+        for (int j = 0; j < n && keep; j++) keep = !near_peak(&pool[i], &out[j]);
+        if (keep) out[n++] = pool[i];
     }
     return n;
 }

@@ -86,6 +86,50 @@ float nd_bilinear(const usg_image *img, double x, double y);
 /* Median of n floats (reorders them). 0 if n == 0. */
 float nd_median(float *v, int n);
 
+/* ---- needle_measure.c: a needle measured along a candidate axis ---- */
+
+/* Buffers and settings shared by every measurement (made once). */
+typedef struct nd_ctx {
+    int w, h;
+    double sp;              /* mm per px */
+    uint8_t *mask;          /* w x h: 1 inside the imaged region (eroded 1 px) */
+    uint16_t *bdist;        /* w x h: chamfer distance to the region's boundary, 1/3 px */
+    nd_strip st;
+    float *scratch;
+    int scratch_cap;
+    float *pk_v, *pk_c;     /* per strip column: contrast peak offset and value */
+    uint8_t *pk_ok;
+    int flank, box_a;       /* ridge flank distance, along-axis box half-length (px) */
+} nd_ctx;
+
+/* What one measurement found. */
+typedef struct nd_meas {
+    nd_line line;           /* refined axis, d from entry to tip */
+    usg_point tip, entry;
+    double noise, level, snr, len_mm, fill, rms, shadow, tail, bone_frac, score;
+    double i_shaft, i_bg, s_bg; /* shaft / flank intensity (medians), flank spread */
+    int border_entry;       /* the shaft starts at the imaged region's boundary */
+} nd_meas;
+
+/* A tracking prediction: where the shaft should be. */
+typedef struct nd_hint {
+    usg_point entry, tip;
+    double advance_px;      /* how far beyond the predicted tip to look */
+} nd_hint;
+
+/* Make the context for w x h images (mask filled by the caller, then nd_ctx_distance). */
+usg_status nd_ctx_init(nd_ctx *c, int w, int h, double sp, int cap_rows);
+void nd_ctx_free(nd_ctx *c);
+/* Compute bdist from mask. */
+void nd_ctx_distance(nd_ctx *c);
+/* Distance of (x, y) to the imaged region's boundary, px (0 outside). */
+double nd_ctx_border_px(const nd_ctx *c, double x, double y);
+
+/* Measure a needle near `guess`, searching +-rs px across it; with a hint only
+ * around the predicted shaft. Returns 1 with *m filled, 0 if no shaft. */
+int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, const nd_hint *hint,
+               const usg_edge *e1, const usg_edge *e2, nd_meas *m);
+
 /* ---- needle_hough.c: Hough transform over (angle, offset) ---- */
 
 typedef struct nd_hough {

@@ -23,42 +23,50 @@ static double urand(synth *s) {
     return ((s->rng >> 8) + 0.5) / 16777216.0;
 }
 
-/* Speckle-like tissue: exponential noise smoothed over a few pixels, darkening with depth. */
+/* Speckle: the amplitude of a smoothed complex Gaussian field (Rayleigh
+ * distributed), mean about `level`, falling off with depth. */
 static void tissue(synth *s, double level) {
-    float *raw = malloc(sizeof(float) * W * H);
-    for (int i = 0; i < W * H; i++) raw[i] = (float)(-log(urand(s)));
+    float *re = malloc(sizeof(float) * W * H), *im = malloc(sizeof(float) * W * H);
+    for (int i = 0; i < W * H; i++) {
+        double u1 = urand(s), u2 = urand(s), r = sqrt(-2.0 * log(u1));
+        re[i] = (float)(r * cos(2 * M_PI * u2));
+        im[i] = (float)(r * sin(2 * M_PI * u2));
+    }
     for (int y = 0; y < H; y++) {
         for (int x = 0; x < W; x++) {
-            double acc = 0;
-            int n = 0;
+            double a = 0, b = 0;
             for (int dy = -1; dy <= 1; dy++) {
-                for (int dx = -2; dx <= 2; dx++) {
+                for (int dx = -3; dx <= 3; dx++) {
                     int xx = x + dx, yy = y + dy;
                     if (xx < 0 || yy < 0 || xx >= W || yy >= H) continue;
-                    acc += raw[yy * W + xx];
-                    n++;
+                    double wgt = exp(-0.5 * (dx * dx / 2.0 + dy * dy / 0.5));
+                    a += wgt * re[yy * W + xx];
+                    b += wgt * im[yy * W + xx];
                 }
             }
-            s->f[y * W + x] = (float)(level * acc / n * (1.0 - 0.3 * y / H));
+            s->f[y * W + x] = (float)(level * 0.25 * hypot(a, b) * (1.0 - 0.3 * y / H));
         }
     }
-    free(raw);
+    free(re);
+    free(im);
 }
 
-/* A curved bright cortex y = y0 + amp sin(x / 90) from x0 to x1, with a black shadow beneath. */
+/* A curved cortex y = y0 + amp sin(x / 90) from x0 to x1, amplitude 30, with an acoustic shadow beneath. */
 static void bone(synth *s, double y0, double amp, int x0, int x1) {
     for (int x = x0; x < x1; x++) {
         double yc = y0 + amp * sin(x / 90.0);
         for (int y = 0; y < H; y++) {
             double d = y - yc;
             float *p = &s->f[y * W + x];
-            if (d > 3) *p *= 0.12f;
-            *p += (float)(170.0 * exp(-0.5 * d * d / (1.6 * 1.6)));
+            if (d > 3) *p *= 0.04f;
+            *p += (float)(30.0 * exp(-0.5 * d * d / (1.6 * 1.6)));
         }
     }
 }
 
-/* Needle from (ex, ey) to (tx, ty): bright thin line and a reverberation tail beneath. */
+/* Needle from (ex, ey) to (tx, ty), amplitude `bright`: a thin line whose end
+ * is a blurred step (half amplitude exactly at the tip) and a reverberation
+ * tail beneath it. */
 static void needle(synth *s, double ex, double ey, double tx, double ty, double bright) {
     double L = hypot(tx - ex, ty - ey), dx = (tx - ex) / L, dy = (ty - ey) / L;
     double nx = -dy, ny = dx;
@@ -67,8 +75,8 @@ static void needle(synth *s, double ex, double ey, double tx, double ty, double 
         for (int x = 0; x < W; x++) {
             double u = (x - ex) * dx + (y - ey) * dy;
             double v = (x - ex) * nx + (y - ey) * ny; /* >0 below */
-            if (u < -3 || u > L + 3 || v < -6 || v > 30) continue;
-            double au = u < 0 ? exp(-0.5 * u * u) : (u > L ? exp(-0.5 * (u - L) * (u - L)) : 1.0);
+            if (u < -6 || u > L + 6 || v < -6 || v > 30) continue;
+            double au = 0.25 * erfc(-(u + 1.0) / (1.5 * M_SQRT2)) * erfc((u - L) / (1.5 * M_SQRT2));
             double a = exp(-0.5 * v * v / (1.3 * 1.3));
             for (int k = 1; k <= 4; k++) {
                 double vv = v - 6.0 * k;
@@ -79,10 +87,12 @@ static void needle(synth *s, double ex, double ey, double tx, double ty, double 
     }
 }
 
+/* Log compression: 60 dB over 0..255, amplitude 60 is white. */
 static void to_image(const synth *s, usg_image *img) {
     for (int i = 0; i < W * H; i++) {
-        float v = s->f[i];
-        img->data[i] = (uint8_t)(v < 0 ? 0 : (v > 255 ? 255 : lrintf(v)));
+        double a = s->f[i] > 1e-6 ? s->f[i] : 1e-6;
+        double g = 255.0 + (255.0 / 60.0) * 20.0 * log10(a / 60.0);
+        img->data[i] = (uint8_t)(g < 0 ? 0 : (g > 255 ? 255 : lrint(g)));
     }
 }
 
@@ -104,12 +114,12 @@ typedef struct scene {
 
 static void render(const scene *sc, usg_image *img) {
     synth s = {sc->seed, malloc(sizeof(float) * W * H)};
-    tissue(&s, 45);
+    tissue(&s, 1.0);
     if (sc->with_bone) {
         bone(&s, 330, 25, 20, 300);
         bone(&s, 300, -15, 360, 620);
     }
-    if (sc->ex >= 0) needle(&s, sc->ex, sc->ey, sc->tx, sc->ty, 150);
+    if (sc->ex >= 0) needle(&s, sc->ex, sc->ey, sc->tx, sc->ty, 40);
     to_image(&s, img);
     free(s.f);
 }

@@ -1,0 +1,614 @@
+/* needle_measure.c - measure a needle along a candidate axis.
+ *
+ * The image is resampled along the axis (a strip); the across-axis ridge
+ * contrast peaks are fitted robustly (straightness); the shaft is a run of
+ * contrast along the axis (gaps shorter than ~1 mm bridged) - preferably one
+ * that starts at the imaged region's boundary, as an inserted needle does;
+ * the axis is refitted on that run alone; the tip is the sub-pixel
+ * half-level crossing of the intensity at the run's far end. Features for
+ * the plausibility test (contrast, straightness, shadow beneath, bone edge
+ * proximity) are measured on the shaft. */
+#include "needle_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef ND_DEBUG
+#include <stdio.h>
+#endif
+
+static int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
+static double clampd(double v, double lo, double hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+/* ---------------------------------------------------------------- context */
+
+usg_status nd_ctx_init(nd_ctx *c, int w, int h, double sp, int cap_rows) {
+    memset(c, 0, sizeof *c);
+    c->w = w;
+    c->h = h;
+    c->sp = sp;
+    c->flank = clampi((int)lrint(0.9 / sp), 3, 9);
+    c->box_a = clampi((int)lrint(1.2 / sp), 3, 12);
+    int cap_len = (int)ceil(hypot(w, h)) + 4;
+    usg_status st = nd_strip_init(&c->st, cap_len, cap_rows);
+    if (st != USG_OK) return st;
+    c->mask = malloc((size_t)w * h);
+    c->bdist = malloc((size_t)w * h * sizeof(uint16_t));
+    c->scratch_cap = 4 * cap_len + 1024;
+    c->scratch = malloc((size_t)c->scratch_cap * sizeof(float));
+    c->pk_v = malloc((size_t)cap_len * sizeof(float));
+    c->pk_c = malloc((size_t)cap_len * sizeof(float));
+    c->pk_ok = malloc((size_t)cap_len);
+    if (!c->mask || !c->bdist || !c->scratch || !c->pk_v || !c->pk_c || !c->pk_ok) {
+        nd_ctx_free(c);
+        return usg_fail(USG_ERR_NOMEM, "needle: out of memory for %dx%d frames", w, h);
+    }
+    return USG_OK;
+}
+
+void nd_ctx_free(nd_ctx *c) {
+    nd_strip_free(&c->st);
+    free(c->mask); free(c->bdist); free(c->scratch);
+    free(c->pk_v); free(c->pk_c); free(c->pk_ok);
+    memset(c, 0, sizeof *c);
+}
+
+void nd_ctx_distance(nd_ctx *c) {
+    const int w = c->w, h = c->h;
+    uint16_t *d = c->bdist;
+    for (int i = 0; i < w * h; i++) d[i] = c->mask[i] ? 60000 : 0;
+    /* chamfer 3-4, forward then backward; outside the image counts as boundary */
+    for (int y = 0; y < h; y++) {
+        for (int x = 0; x < w; x++) {
+            int i = y * w + x, v = d[i];
+            if (!v) continue;
+            int a = x > 0 ? d[i - 1] + 3 : 3, b = y > 0 ? d[i - w] + 3 : 3;
+            int e = (x > 0 && y > 0) ? d[i - w - 1] + 4 : 4, f = (x < w - 1 && y > 0) ? d[i - w + 1] + 4 : 4;
+            if (a < v) v = a;
+            if (b < v) v = b;
+            if (e < v) v = e;
+            if (f < v) v = f;
+            d[i] = (uint16_t)v;
+        }
+    }
+    for (int y = h - 1; y >= 0; y--) {
+        for (int x = w - 1; x >= 0; x--) {
+            int i = y * w + x, v = d[i];
+            if (!v) continue;
+            int a = x < w - 1 ? d[i + 1] + 3 : 3, b = y < h - 1 ? d[i + w] + 3 : 3;
+            int e = (x < w - 1 && y < h - 1) ? d[i + w + 1] + 4 : 4, f = (x > 0 && y < h - 1) ? d[i + w - 1] + 4 : 4;
+            if (a < v) v = a;
+            if (b < v) v = b;
+            if (e < v) v = e;
+            if (f < v) v = f;
+            d[i] = (uint16_t)v;
+        }
+    }
+}
+
+double nd_ctx_border_px(const nd_ctx *c, double x, double y) {
+    int ix = (int)lrint(x), iy = (int)lrint(y);
+    if (ix < 0 || iy < 0 || ix >= c->w || iy >= c->h) return 0;
+    return c->bdist[iy * c->w + ix] / 3.0;
+}
+
+/* ------------------------------------------------------------ strip work */
+
+/* Robust noise of the ridge contrast: MAD of the outermost search rows. */
+static double strip_noise(nd_ctx *c, int rs) {
+    const nd_strip *s = &c->st;
+    int n = 0;
+    for (int v = -rs; v <= rs; v += 2 * rs) {
+        for (int dv = 0; dv < 2; dv++) {
+            int vv = v < 0 ? v + dv : v - dv;
+            const float *con = nd_strip_row(s, s->con, vv);
+            const uint8_t *ok = nd_strip_okrow(s, s->conok, vv);
+            for (int k = 0; k < s->len && n < c->scratch_cap; k += 2) {
+                if (ok[k]) c->scratch[n++] = fabsf(con[k]);
+            }
+        }
+    }
+    if (n < 20) return -1;
+    double mad = nd_median(c->scratch, n) * 1.4826;
+    return mad < 0.5 ? 0.5 : mad;
+}
+
+/* Per column: the contrast peak over v in [-rs, rs], sub-pixel. */
+static void strip_peaks(nd_ctx *c, int rs) {
+    const nd_strip *s = &c->st;
+    for (int k = 0; k < s->len; k++) {
+        float best = -1e30f;
+        int bv = 0, any = 0;
+        for (int v = -rs; v <= rs; v++) {
+            if (!nd_strip_okrow(s, s->conok, v)[k]) continue;
+            float x = nd_strip_row(s, s->con, v)[k];
+            if (x > best) { best = x; bv = v; any = 1; }
+        }
+        c->pk_ok[k] = (uint8_t)any;
+        c->pk_c[k] = any ? best : 0;
+        c->pk_v[k] = (float)bv;
+        if (any && bv > -rs && bv < rs && nd_strip_okrow(s, s->conok, bv - 1)[k] &&
+            nd_strip_okrow(s, s->conok, bv + 1)[k]) {
+            double l = nd_strip_row(s, s->con, bv - 1)[k], r = nd_strip_row(s, s->con, bv + 1)[k];
+            double den = l - 2.0 * best + r;
+            if (den < 0) c->pk_v[k] = (float)(bv + clampd(0.5 * (l - r) / den, -0.5, 0.5));
+        }
+    }
+}
+
+/* Robust (Tukey IRLS) fit v = a + b u of the peaks above thr in columns
+ * k0..k1, starting at scale0 px; the refined line goes to *out. */
+static int fit_axis(nd_ctx *c, int k0, int k1, double thr, double scale0, nd_line *out) {
+    const nd_strip *s = &c->st;
+    int n = 0;
+    for (int k = k0; k <= k1; k++) {
+        if (c->pk_ok[k] && c->pk_c[k] > thr) c->scratch[n++] = c->pk_v[k];
+    }
+    if (n < 6) return 0;
+    double a = nd_median(c->scratch, n), b = 0, um = 0;
+    double scale = scale0;
+    for (int it = 0; it < 6; it++) {
+        double sw = 0, su = 0, sv = 0, suu = 0, suv = 0;
+        for (int k = k0; k <= k1; k++) {
+            if (!c->pk_ok[k] || c->pk_c[k] <= thr) continue;
+            double u = s->u0 + k, r = c->pk_v[k] - (a + b * u);
+            if (fabs(r) >= scale) continue;
+            double q = 1 - (r / scale) * (r / scale), wt = c->pk_c[k] * q * q;
+            sw += wt; su += wt * u; sv += wt * c->pk_v[k];
+            suu += wt * u * u; suv += wt * u * c->pk_v[k];
+        }
+        if (sw <= 0) return 0;
+        um = su / sw;
+        double vm = sv / sw, var = suu / sw - um * um;
+        if (var < 4.0) return 0;
+        b = (suv / sw - um * vm) / var;
+        a = vm - b * um;
+        scale = scale * 0.7 < 1.5 ? 1.5 : scale * 0.7;
+    }
+    const nd_line *l = &s->line;
+    usg_point p = nd_line_at(l, um, a + b * um);
+    double dx = l->dx - b * l->dy, dy = l->dy + b * l->dx, nn = hypot(dx, dy);
+    out->px = p.x;
+    out->py = p.y;
+    out->dx = dx / nn;
+    out->dy = dy / nn;
+    return 1;
+}
+
+typedef struct nd_run { int k0, k1; } nd_run;
+
+static void band_sum(const nd_ctx *c, const usg_image *img, usg_point q, double nx, double ny, double d0,
+                     double d1, double *sum, int *cnt);
+
+/* Runs of columns with contrast above thr, gaps up to `gap` columns bridged. */
+static int find_runs(const nd_ctx *c, double thr, int gap, nd_run *runs, int max) {
+    int n = 0, start = -1, last = -1;
+    for (int k = 0; k <= c->st.len; k++) {
+        int in = k < c->st.len && c->pk_ok[k] && c->pk_c[k] > thr;
+        if (in) {
+            if (start < 0) start = k;
+            else if (k - last > gap + 1) {
+                if (last - start >= 2 && n < max) runs[n++] = (nd_run){start, last};
+                start = k;
+            }
+            last = k;
+        }
+    }
+    if (start >= 0 && last - start >= 2 && n < max) runs[n++] = (nd_run){start, last};
+    return n;
+}
+
+static double run_level(nd_ctx *c, nd_run r) {
+    int n = 0;
+    for (int k = r.k0; k <= r.k1; k++) if (c->pk_ok[k]) c->scratch[n++] = c->pk_c[k];
+    return nd_median(c->scratch, n);
+}
+
+/* u of the projection of p on the strip's line, as a column index. */
+static double column_of(const nd_ctx *c, usg_point p) {
+    const nd_line *l = &c->st.line;
+    return (p.x - l->px) * l->dx + (p.y - l->py) * l->dy - c->st.u0;
+}
+
+static usg_point column_point(const nd_ctx *c, double k) { return nd_line_at(&c->st.line, c->st.u0 + k, 0); }
+
+/* Which end of run r lies on the imaged region's boundary: -1 none/both, 0 low, 1 high. */
+static int border_end(const nd_ctx *c, nd_run r) {
+    double margin = fmax(12.0, 4.0 / c->sp);
+    usg_point p0 = column_point(c, r.k0), p1 = column_point(c, r.k1);
+    int b0 = nd_ctx_border_px(c, p0.x, p0.y) <= margin, b1 = nd_ctx_border_px(c, p1.x, p1.y) <= margin;
+    return b0 == b1 ? -1 : b1;
+}
+
+/* Pick the shaft among the runs: the one with the most contrast mass (inside
+ * the window [wa, wb] of columns when given), four times favoured when it
+ * starts at the imaged region's boundary as an inserted needle does. -1 if none. */
+static int pick_run(nd_ctx *c, const nd_run *runs, int n, const double *win) {
+    int best = -1;
+    double bs = 0, min_len = win ? 1 : 2.0 / c->sp;
+    for (int i = 0; i < n; i++) {
+        double len = runs[i].k1 - runs[i].k0 + 1;
+        if (len < min_len) continue;
+        if (win) {
+            len = fmin(runs[i].k1, win[1]) - fmax(runs[i].k0, win[0]);
+            if (len <= 0) continue;
+        }
+        double score = len * run_level(c, runs[i]) * (border_end(c, runs[i]) >= 0 ? 4.0 : 1.0);
+        if (score > bs) {
+            bs = score;
+            best = i;
+        }
+    }
+    return best;
+}
+
+/* Columns where the axis lies on a bone cortex: the band just beneath it
+ * (1-2.5 mm) is in acoustic shadow, much darker than the band above. Their
+ * contrast is cleared, so a shaft run never continues along a bone surface. */
+static void clear_shadowed(nd_ctx *c, const usg_image *img) {
+    const nd_line *l = &c->st.line;
+    double nx = -l->dy, ny = l->dx;
+    if (ny < 0) { nx = -nx; ny = -ny; }
+    double d0 = 1.0 / c->sp, d1 = 2.5 / c->sp;
+    int prev = 0;
+    for (int k = 0; k < c->st.len; k++) {
+        if (k % 2 == 0) {
+            usg_point q = column_point(c, k);
+            double sb = 0, sa = 0;
+            int cb = 0, ca = 0;
+            band_sum(c, img, q, nx, ny, d0, d1, &sb, &cb);
+            band_sum(c, img, q, -nx, -ny, d0, d1, &sa, &ca);
+            prev = cb > 2 && ca > 2 && sb / cb < 0.4 * (sa / ca);
+        }
+        if (prev) c->pk_c[k] = 0;
+    }
+}
+
+/* The shaft run: runs above 3 sigma, the best picked, then split again at
+ * 40 % of its own level and the best part kept. */
+static int shaft_run(nd_ctx *c, const usg_image *img, double noise, int gap, const double *win, nd_run *out,
+                     double *level) {
+    nd_run runs[32];
+    clear_shadowed(c, img);
+    int nr = find_runs(c, 3.0 * noise, gap, runs, 32);
+    int ri = pick_run(c, runs, nr, win);
+    if (ri < 0) return 0;
+    double lv = run_level(c, runs[ri]);
+    double w2[2] = {runs[ri].k0, runs[ri].k1};
+    if (win) {
+        w2[0] = fmax(w2[0], win[0]);
+        w2[1] = fmin(w2[1], win[1]);
+    }
+    nr = find_runs(c, fmax(3.0 * noise, 0.4 * lv), gap, runs, 32);
+    ri = pick_run(c, runs, nr, w2);
+    if (ri < 0) return 0;
+    *out = runs[ri];
+    *level = run_level(c, runs[ri]);
+    return 1;
+}
+
+/* --------------------------------------------------------------- features */
+
+/* Mean image value along (nx, ny) from q, between d0 and d1 px (valid samples). */
+static void band_sum(const nd_ctx *c, const usg_image *img, usg_point q, double nx, double ny, double d0,
+                     double d1, double *sum, int *cnt) {
+    for (double d = d0; d <= d1; d += 1.0) {
+        double x = q.x + d * nx, y = q.y + d * ny;
+        int ix = (int)lrint(x), iy = (int)lrint(y);
+        if (ix < 0 || iy < 0 || ix >= c->w || iy >= c->h || !c->mask[iy * c->w + ix]) continue;
+        *sum += nd_bilinear(img, x, y);
+        (*cnt)++;
+    }
+}
+
+/* Below/above brightness ratio across the shaft between d0 and d1 mm: bone has
+ * a black shadow beneath (2-6 mm), a needle a reverberation tail (< 2.5 mm). */
+static double band_ratio(const nd_ctx *c, const usg_image *img, const nd_meas *m, double d0_mm, double d1_mm) {
+    double nx = -m->line.dy, ny = m->line.dx;
+    if (ny < 0) { nx = -nx; ny = -ny; }
+    double d0 = d0_mm / c->sp, d1 = d1_mm / c->sp, below = 0, above = 0;
+    int n = 0;
+    double L = hypot(m->tip.x - m->entry.x, m->tip.y - m->entry.y);
+    for (double u = 0; u <= L; u += 6.0) {
+        usg_point q = {m->entry.x + u * m->line.dx, m->entry.y + u * m->line.dy};
+        double sb = 0, sa = 0;
+        int cb = 0, ca = 0;
+        band_sum(c, img, q, nx, ny, d0, d1, &sb, &cb);
+        band_sum(c, img, q, -nx, -ny, d0, d1, &sa, &ca);
+        if (cb > 2 && ca > 2) {
+            below += sb / cb;
+            above += sa / ca;
+            n++;
+        }
+    }
+    if (n < 2 || above <= 0) return 1.0;
+    return below / above;
+}
+
+/* Share of shaft stations within 1.5 mm of a bone edge. */
+static double bone_fraction(const nd_ctx *c, const nd_meas *m, const usg_edge *e1, const usg_edge *e2) {
+    const usg_edge *edges[2] = {e1, e2};
+    double lim = 1.5 / c->sp, lim2 = lim * lim;
+    int near = 0, tot = 0;
+    double L = hypot(m->tip.x - m->entry.x, m->tip.y - m->entry.y);
+    for (double u = 0; u <= L; u += 4.0) {
+        usg_point q = {m->entry.x + u * m->line.dx, m->entry.y + u * m->line.dy};
+        int hit = 0;
+        for (int e = 0; e < 2 && !hit; e++) {
+            const usg_edge *ed = edges[e];
+            if (!ed || !ed->found || ed->n < 2) continue;
+            int a = 0, b = ed->n - 1;
+            while (a < b) { /* first point with x >= q.x - lim */
+                int mid = (a + b) / 2;
+                if (ed->pts[mid].x < q.x - lim) a = mid + 1;
+                else b = mid;
+            }
+            for (int i = a; i < ed->n && ed->pts[i].x <= q.x + lim; i++) {
+                double dx = ed->pts[i].x - q.x, dy = ed->pts[i].y - q.y;
+                if (dx * dx + dy * dy <= lim2) { hit = 1; break; }
+            }
+        }
+        near += hit;
+        tot++;
+    }
+    return tot ? (double)near / tot : 0;
+}
+
+/* Intensity of the shaft (centre rows) and of its flanks beyond the ridge
+ * filter's flank distance, unsmoothed, over columns k0..k1. */
+static void shaft_intensity(nd_ctx *c, int k0, int k1, nd_meas *m) {
+    const nd_strip *s = &c->st;
+    int n = 0, cap = c->scratch_cap / 2;
+    float *a = c->scratch, *b = c->scratch + cap;
+    for (int k = k0; k <= k1 && n < cap; k++) {
+        float best = -1;
+        for (int v = -1; v <= 1; v++) {
+            if (nd_strip_okrow(s, s->ok, v)[k]) {
+                float x = nd_strip_row(s, s->val, v)[k];
+                if (x > best) best = x;
+            }
+        }
+        if (best >= 0) a[n++] = best;
+    }
+    m->i_shaft = nd_median(a, n);
+    n = 0;
+    for (int k = k0; k <= k1; k++) {
+        for (int v = c->flank; v <= s->half && n < cap - 1; v += 2) {
+            if (nd_strip_okrow(s, s->ok, v)[k]) b[n++] = nd_strip_row(s, s->val, v)[k];
+            if (nd_strip_okrow(s, s->ok, -v)[k]) b[n++] = nd_strip_row(s, s->val, -v)[k];
+        }
+    }
+    m->i_bg = nd_median(b, n);
+    for (int i = 0; i < n; i++) b[i] = fabsf(b[i] - (float)m->i_bg);
+    m->s_bg = 1.4826 * nd_median(b, n);
+    if (m->s_bg < 0.5) m->s_bg = 0.5;
+}
+
+/* B-mode grey levels are log-compressed echo amplitude; the tip is a step in
+ * amplitude (blurred by the point-spread function), so its half-level is
+ * found on linear amplitude, assuming the usual display range of 60 dB over
+ * 0..255 (a wrong range moves the tip by a fraction of the blur only). */
+#define ND_DISPLAY_DR_DB 60.0
+
+static float grey_to_amp(float g) { return powf(10.0f, (g - 255.0f) * (float)(ND_DISPLAY_DR_DB / (20.0 * 255.0))); }
+
+/* The 100*q-th percentile of n values (reorders them). */
+static float percentile(float *v, int n, double q) {
+    int kq = (int)(q * (n - 1));
+    for (int i = 0; i <= kq; i++) { /* partial selection sort (n is small) */
+        int mi = i;
+        for (int j = i + 1; j < n; j++) if (v[j] < v[mi]) mi = j;
+        float x = v[i]; v[i] = v[mi]; v[mi] = x;
+    }
+    return v[kq];
+}
+
+/* Level fraction between background and the shaft just before the tip at
+ * which the tip lies: 0.5 for a plain blurred step; a bevel brighter than the
+ * shaft, blurred, moves the tip up the slope. */
+#ifndef ND_TIP_LEVEL
+#define ND_TIP_LEVEL 0.6
+#endif
+
+/* Mean amplitude of columns [a, b] (valid only); -1 if none. */
+static double mean_amp(const float *amp, int len, int a, int b) {
+    if (a > b) { int t = a; a = b; b = t; }
+    double s = 0;
+    int n = 0;
+    for (int k = a < 0 ? 0 : a; k <= b && k < len; k++) {
+        if (amp[k] >= 0) { s += amp[k]; n++; }
+    }
+    return n ? s / n : -1;
+}
+
+/* Sub-pixel tip of the shaft run from k_start (entry side) to k_end, in
+ * direction dir: where the amplitude first falls, for good, below half the
+ * shaft's; refined at the crossing of the local level (ND_TIP_LEVEL). */
+static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir) {
+    const nd_strip *s = &c->st;
+    int len = s->len;
+    if (2 * len + 64 > c->scratch_cap) return k_end;
+    float *amp = c->scratch, *tmp = c->scratch + len;
+    for (int k = 0; k < len; k++) { /* centre rows, unsmoothed along the axis, as amplitude */
+        double sum = 0;
+        int n = 0;
+        for (int v = -1; v <= 1; v++) {
+            if (nd_strip_okrow(s, s->ok, v)[k]) { sum += grey_to_amp(nd_strip_row(s, s->val, v)[k]); n++; }
+        }
+        amp[k] = n ? (float)(sum / n) : -1.0f;
+    }
+    int L = (k_end - k_start) * dir, n = 0;
+    if (L < 4) return k_end;
+    for (int i = L / 5; i <= L - L / 5; i++) {
+        int k = k_start + dir * i;
+        if (amp[k] >= 0) tmp[n++] = amp[k];
+    }
+    if (n < 3) return k_end;
+    double shaft = nd_median(tmp, n);
+    /* the first sustained fall below half the shaft level, past 30 % of the run */
+    int w = clampi((int)lrint(1.0 / c->sp), 3, 10), reach = 2 * c->box_a + 6, kf = k_end;
+    for (int i = (3 * L) / 10; i <= L + reach; i++) {
+        int k = k_start + dir * i;
+        if (k < 1 || k >= len - 1) break;
+        double here = mean_amp(amp, len, k - 1, k + 1), ahead = mean_amp(amp, len, k, k + dir * w);
+        if (here >= 0 && here < 0.5 * shaft && ahead >= 0 && ahead < 0.5 * shaft) {
+            kf = k;
+            break;
+        }
+    }
+    /* local levels: just before the fall (a bright bevel counts) and beyond it */
+    int reach_in = clampi((int)lrint(2.0 / c->sp), 6, 40);
+    n = 0;
+    for (int i = 1; i <= reach_in; i++) {
+        double a = mean_amp(amp, len, kf - dir * i - 1, kf - dir * i + 1);
+        if (a >= 0) tmp[n++] = (float)a;
+    }
+    if (n < 3) return kf;
+    double ls = percentile(tmp, n, 0.8);
+    n = 0;
+    int off0 = c->box_a + 2, off1 = off0 + clampi((int)lrint(5.0 / c->sp), 15, 60);
+    for (int i = off0; i <= off1; i++) {
+        int k = kf + dir * i;
+        if (k >= 0 && k < len && amp[k] >= 0) tmp[n++] = amp[k];
+    }
+    if (n < 8) return kf; /* the shaft runs out of the image */
+    double lb = nd_median(tmp, n);
+    if (ls < 1.5 * lb) return kf;
+    double tau = lb + ND_TIP_LEVEL * (ls - lb);
+    /* step fit around the fall: the cumulative sum of (a - tau) peaks at the edge */
+    double cum = 0, best = -1e30;
+    int kb = kf;
+    for (int i = -reach; i <= reach; i++) {
+        int k = kf + dir * i;
+        if (k < 0 || k >= len || amp[k] < 0) continue;
+        cum += amp[k] - tau;
+        if (cum > best) { best = cum; kb = k; }
+    }
+    int k1 = kb + dir;
+    double p0 = mean_amp(amp, len, kb - 1, kb + 1), p1 = mean_amp(amp, len, k1 - 1, k1 + 1);
+    double frac = 0.5;
+    if (p0 >= 0 && p1 >= 0 && p0 - p1 > 1e-9) frac = clampd((p0 - tau) / (p0 - p1), 0.0, 1.0);
+    return kb + dir * frac;
+}
+
+/* ------------------------------------------------------------ measurement */
+
+/* Resample along `line` (u range limited by the hint), contrast computed. */
+static int sample(nd_ctx *c, const usg_image *img, const nd_line *line, int half, const nd_hint *hint) {
+    double ulo, uhi;
+    if (!nd_line_clip(line, c->w, c->h, 1.0, &ulo, &uhi)) return 0;
+    if (hint) {
+        double ue = (hint->entry.x - line->px) * line->dx + (hint->entry.y - line->py) * line->dy;
+        double ut = (hint->tip.x - line->px) * line->dx + (hint->tip.y - line->py) * line->dy;
+        double back = 3.0 / c->sp + 2 * c->box_a, fwd = hint->advance_px + 2 * c->box_a;
+        double lo = ue < ut ? ue - back : ut - fwd, hi = ue < ut ? ut + fwd : ue + back;
+        if (lo > ulo) ulo = lo;
+        if (hi < uhi) uhi = hi;
+        if (uhi - ulo < 4) return 0;
+    }
+    nd_strip_sample(&c->st, img, c->mask, line, ulo, uhi, half);
+    nd_strip_contrast(&c->st, c->box_a, c->flank);
+    return 1;
+}
+
+/* Walk from column k away from the tip (step -dir) while inside the region: the boundary entry. */
+static usg_point walk_to_border(const nd_ctx *c, double k, int dir) {
+    usg_point p = column_point(c, k), q = p;
+    double limit = fmax(12.0, 4.0 / c->sp) + 2 * c->box_a + 10;
+    for (double s = 1; s <= limit; s += 1) {
+        usg_point r = column_point(c, k - dir * s);
+        if (nd_ctx_border_px(c, r.x, r.y) < 1) break;
+        q = r;
+    }
+    return q;
+}
+
+int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, const nd_hint *hint,
+               const usg_edge *e1, const usg_edge *e2, nd_meas *m) {
+    memset(m, 0, sizeof *m);
+    const int gap = clampi((int)lrint(1.0 / c->sp), 3, 12);
+    /* pass 1: wide search, robust axis over everything bright near the line */
+    if (!sample(c, img, guess, rs + c->flank, hint)) return 0;
+    double noise = strip_noise(c, rs);
+    if (noise < 0) return 0;
+    strip_peaks(c, rs);
+    nd_line l1, l2;
+    if (!fit_axis(c, 0, c->st.len - 1, 3.0 * noise, rs, &l1)) return 0;
+    /* pass 2: narrow, pick the shaft run and refit the axis on it alone */
+    if (!sample(c, img, &l1, 4 + c->flank, hint)) return 0;
+    strip_peaks(c, 4);
+    double win[2];
+    if (hint) {
+        double a = column_of(c, hint->entry), b = column_of(c, hint->tip);
+        win[0] = fmin(a, b) - gap;
+        win[1] = fmax(a, b) + gap;
+    }
+    nd_run run;
+    double level;
+    if (!shaft_run(c, img, noise, gap, hint ? win : NULL, &run, &level)) return 0;
+    usg_point r0 = column_point(c, run.k0), r1 = column_point(c, run.k1);
+    if (!fit_axis(c, run.k0, run.k1, 0.0, 3.0, &l2)) return 0;
+    /* pass 3: on the final axis, the run again, the tip and the features */
+    if (!sample(c, img, &l2, 3 + c->flank, hint)) return 0;
+    strip_peaks(c, 2);
+    win[0] = fmin(column_of(c, r0), column_of(c, r1)) - gap;
+    win[1] = fmax(column_of(c, r0), column_of(c, r1)) + gap;
+    if (!shaft_run(c, img, noise, gap, win, &run, &level)) return 0;
+    int k0 = run.k0, k1 = run.k1;
+#ifdef ND_DEBUG
+    if (getenv("ND_PROFILE")) {
+        fprintf(stderr, "profile noise=%.2f run %d..%d:", noise, k0, k1);
+        for (int k = 0; k < c->st.len; k += 4) {
+            usg_point q = column_point(c, k);
+            fprintf(stderr, " (%.0f,%.0f)%.1f", q.x, q.y, c->pk_ok[k] ? c->pk_c[k] / noise : -9.0);
+        }
+        fprintf(stderr, "\n");
+    }
+#endif
+    double thr = fmax(3.0 * noise, 0.35 * level);
+    int fill = 0, cnt = 0;
+    double sw = 0, svv = 0;
+    for (int k = k0; k <= k1; k++) {
+        cnt++;
+        if (c->pk_ok[k] && c->pk_c[k] > thr) {
+            fill++;
+            sw += c->pk_c[k];
+            svv += c->pk_c[k] * c->pk_v[k] * c->pk_v[k];
+        }
+    }
+    m->level = level;
+    m->noise = noise;
+    m->snr = level / noise;
+    m->fill = cnt ? (double)fill / cnt : 0;
+    m->rms = sw > 0 ? sqrt(svv / sw) : 99;
+    shaft_intensity(c, k0, k1, m);
+    /* which end is the entry: the prediction's, else the one on the boundary, else the shallower */
+    int be = border_end(c, run);
+    int low_entry;
+    if (hint) {
+        double a = column_of(c, hint->entry), b = column_of(c, hint->tip);
+        low_entry = a <= b;
+    } else if (be >= 0) {
+        low_entry = be == 0;
+    } else {
+        usg_point p0 = column_point(c, k0), p1 = column_point(c, k1);
+        low_entry = fabs(p0.y - p1.y) > 2 ? p0.y < p1.y
+                                          : fmin(p0.x, c->w - 1 - p0.x) <= fmin(p1.x, c->w - 1 - p1.x);
+    }
+    m->border_entry = be >= 0 && (be == 0) == low_entry;
+    int ke = low_entry ? k0 : k1, kt = low_entry ? k1 : k0, dir = low_entry ? 1 : -1;
+    double ktip = refine_tip(c, ke, kt, dir);
+    m->tip = column_point(c, ktip);
+    m->entry = m->border_entry ? walk_to_border(c, ke, dir) : column_point(c, ke);
+    m->line = l2;
+    if (!low_entry) {
+        m->line.dx = -l2.dx;
+        m->line.dy = -l2.dy;
+    }
+    m->len_mm = hypot(m->tip.x - m->entry.x, m->tip.y - m->entry.y) * c->sp;
+    m->shadow = band_ratio(c, img, m, 2.0, 6.0);
+    m->tail = band_ratio(c, img, m, 0.6, 2.5);
+    m->bone_frac = bone_fraction(c, m, e1, e2);
+    m->score = m->snr * sqrt(m->len_mm) * m->fill;
+    return 1;
+}
