@@ -218,8 +218,8 @@ static void fill_scatterers(usg_sim *s, const sim_pose *P, sim_rng *r) {
 
 /* The cortical echo of one bone: a specular surface line plus an internal echo
  * tail (cortex thickness, scatter inside it) fading over about a millimetre. */
-#define CORTEX_LAYERS 6
-#define CORTEX_LAYER_MM 0.18
+#define CORTEX_LAYERS 12
+#define CORTEX_LAYER_MM 0.09
 static void splat_bone(usg_sim *s, const sim_bone *bone, int id, const sim_pose *P) {
     double px = 0, py = 0;
     for (int k = 0; k < bone->n; k++) {
@@ -238,10 +238,39 @@ static void splat_bone(usg_sim *s, const sim_bone *bone, int id, const sim_pose 
         sim_beam_splat(&s->b, x, y, a, 0);
         double al = a;
         for (int l = 1; l <= CORTEX_LAYERS; l++) {
-            al *= 0.7;
-            double ph = 2 * M_PI * hash_unit(s->p.seed, (uint64_t)(id * 16 + l), (uint64_t)k);
+            al *= 0.8;
+            /* nearly in phase from layer to layer (a smooth band), textured along the surface */
+            double ph = 0.35 * l + 0.6 * (hash_unit(s->p.seed, (uint64_t)(id * 16 + l), (uint64_t)(k / 6)) - 0.5);
+            double tex = 0.5 + hash_unit(s->p.seed ^ 0x5bd1e995u, (uint64_t)(id * 16 + l), (uint64_t)(k / 6));
             double off = l * CORTEX_LAYER_MM / s->g.sp;
-            sim_beam_splat(&s->b, x + off * bx, y + off * by, 2.0 * al * cos(ph), 2.0 * al * sin(ph));
+            sim_beam_splat(&s->b, x + off * bx, y + off * by, 0.22 * tex * al * cos(ph), 0.22 * tex * al * sin(ph));
+        }
+    }
+}
+
+/* Specular soft-tissue interfaces (fasciae, septa), tapered at their ends,
+ * not drawn inside bone or the cleft shadow. */
+#define SEPTUM_FLOOR 0.15
+#define SEPTUM_LOBE_DEG 25.0
+static void splat_septa(usg_sim *s, const sim_pose *P) {
+    const double step = 0.5;
+    for (int i = 0; i < s->t.nseg; i++) {
+        const sim_seg *g = &s->t.segs[i];
+        double dx = g->x1 - g->x0, dy = g->y1 - g->y0, len = sqrt(dx * dx + dy * dy);
+        if (len <= 0) continue;
+        double ux = P->c * dx - P->s * dy, uy = P->s * dx + P->c * dy;
+        int n = (int)ceil(len / step);
+        for (int k = 0; k < n; k++) {
+            double f = (k + 0.5) / n, ax = g->x0 + f * dx, ay = g->y0 + f * dy;
+            if (sim_anatomy_in_bone(&s->a, ax, ay) || sim_anatomy_in_cleft(&s->a, ax, ay)) continue;
+            double x, y, bx, by;
+            sim_pose_apply(P, ax, ay, &x, &y);
+            if (x < -s->g.pad - 8 || x > s->g.w + s->g.pad + 8) continue;
+            sim_geom_beam_dir(&s->g, x, y, &bx, &by);
+            double cos_inc = (-uy * bx + ux * by) / len;
+            double taper = len > 8 ? fmin(1.0, fmin(f, 1 - f) * len / 4.0) : sin(M_PI * f);
+            double a = g->amp * taper * reflectance(cos_inc, SEPTUM_FLOOR, SEPTUM_LOBE_DEG) * (len / n);
+            sim_beam_splat(&s->b, x, y, a, 0);
         }
     }
 }
@@ -489,6 +518,7 @@ usg_status usg_sim_render(usg_sim *s, int index, usg_image *frame, usg_result *t
     sim_rng_seed(&r, s->p.seed, 1000u + (uint64_t)index);
     fill_scatterers(s, &P, &r);
     sim_beam_axial(&s->b);
+    splat_septa(s, &P);
     splat_bone(s, &s->a.sacrum, 0, &P);
     splat_bone(s, &s->a.ilium, 1, &P);
     double len = sim_needle_length(&s->a, index, s->p.frames);

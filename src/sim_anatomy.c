@@ -29,6 +29,13 @@ int sim_anatomy_in_bone(const sim_anatomy *a, double x, double y) {
     return y >= a->cleft_floor_px;
 }
 
+int sim_anatomy_in_cleft(const sim_anatomy *a, double x, double y) {
+    double xs = a->sacrum.end_x, xi = a->ilium.end_x;
+    if (x <= xs || x >= xi) return 0;
+    double ys = sim_bone_y(&a->sacrum, xs), yi = sim_bone_y(&a->ilium, xi);
+    return y > ys + (x - xs) / (xi - xs) * (yi - ys);
+}
+
 /* Shape of one bone: depth rises (gets shallower) away from the cleft with
  * slope `slope` flattening after `s_flat`, a rounded corner of radius r_c at the
  * cleft end, and a small smooth wobble. */

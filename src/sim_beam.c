@@ -10,6 +10,7 @@
 
 #define ATTEN_DB_CM_MHZ 0.5   /* soft-tissue attenuation */
 #define TGC_SHARE 0.8         /* share of the round-trip attenuation the TGC gives back */
+#define TGC_MAX_DB 30.0       /* the TGC sliders' range */
 #define NOISE_DB (-45.0)      /* receiver noise relative to muscle-like scatter at the face */
 #define LEVEL_TOP_DB 55.0     /* echo level (dB re muscle rms) shown as white at 0 dB gain */
 
@@ -106,7 +107,7 @@ usg_status sim_beam_new(sim_beam *b, sim_geom *g, const usg_sim_params *p) {
     for (int j = 0; j < b->ns; j++) {
         double db = ATTEN_DB_CM_MHZ * f * 2.0 * (j * g->sp / 10.0);
         b->att[j] = (float)pow(10.0, -db / 20.0);
-        b->tgc[j] = (float)pow(10.0, TGC_SHARE * db / 20.0);
+        b->tgc[j] = (float)pow(10.0, fmin(TGC_SHARE * db, TGC_MAX_DB) / 20.0);
     }
     for (int i = 0; i < b->nl; i++) {
         for (int j = 0; j < b->ns; j++) {

@@ -107,6 +107,17 @@ void sim_geom_face_coords(const sim_geom *g, double x, double y, double *lat, do
     }
 }
 
+void sim_geom_face_to_image(const sim_geom *g, double lat, double dep, double *x, double *y) {
+    if (g->kind == USG_GEOM_CURVILINEAR) {
+        double th = lat / g->r_in, r = g->r_in + dep;
+        *x = g->ax + r * sin(th);
+        *y = g->ay + r * cos(th);
+    } else {
+        *x = lat;
+        *y = dep;
+    }
+}
+
 void sim_geom_beam_dir(const sim_geom *g, double x, double y, double *bx, double *by) {
     if (g->kind == USG_GEOM_CURVILINEAR) {
         double dx = x - g->ax, dy = y - g->ay, r = sqrt(dx * dx + dy * dy);

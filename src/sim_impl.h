@@ -53,6 +53,8 @@ int sim_geom_inside(const sim_geom *g, double x, double y);
 void sim_geom_cell_to_image(const sim_geom *g, double u, double v, double *x, double *y);
 /* Grid coordinates of an image point. */
 void sim_geom_image_to_cell(const sim_geom *g, double x, double y, double *u, double *v);
+/* Image point at lateral position `lat` along the face and depth `dep` below it (inverse of face_coords). */
+void sim_geom_face_to_image(const sim_geom *g, double lat, double dep, double *x, double *y);
 /* Depth below the probe face (px) and lateral position along it (px) of an image point. */
 void sim_geom_face_coords(const sim_geom *g, double x, double y, double *lat, double *dep);
 /* Unit beam direction through an image point (down for linear, radial for curvilinear). */
@@ -104,6 +106,8 @@ void sim_anatomy_free(sim_anatomy *a);
 double sim_bone_y(const sim_bone *b, double x);
 /* 1 if x lies within the bone's extent (left of the end for the sacrum, right for the ilium). */
 int sim_bone_covers(const sim_bone *b, double x);
+/* 1 if the anatomy point lies in the joint cleft (between the bone ends, below the line joining them). */
+int sim_anatomy_in_cleft(const sim_anatomy *a, double x, double y);
 /* 1 if the anatomy point is inside bone (either bone, or the floor of the cleft). */
 int sim_anatomy_in_bone(const sim_anatomy *a, double x, double y);
 
@@ -118,7 +122,12 @@ double sim_needle_length(const sim_anatomy *a, int index, int frames);
 
 /* ---- tissue echogenicity map (sim_tissue.c) ---------------------------- */
 
+/* A specular soft-tissue interface (fascia, fibrous septum): anatomy px, amplitude per px. */
+typedef struct sim_seg { float x0, y0, x1, y1, amp; } sim_seg;
+
 typedef struct sim_tissue {
+    sim_seg *segs;   /* specular interfaces, rendered per frame */
+    int nseg, seg_cap;
     int w, h, m;     /* map covers x in [-m, w+m), y in [-m, h+m) of the anatomy frame */
     int stride;
     float *echo;     /* echogenicity (scatterer variance), muscle ~ 1 */

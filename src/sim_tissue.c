@@ -9,15 +9,15 @@
 
 #define DEG (M_PI / 180.0)
 
-enum { STREAM_TISSUE = 10, STREAM_SCAT = 11 };
+enum { STREAM_TISSUE = 10, STREAM_SCAT = 11, STREAM_SEPTA = 12 };
 enum { LAYER_FAT = 0, LAYER_MUSCLE = 1, LAYER_CLEFT = 2 };
 
 /* Echogenicity of the layers (muscle ~ 1 is the reference). */
 #define ECHO_FAT 0.20f
 #define ECHO_MUSCLE 0.85f
 #define ECHO_CLEFT 0.06f
-#define ECHO_FASCIA 25.0
-#define ECHO_INTER 14.0
+#define ECHO_FASCIA 6.0
+#define ECHO_INTER 4.0
 
 static float *cell(const sim_tissue *t, int x, int y) {
     return t->echo + (size_t)(y + t->m) * (size_t)t->stride + (size_t)(x + t->m);
@@ -53,7 +53,6 @@ static void streak(sim_tissue *t, const uint8_t *layer, int want, double x0, dou
 static void base_layers(sim_tissue *t, uint8_t *layer, const sim_anatomy *a, const sim_geom *g, uint64_t seed) {
     double mm = 1.0 / g->sp;
     double sf = 0.35 * mm;
-    double sac_end_y = sim_bone_y(&a->sacrum, a->sacrum.end_x), ili_end_y = sim_bone_y(&a->ilium, a->ilium.end_x);
     for (int y = -t->m; y < t->h + t->m; y++) {
         for (int x = -t->m; x < t->w + t->m; x++) {
             double lat, dep;
@@ -75,13 +74,9 @@ static void base_layers(sim_tissue *t, uint8_t *layer, const sim_anatomy *a, con
                 e += ECHO_INTER * (0.4 + sim_vnoise(seed + 3, lat, 0, 8.0 * mm)) * exp(-di * di / (2 * sf * sf));
             }
             /* the joint cleft: below the line joining the two cortical ends */
-            if (x > a->sacrum.end_x && x < a->ilium.end_x) {
-                double s = (x - a->sacrum.end_x) / (a->ilium.end_x - a->sacrum.end_x);
-                double top = sac_end_y + s * (ili_end_y - sac_end_y);
-                if (y > top) {
-                    e = ECHO_CLEFT;
-                    layer[idx] = LAYER_CLEFT;
-                }
+            if (sim_anatomy_in_cleft(a, x, y)) {
+                e = ECHO_CLEFT;
+                layer[idx] = LAYER_CLEFT;
             }
             t->echo[idx] = (float)e;
         }
@@ -94,7 +89,7 @@ static void streaks(sim_tissue *t, const uint8_t *layer, const sim_anatomy *a, c
     sim_rng_seed(&r, seed, STREAM_TISSUE);
     double mm = 1.0 / g->sp;
     double area_mm2 = (double)(t->w + 2 * t->m) * (t->h + 2 * t->m) * g->sp * g->sp;
-    int n = (int)(area_mm2 / 12.0);
+    int n = (int)(area_mm2 / 16.0);
     for (int i = 0; i < n; i++) {
         double cx = sim_rng_range(&r, -t->m, t->w + t->m - 1), cy = sim_rng_range(&r, -t->m, t->h + t->m - 1);
         int xi = (int)cx, yi = (int)cy;
@@ -119,6 +114,64 @@ static void streaks(sim_tissue *t, const uint8_t *layer, const sim_anatomy *a, c
     }
 }
 
+/* Specular interfaces: amplitudes are per px of length, relative to muscle scatter. */
+#define A_FASCIA 9.0
+#define A_INTER 6.0
+#define A_SEPTUM 5.0
+
+static void add_seg(sim_tissue *t, double x0, double y0, double x1, double y1, double amp) {
+    if (t->nseg >= t->seg_cap || amp <= 0) return;
+    t->segs[t->nseg++] = (sim_seg){(float)x0, (float)y0, (float)x1, (float)y1, (float)amp};
+}
+
+/* A fascia following the face at depth base + wave(lat), in 2 px pieces whose
+ * strength varies slowly and drops out in places (interrupted lines). */
+static void fascia(sim_tissue *t, const sim_geom *g, double base, const sim_wave *w, double amp, uint64_t seed) {
+    double mm = 1.0 / g->sp;
+    double lo = -t->m, hi = t->w + t->m;
+    if (g->kind == USG_GEOM_CURVILINEAR) {
+        lo = (g->a0_deg * M_PI / 180.0 - 0.2) * g->r_in;
+        hi = (g->a1_deg * M_PI / 180.0 + 0.2) * g->r_in;
+    }
+    double px = 0, py = 0;
+    for (double lat = lo; lat <= hi; lat += 2.0) {
+        double x, y;
+        sim_geom_face_to_image(g, lat, base + sim_wave_eval(w, lat), &x, &y);
+        if (lat > lo) {
+            double v = sim_vnoise(seed, lat, 0, 5.0 * mm);
+            add_seg(t, px, py, x, y, amp * fmax(0.0, 1.6 * v - 0.3));
+        }
+        px = x;
+        py = y;
+    }
+}
+
+/* Fibrous septa: short specular segments along the fibres in muscle, random in fat. */
+static void septa(sim_tissue *t, const uint8_t *layer, const sim_anatomy *a, const sim_geom *g, uint64_t seed) {
+    sim_rng r;
+    sim_rng_seed(&r, seed, STREAM_SEPTA);
+    double mm = 1.0 / g->sp;
+    double area_mm2 = (double)(t->w + 2 * t->m) * (t->h + 2 * t->m) * g->sp * g->sp;
+    int n = (int)(area_mm2 / 30.0);
+    for (int i = 0; i < n; i++) {
+        double cx = sim_rng_range(&r, -t->m, t->w + t->m - 1), cy = sim_rng_range(&r, -t->m, t->h + t->m - 1);
+        double u1 = sim_rng_uniform(&r), u2 = sim_rng_uniform(&r), u3 = sim_rng_uniform(&r);
+        int lay = layer[(size_t)((int)cy + t->m) * (size_t)t->stride + (size_t)((int)cx + t->m)];
+        double ang, len;
+        if (lay == LAYER_MUSCLE) {
+            ang = (a->fibre_deg + (u1 - 0.5) * 16.0) * DEG;
+            len = (3.0 + 10.0 * u2) * mm;
+        } else if (lay == LAYER_FAT && u3 < 0.5) {
+            ang = (u1 - 0.5) * 70.0 * DEG;
+            len = (3.0 + 8.0 * u2) * mm;
+        } else {
+            continue;
+        }
+        double hx = 0.5 * len * cos(ang), hy = 0.5 * len * sin(ang);
+        add_seg(t, cx - hx, cy - hy, cx + hx, cy + hy, A_SEPTUM * (0.2 + 0.8 * u3 * u3) / 0.5);
+    }
+}
+
 static void scatterers(sim_tissue *t, uint64_t seed) {
     sim_rng r;
     sim_rng_seed(&r, seed, STREAM_SCAT);
@@ -135,14 +188,20 @@ usg_status sim_tissue_build(sim_tissue *t, const sim_anatomy *a, const sim_geom 
     size_t n = (size_t)t->stride * (size_t)(g->h + 2 * margin);
     t->echo = malloc(n * sizeof(float));
     t->scat = malloc(2 * n * sizeof(float));
+    t->seg_cap = (int)(n * g->sp * g->sp / 30.0) + 4 * (g->w + g->h + 4 * margin) + 64;
+    t->nseg = 0;
+    t->segs = malloc((size_t)t->seg_cap * sizeof(sim_seg));
     uint8_t *layer = malloc(n);
-    if (!t->echo || !t->scat || !layer) {
+    if (!t->echo || !t->scat || !t->segs || !layer) {
         free(layer);
         sim_tissue_free(t);
         return usg_fail(USG_ERR_NOMEM, "simulator: out of memory for the tissue map");
     }
     base_layers(t, layer, a, g, p->seed * 7919u + 17u);
     streaks(t, layer, a, g, p->seed);
+    fascia(t, g, a->fat_px, &a->fat_wave, A_FASCIA, p->seed * 31u + 1u);
+    if (a->has_inter) fascia(t, g, a->inter_px, &a->inter_wave, A_INTER, p->seed * 31u + 2u);
+    septa(t, layer, a, g, p->seed);
     scatterers(t, p->seed);
     free(layer);
     return USG_OK;
@@ -151,7 +210,9 @@ usg_status sim_tissue_build(sim_tissue *t, const sim_anatomy *a, const sim_geom 
 void sim_tissue_free(sim_tissue *t) {
     free(t->echo);
     free(t->scat);
+    free(t->segs);
     t->echo = t->scat = NULL;
+    t->segs = NULL;
 }
 
 float sim_tissue_echo(const sim_tissue *t, double x, double y) {
