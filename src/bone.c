@@ -26,6 +26,8 @@
 #define DEPTH_PENALTY 0.1       /* DP: per mm of depth change between scan lines */
 #define ENTER_PENALTY_MM 0.2    /* DP: start or end of a surface, in mm of evidence */
 #define JUMP_PENALTY_MM 1.0     /* DP: discontinuity, in mm of evidence */
+#define CLEFT_ARM_MM 3.0        /* a closed cleft: V depth against the chord of +-3 mm */
+#define CLEFT_V_MM 0.5          /* ... at least this deep */
 #define SECOND_RATIO 0.15       /* a second surface must score this share of the first */
 #define MERGE_GAP_MM 5.0        /* fragments this close, in line, join a surface */
 #define MERGE_STEP_MM 3.0       /* ... with at most this depth step (plus the slope) */
@@ -182,6 +184,23 @@ static float refine_depth(const usg_bone_detector *d, int j, int p) {
     return (float)m + off;
 }
 
+/* Score, mean depth and slope of the scan lines j0..j1 of s that are on the path. */
+static void seg_stats(const usg_bone_detector *d, segment *s) {
+    const usg_bone_grid *g = &d->g;
+    double sum_d = 0, sxy = 0, sx = 0, sxx = 0, n = 0;
+    s->score = 0;
+    for (int k = s->j0; k <= s->j1; k++) {
+        int p = d->path[k];
+        if (p < 0) continue;
+        double dm = d->depth[k] * g->depth_mm, xm = k * g->lateral_mm;
+        s->score += d->f[(size_t)k * g->nd + p] - d->pp.tau;
+        sum_d += dm; sx += xm; sxx += xm * xm; sxy += xm * dm; n++;
+    }
+    s->depth_mm = n > 0 ? sum_d / n : 0;
+    double vx = n > 0 ? sxx - sx * sx / n : 0;
+    s->slope = vx > 1e-9 ? (sxy - sx * sum_d / n) / vx : 0;
+}
+
 /* Cut the DP path into continuous surfaces with their statistics. */
 static void find_segments(usg_bone_detector *d) {
     const usg_bone_grid *g = &d->g;
@@ -189,26 +208,43 @@ static void find_segments(usg_bone_detector *d) {
     int j = 0;
     while (j < g->nr) {
         if (d->path[j] < 0) { j++; continue; }
-        segment s = {.j0 = j};
-        double sum_d = 0, sxy = 0, sx = 0, sxx = 0;
         int k = j;
         for (;;) {
-            int p = d->path[k];
-            d->depth[k] = refine_depth(d, k, p);
-            double dm = d->depth[k] * g->depth_mm, xm = k * g->lateral_mm;
-            s.score += d->f[(size_t)k * g->nd + p] - d->pp.tau;
-            sum_d += dm; sx += xm; sxx += xm * xm; sxy += xm * dm;
-            if (k + 1 >= g->nr || d->path[k + 1] < 0 || abs(d->path[k + 1] - p) > d->pp.kmax) break;
+            d->depth[k] = refine_depth(d, k, d->path[k]);
+            if (k + 1 >= g->nr || d->path[k + 1] < 0 || abs(d->path[k + 1] - d->path[k]) > d->pp.kmax) break;
             k++;
         }
-        s.j1 = k;
-        double n = k - j + 1;
-        s.depth_mm = sum_d / n;
-        double vx = sxx - sx * sx / n;
-        s.slope = vx > 1e-9 ? (sxy - sx * sum_d / n) / vx : 0;
-        if (n >= d->min_cols && s.score >= d->min_score) d->seg[d->nseg++] = s;
+        segment s = {.j0 = j, .j1 = k};
+        seg_stats(d, &s);
+        if (k - j + 1 >= d->min_cols && s.score >= d->min_score) d->seg[d->nseg++] = s;
         j = k + 1;
     }
+}
+
+/* A lone surface that is really both bones meeting at a closed cleft: the
+ * two cortices slope down into the cleft, so the joined surface has a V.
+ * Cut at the deepest V (depth below the chord of the points CLEFT_ARM_MM to
+ * either side) if it is at least CLEFT_V_MM and leaves a bone on each side. */
+static int split_at_cleft(const usg_bone_detector *d, const segment *s, segment *l, segment *r) {
+    const usg_bone_grid *g = &d->g;
+    int arm = (int)lround(CLEFT_ARM_MM / g->lateral_mm);
+    if (arm < 2) arm = 2;
+    int margin = (int)ceil(d->min_cols);
+    if (margin < arm) margin = arm;
+    double best = CLEFT_V_MM / g->depth_mm;
+    int at = -1;
+    for (int j = s->j0 + margin; j <= s->j1 - margin; j++) {
+        if (d->path[j] < 0 || d->path[j - arm] < 0 || d->path[j + arm] < 0) continue;
+        double v = d->depth[j] - 0.5 * (d->depth[j - arm] + d->depth[j + arm]);
+        if (v > best) { best = v; at = j; }
+    }
+    if (at < 0) return 0;
+    *l = *s; *r = *s;
+    l->j1 = at - 1;
+    r->j0 = at + 1;
+    seg_stats(d, l);
+    seg_stats(d, r);
+    return 1;
 }
 
 /* Index of the best unused segment (by score), -1 if none. */
@@ -346,15 +382,16 @@ static void mark(usg_bone_detector *d, const segment *s, int l) {
 
 /* Choose and label up to two surfaces; fill sacrum and ilium. */
 static void label_surfaces(usg_bone_detector *d, const usg_image *img, usg_edge *sacrum, usg_edge *ilium) {
-    segment none = {0}, *sa = &none, *il = &none;
+    segment none = {0}, *sa = &none, *il = &none, cut_l, cut_r;
     int ia = best_segment(d);
     if (ia >= 0) {
         d->seg[ia].used = 1;
         int ib = best_segment(d);
         if (ib >= 0 && d->seg[ib].score < SECOND_RATIO * d->seg[ia].score) ib = -1;
-        if (ib >= 0) {
-            d->seg[ib].used = 1;
-            segment *l = &d->seg[ia], *r = &d->seg[ib];
+        int cut = ib < 0 && split_at_cleft(d, &d->seg[ia], &cut_l, &cut_r);
+        if (ib >= 0 || cut) {
+            segment *l = cut ? &cut_l : &d->seg[ia], *r = cut ? &cut_r : &d->seg[ib];
+            if (!cut) d->seg[ib].used = 1;
             if (r->j0 < l->j0) { segment *t = l; l = r; r = t; }
             merge_fragments(d, l, r);
             merge_fragments(d, r, l);
