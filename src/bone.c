@@ -28,6 +28,7 @@
 #define JUMP_PENALTY_MM 1.0     /* DP: discontinuity, in mm of evidence */
 #define CLEFT_ARM_MM 3.0        /* a closed cleft: V depth against the chord of +-3 mm */
 #define CLEFT_V_MM 0.5          /* ... at least this deep */
+#define TRIM_ECHO 0.5           /* facing ends: echo below this share of the surface's is cut */
 #define SECOND_RATIO 0.15       /* a second surface must score this share of the first */
 #define MERGE_GAP_MM 5.0        /* fragments this close, in line, join a surface */
 #define MERGE_STEP_MM 3.0       /* ... with at most this depth step (plus the slope) */
@@ -247,6 +248,27 @@ static int split_at_cleft(const usg_bone_detector *d, const segment *s, segment 
     return 1;
 }
 
+/* Echo (grid brightness) of scan line j on the path. */
+static float path_echo(const usg_bone_detector *d, int j) {
+    return d->path[j] < 0 ? 0 : d->a[(size_t)j * d->g.nd + d->path[j]];
+}
+
+/* Cut from the end of s facing `dir` (+1 right, -1 left) the scan lines whose
+ * echo is below TRIM_ECHO of the surface's mean echo: a cortex is bright;
+ * where the path runs on along the weaker top of the joint cleft (tissue
+ * over a hypoechoic gap), it has left the bone. */
+static void trim_facing_end(const usg_bone_detector *d, segment *s, int dir) {
+    double sum = 0;
+    int n = 0;
+    for (int j = s->j0; j <= s->j1; j++) if (d->path[j] >= 0) { sum += path_echo(d, j); n++; }
+    if (n == 0) return;
+    float lim = (float)(TRIM_ECHO * sum / n);
+    int keep = (int)ceil(d->min_cols);
+    if (dir > 0) while (s->j1 - s->j0 >= keep && path_echo(d, s->j1) < lim) s->j1--;
+    else while (s->j1 - s->j0 >= keep && path_echo(d, s->j0) < lim) s->j0++;
+    seg_stats(d, s);
+}
+
 /* Index of the best unused segment (by score), -1 if none. */
 static int best_segment(const usg_bone_detector *d) {
     int b = -1;
@@ -395,6 +417,8 @@ static void label_surfaces(usg_bone_detector *d, const usg_image *img, usg_edge 
             if (r->j0 < l->j0) { segment *t = l; l = r; r = t; }
             merge_fragments(d, l, r);
             merge_fragments(d, r, l);
+            trim_facing_end(d, l, +1);
+            trim_facing_end(d, r, -1);
             if (d->medial == USG_SIDE_AUTO) {
                 double v = r->depth_mm - l->depth_mm; /* > 0: left shallower = ilium left */
                 v = v > SIDE_VOTE_CAP_MM ? SIDE_VOTE_CAP_MM : v < -SIDE_VOTE_CAP_MM ? -SIDE_VOTE_CAP_MM : v;

@@ -1,7 +1,7 @@
 /* bone_score.c - per-sample bone evidence on the scan grid (after Foroughi
  * et al. 2007): a cortex is a bright reflector with a dark acoustic shadow
  * beneath it along the beam. Evidence = brightness (relative to the image's
- * bright end) x shadow^2, shadow = 1 - (mean below / sample) / shadow_ratio:
+ * bright end)^2 x shadow^2, shadow = 1 - (mean below / sample) / shadow_ratio:
  * 1 under a perfect shadow, 0 when the beam below keeps shadow_ratio of the
  * sample's brightness (a fascia over speckled tissue).
  * The shadow mean is a prefix-sum difference: linear time. */
@@ -60,7 +60,7 @@ void usg_bone_score(const usg_bone_grid *g, const usg_bone_score_params *sp, con
             if (sh <= 0) continue;
             float br = v * inv_bright;
             if (br > 1) br = 1;
-            fc[i] = br * sh * sh;
+            fc[i] = br * br * sh * sh;
         }
     }
 }
