@@ -28,7 +28,7 @@
 #define JUMP_PENALTY_MM 1.0     /* DP: discontinuity, in mm of evidence */
 #define CLEFT_ARM_MM 3.0        /* a closed cleft: V depth against the chord of +-3 mm */
 #define CLEFT_V_MM 0.5          /* ... at least this deep */
-#define TRIM_ECHO 0.5           /* facing ends: echo below this share of the surface's is cut */
+#define TRIM_ECHO 0.65           /* facing ends: echo below this share of the surface's is cut */
 #define SECOND_RATIO 0.15       /* a second surface must score this share of the first */
 #define MERGE_GAP_MM 5.0        /* fragments this close, in line, join a surface */
 #define MERGE_STEP_MM 3.0       /* ... with at most this depth step (plus the slope) */
