@@ -1,22 +1,31 @@
 #!/bin/sh
 # Regenerate the bundled sample sequences bit-identically with `usguide sim`.
-# usage: sample_frames/make_samples.sh [path/to/usguide]
-#   (default: $USGUIDE, else build/usguide beside this folder)
-# Each sequence is written to sample_frames/<name>/{frames/NNNN.png,truth.jsonl,probe.ini}.
+# usage: sample_frames/make_samples.sh [USGUIDE [OUTDIR [NAME...]]]
+#   USGUIDE  the usguide binary (default: $USGUIDE, else build/usguide beside this folder)
+#   OUTDIR   where to write (default: this folder)
+#   NAME...  only these sequences (default: all)
+# Each sequence is written to OUTDIR/<name>/{frames/NNNN.png,truth.jsonl,probe.ini}.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${1:-${USGUIDE:-$here/../build/usguide}}
+out=${2:-$here}
+[ $# -gt 2 ] && shift 2 || set --
+only="$*"
 if [ ! -x "$bin" ]; then
     echo "make_samples.sh: usguide not found at '$bin' (pass its path)" >&2
     exit 2
 fi
+mkdir -p "$out"
 
 sim() {
     name=$1
     shift
-    rm -rf "$here/$name"
-    "$bin" sim "$here/$name" --quiet "$@"
-    echo "$name: $(ls "$here/$name/frames" | wc -l) frames, $(du -sk "$here/$name" | cut -f1) KB"
+    if [ -n "$only" ]; then
+        case " $only " in *" $name "*) ;; *) return 0 ;; esac
+    fi
+    rm -rf "${out:?}/$name"
+    "$bin" sim "$out/$name" --quiet "$@"
+    echo "$name: $(ls "$out/$name/frames" | wc -l) frames, $(du -sk "$out/$name" | cut -f1) KB"
 }
 
 # curvilinear, needle from the lateral (iliac) side at 30 deg, sacrum on the left
@@ -44,4 +53,4 @@ sim linear_shallow_miss --seed 707 --frames 40 --geometry linear --width 480 --h
 sim curv_deep_medial  --seed 808 --frames 30 --geometry curvilinear --width 512 --height 384 --spacing-mm 0.3 \
                       --needle medial --needle-angle-deg 40 --target-depth-mm 55
 
-echo "total: $(du -sk "$here" | cut -f1) KB"
+echo "total: $(du -sk "$out" | cut -f1) KB"

@@ -14,7 +14,8 @@
 #define A_BONE 160.0
 #define BONE_FLOOR 0.25       /* diffuse share of the cortical echo at oblique incidence */
 #define BONE_LOBE_DEG 35.0
-#define BONE_TRANSMIT 0.03    /* amplitude passing the cortex: -30 dB */
+#define BONE_TRANSMIT 0.05    /* amplitude passing the cortex: -26 dB */
+#define BONE_REVERB 0.02      /* probe-to-cortex multiple echo at twice the depth: -34 dB */
 #define A_NEEDLE 60.0
 #define NEEDLE_FLOOR 0.06
 #define NEEDLE_LOBE_DEG 22.0
@@ -236,6 +237,11 @@ static void splat_bone(usg_sim *s, const sim_bone *bone, int id, const sim_pose 
         double a = A_BONE * reflectance(cos_inc, BONE_FLOOR, BONE_LOBE_DEG) *
                    (1.0 + sim_wave_eval(&bone->amp_mod, x0)) * ds;
         sim_beam_splat(&s->b, x, y, a, 0);
+        /* the multiple reflection probe face <-> cortex, seen at twice the range */
+        double lat, dep, rx, ry;
+        sim_geom_face_coords(&s->g, x, y, &lat, &dep);
+        sim_geom_face_to_image(&s->g, lat, 2.0 * dep, &rx, &ry);
+        sim_beam_splat(&s->b, rx, ry, a * BONE_REVERB, 0);
         double al = a;
         for (int l = 1; l <= CORTEX_LAYERS; l++) {
             al *= 0.8;

@@ -248,8 +248,8 @@ usg_status sim_anatomy_build(sim_anatomy *a, const usg_sim_params *p, const sim_
     if (st == USG_OK) st = bone_table(&a->ilium, &ili, a->target_x + cleft / 2, 0, -margin, g->w + margin);
     if (st != USG_OK) return st;
     exact_target(a, 20.0 * mm);
-    sim_wave_init(&a->sacrum.amp_mod, &r, 0.45, 4 * mm, 20 * mm);
-    sim_wave_init(&a->ilium.amp_mod, &r, 0.45, 4 * mm, 20 * mm);
+    sim_wave_init(&a->sacrum.amp_mod, &r, 0.6, 4 * mm, 20 * mm);
+    sim_wave_init(&a->ilium.amp_mod, &r, 0.6, 4 * mm, 20 * mm);
     a->cleft_floor_px = fmax(sac.end_y, ili.end_y) + 1.5 * mm + sim_rng_range(&r, 4.0, 9.0) * mm;
     /* intermuscular fascia between the fat and the shallowest bone */
     double shallowest = fmin(sim_bone_y(&a->sacrum, a->sacrum.x0), sim_bone_y(&a->ilium, a->ilium.x0 + (a->ilium.n - 1) * a->ilium.step));

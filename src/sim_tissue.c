@@ -115,7 +115,7 @@ static void streaks(sim_tissue *t, const uint8_t *layer, const sim_anatomy *a, c
 }
 
 /* Specular interfaces: amplitudes are per px of length, relative to muscle scatter. */
-#define A_FASCIA 9.0
+#define A_FASCIA 14.0
 #define A_INTER 6.0
 #define A_SEPTUM 5.0
 

@@ -714,3 +714,37 @@ Test(sim, bad_options_exit_2_with_message) {
     }
     tu_run_free(&h);
 }
+
+/* ---- the bundled samples are what make_samples.sh writes ------------------ */
+
+/* Regenerate one bundled sequence with the script and compare truth, profile
+ * and decoded pixels (not PNG bytes, which depend on the zlib build). A change
+ * to the simulator must come with regenerated sample_frames. */
+Test(sim, bundled_sample_reproduces) {
+    const char *dir = tu_scratch("sim_bundled");
+    const char *name = "linear_shallow_miss";
+    tu_run r = tu_sh("sh %s/sample_frames/make_samples.sh %s %s %s", USG_SOURCE_DIR, USGUIDE_BIN, dir, name);
+    cr_assert_eq(r.status, 0, "make_samples.sh failed: %s", r.err);
+    const char *files[2] = {"truth.jsonl", "probe.ini"};
+    for (int i = 0; i < 2; i++) {
+        tu_run d = tu_sh("cmp %s/sample_frames/%s/%s %s/%s/%s", USG_SOURCE_DIR, name, files[i], dir, name, files[i]);
+        cr_assert_eq(d.status, 0, "%s/%s differs from the bundled one (regenerate sample_frames): %s", name, files[i],
+                     d.out);
+        tu_run_free(&d);
+    }
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s/truth.jsonl", dir, name);
+    int frames = tu_count_lines(path);
+    cr_assert_eq(frames, 40);
+    for (int k = 0; k < frames; k++) {
+        usg_image a = {0}, b = {0};
+        snprintf(path, sizeof path, "%s/sample_frames/%s/frames/%04d.png", USG_SOURCE_DIR, name, k);
+        cr_assert_eq(usg_png_read_grey(path, &a), USG_OK, "%s", usg_last_error());
+        snprintf(path, sizeof path, "%s/%s/frames/%04d.png", dir, name, k);
+        cr_assert_eq(usg_png_read_grey(path, &b), USG_OK, "%s", usg_last_error());
+        cr_assert_eq(usg_image_checksum(&a), usg_image_checksum(&b), "%s frame %d differs from the bundled one", name, k);
+        usg_image_free(&a);
+        usg_image_free(&b);
+    }
+    tu_run_free(&r);
+}
