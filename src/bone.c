@@ -28,6 +28,7 @@
 #define JUMP_PENALTY_MM 1.0     /* DP: discontinuity, in mm of evidence */
 #define CLEFT_ARM_MM 3.0        /* a closed cleft: V depth against the chord of +-3 mm */
 #define CLEFT_V_MM 0.5          /* ... at least this deep */
+#define CLEFT_TRACK_MM 5.0      /* a cleft within this of last frame's is the same one */
 #define TRIM_ECHO 0.65           /* facing ends: echo below this share of the surface's is cut */
 #define SECOND_RATIO 0.15       /* a second surface must score this share of the first */
 #define MERGE_GAP_MM 5.0        /* fragments this close, in line, join a surface */
@@ -70,6 +71,8 @@ struct usg_bone_detector {
     double *px, *py;       /* edge points: cap + nr + cap */
     double *ex, *ey;       /* one end's wall points: cap */
     double side_vote;      /* > 0: sacrum on the left */
+    double prev_cleft;     /* last frame's cleft (scan line between the facing ends), -1 none */
+    double cur_cleft;
 };
 
 usg_status usg_bone_detector_new(const usg_bone_params *p, int w, int h, usg_bone_detector **out) {
@@ -137,6 +140,7 @@ void usg_bone_detector_reset(usg_bone_detector *d) {
     for (int j = 0; j < d->g.nr; j++) d->prior[j] = -1;
     memset(d->label_prev, 0, (size_t)d->g.nr);
     d->side_vote = 0;
+    d->prev_cleft = -1;
 }
 
 void usg_bone_detector_free(usg_bone_detector *d) {
@@ -222,35 +226,54 @@ static void find_segments(usg_bone_detector *d) {
     }
 }
 
-/* A lone surface that is really both bones meeting at a closed cleft: the
- * two cortices slope down into the cleft, so the joined surface has a V.
- * Cut at the deepest V (depth below the chord of the points CLEFT_ARM_MM to
- * either side) if it is at least CLEFT_V_MM and leaves a bone on each side. */
+/* Echo (grid brightness) of scan line j on the path. */
+static float path_echo(const usg_bone_detector *d, int j) {
+    return d->path[j] < 0 ? 0 : d->a[(size_t)j * d->g.nd + d->path[j]];
+}
+
+/* A lone surface that is really both bones meeting at the cleft. Cleft
+ * candidates along it: a run of weak echo (the path crossing the top of the
+ * cleft) and a V (the two cortices slope down into the cleft: depth below the
+ * chord of the points CLEFT_ARM_MM to either side, at least CLEFT_V_MM). Each
+ * must leave a bone on both sides. Near last frame's cleft the nearest
+ * candidate wins, else the strongest (V depth + run length, mm). */
 static int split_at_cleft(const usg_bone_detector *d, const segment *s, segment *l, segment *r) {
     const usg_bone_grid *g = &d->g;
     int arm = (int)lround(CLEFT_ARM_MM / g->lateral_mm);
     if (arm < 2) arm = 2;
     int margin = (int)ceil(d->min_cols);
     if (margin < arm) margin = arm;
-    double best = CLEFT_V_MM / g->depth_mm;
-    int at = -1;
+    double sum = 0;
+    int n = 0;
+    for (int j = s->j0; j <= s->j1; j++) if (d->path[j] >= 0) { sum += path_echo(d, j); n++; }
+    if (n == 0) return 0;
+    const float weak = (float)(TRIM_ECHO * sum / n);
+    const double reach = CLEFT_TRACK_MM / g->lateral_mm;
+    double best = 0, best_near = 1e9;
+    int a0 = -1, a1 = -1;
     for (int j = s->j0 + margin; j <= s->j1 - margin; j++) {
-        if (d->path[j] < 0 || d->path[j - arm] < 0 || d->path[j + arm] < 0) continue;
-        double v = d->depth[j] - 0.5 * (d->depth[j - arm] + d->depth[j + arm]);
-        if (v > best) { best = v; at = j; }
+        int k0 = j, k1 = j;
+        double strength = 0;
+        if (path_echo(d, j) < weak) { /* a weak run j..k1 */
+            if (j > s->j0 + margin && path_echo(d, j - 1) < weak) continue; /* not its start */
+            while (k1 + 1 <= s->j1 - margin && path_echo(d, k1 + 1) < weak) k1++;
+            strength = (k1 - k0 + 1) * g->lateral_mm;
+        } else if (d->path[j] >= 0 && d->path[j - arm] >= 0 && d->path[j + arm] >= 0) {
+            double v = (d->depth[j] - 0.5 * (d->depth[j - arm] + d->depth[j + arm])) * g->depth_mm;
+            if (v < CLEFT_V_MM) continue;
+            strength = v;
+        } else continue;
+        double near = d->prev_cleft >= 0 ? fabs(0.5 * (k0 + k1) - d->prev_cleft) : 1e9;
+        int better = near <= reach ? near < best_near : best_near > reach && strength > best;
+        if (better) { best = strength; best_near = near; a0 = k0; a1 = k1; }
     }
-    if (at < 0) return 0;
+    if (a0 < 0) return 0;
     *l = *s; *r = *s;
-    l->j1 = at - 1;
-    r->j0 = at + 1;
+    l->j1 = a0 - 1;
+    r->j0 = a1 + 1;
     seg_stats(d, l);
     seg_stats(d, r);
     return 1;
-}
-
-/* Echo (grid brightness) of scan line j on the path. */
-static float path_echo(const usg_bone_detector *d, int j) {
-    return d->path[j] < 0 ? 0 : d->a[(size_t)j * d->g.nd + d->path[j]];
 }
 
 /* Cut from the end of s facing `dir` (+1 right, -1 left) the scan lines whose
@@ -405,6 +428,7 @@ static void mark(usg_bone_detector *d, const segment *s, int l) {
 /* Choose and label up to two surfaces; fill sacrum and ilium. */
 static void label_surfaces(usg_bone_detector *d, const usg_image *img, usg_edge *sacrum, usg_edge *ilium) {
     segment none = {0}, *sa = &none, *il = &none, cut_l, cut_r;
+    d->cur_cleft = -1;
     int ia = best_segment(d);
     if (ia >= 0) {
         d->seg[ia].used = 1;
@@ -419,6 +443,7 @@ static void label_surfaces(usg_bone_detector *d, const usg_image *img, usg_edge 
             merge_fragments(d, r, l);
             trim_facing_end(d, l, +1);
             trim_facing_end(d, r, -1);
+            d->cur_cleft = 0.5 * (l->j1 + r->j0);
             if (d->medial == USG_SIDE_AUTO) {
                 double v = r->depth_mm - l->depth_mm; /* > 0: left shallower = ilium left */
                 v = v > SIDE_VOTE_CAP_MM ? SIDE_VOTE_CAP_MM : v < -SIDE_VOTE_CAP_MM ? -SIDE_VOTE_CAP_MM : v;
@@ -446,6 +471,7 @@ static void update_state(usg_bone_detector *d) {
     for (int j = 0; j < d->g.nr; j++)
         d->prior[j] = d->label[j] != LBL_NONE ? d->depth[j] : -1.0f;
     memcpy(d->label_prev, d->label, (size_t)d->g.nr);
+    d->prev_cleft = d->cur_cleft;
 }
 
 usg_status usg_bone_detector_process(usg_bone_detector *d, const usg_image *img,
