@@ -123,24 +123,39 @@ usg_status usg_bone_grid_init(usg_bone_grid *g, const usg_probe *p, int w, int h
     return USG_OK;
 }
 
+/* Sums of sx adjacent values of rs into out (the block sums of one block row). */
+static void group_sums(const uint16_t *rs, int dw, int sx, float inv, float *out) {
+    if (sx == 4) {
+        for (int bj = 0; bj < dw; bj++) {
+            const uint16_t *q = rs + 4 * bj;
+            out[bj] = (float)(q[0] + q[1] + q[2] + q[3]) * inv;
+        }
+        return;
+    }
+    if (sx == 2) {
+        for (int bj = 0; bj < dw; bj++) out[bj] = (float)(rs[2 * bj] + rs[2 * bj + 1]) * inv;
+        return;
+    }
+    for (int bj = 0; bj < dw; bj++) {
+        unsigned s = 0;
+        for (int k = 0; k < sx; k++) s += rs[bj * sx + k];
+        out[bj] = (float)s * inv;
+    }
+}
+
 /* Block means of img into g->red. */
 static void reduce(usg_bone_grid *g, const usg_image *img) {
     const int sx = g->sx, sy = g->sy, wuse = g->dw * sx;
     const float inv = 1.0f / (float)(sx * sy);
+    uint16_t *rs = g->rowsum;
     for (int bi = 0; bi < g->dh; bi++) {
-        uint16_t *rs = g->rowsum;
         const uint8_t *r0 = usg_image_row(img, bi * sy);
         for (int x = 0; x < wuse; x++) rs[x] = r0[x];
         for (int k = 1; k < sy; k++) {
             const uint8_t *r = usg_image_row(img, bi * sy + k);
             for (int x = 0; x < wuse; x++) rs[x] = (uint16_t)(rs[x] + r[x]);
         }
-        float *out = g->red + (size_t)bi * g->dw;
-        for (int bj = 0; bj < g->dw; bj++) {
-            unsigned s = 0;
-            for (int k = 0; k < sx; k++) s += rs[bj * sx + k];
-            out[bj] = (float)s * inv;
-        }
+        group_sums(rs, g->dw, sx, inv, g->red + (size_t)bi * g->dw);
     }
 }
 

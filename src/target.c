@@ -98,8 +98,14 @@ int usg_target_closest_midpoint(const usg_edge *a, const usg_edge *b, usg_point 
         *out = (usg_point){0.5 * (best.x + p->pts[0].x), 0.5 * (best.y + p->pts[0].y)};
         return 1;
     }
+    /* start from the ends (the cleft lies between facing ends), so that the
+     * box test prunes nearly every other pair */
     double best = INFINITY;
     usg_point pa = a->pts[0], pb = b->pts[0];
+    pair_chunks(a, 0, 1, b, 0, 1, &best, &pa, &pb);
+    pair_chunks(a, 0, 1, b, b->n - 2, b->n - 1, &best, &pa, &pb);
+    pair_chunks(a, a->n - 2, a->n - 1, b, 0, 1, &best, &pa, &pb);
+    pair_chunks(a, a->n - 2, a->n - 1, b, b->n - 2, b->n - 1, &best, &pa, &pb);
     for (int i0 = 0; i0 < a->n - 1; i0 += CHUNK) {
         int i1 = i0 + CHUNK < a->n - 1 ? i0 + CHUNK : a->n - 1;
         box ba = chunk_box(a, i0, i1);
