@@ -295,11 +295,13 @@ static void splat_needle(usg_sim *s, const sim_pose *P, double len) {
         double boost = len - t < tip_zone ? 1.0 + 1.2 * (1.0 - (len - t) / tip_zone) : 1.0;
         double a = A_NEEDLE * reflectance(cos_inc, NEEDLE_FLOOR, NEEDLE_LOBE_DEG) * boost * step;
         sim_beam_splat(&s->b, x, y, a, 0);
+        /* multiple echoes inside the needle: delayed by its diameter each, their
+         * phase advancing a quarter period (so they add in intensity, not amplitude) */
         double decay = a;
         for (int k = 1; k <= NEEDLE_REVERBS; k++) {
             decay *= NEEDLE_REVERB_DECAY;
-            double off = k * NEEDLE_DIAMETER_MM * mm;
-            sim_beam_splat(&s->b, x + off * bx, y + off * by, decay, 0);
+            double off = k * NEEDLE_DIAMETER_MM * mm, ph = 0.5 * M_PI * k;
+            sim_beam_splat(&s->b, x + off * bx, y + off * by, decay * cos(ph), decay * sin(ph));
         }
     }
 }

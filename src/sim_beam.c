@@ -20,9 +20,9 @@ static double freq_of(const usg_sim_params *p) {
 }
 
 /* Lateral FWHM in mm at depth d mm: aperture-limited, widening with depth. */
-static double lateral_fwhm_mm(double f, double d_mm) { return 4.5 / f + 0.105 / f * d_mm; }
+static double lateral_fwhm_mm(double f, double d_mm) { return 6.0 / f + 0.1 / f * d_mm; }
 
-static double axial_fwhm_mm(double f) { return 2.0 / f; }
+static double axial_fwhm_mm(double f) { return 3.0 / f; }
 
 static usg_status alloc_f(float **p, size_t n) {
     *p = calloc(n, sizeof(float));
