@@ -21,7 +21,7 @@
 #endif
 
 #define ND_MAX_ANGLE 78.0   /* steepest accepted axis, degrees from horizontal */
-#define ND_CANDIDATES 8
+#define ND_CANDIDATES 10
 /* B-mode grey per dB of echo amplitude: 255 grey over a 60 dB display range */
 #define ND_GREY_PER_DB (255.0 / 60.0)
 #define ND_COAST 2          /* frames a lost track is still drawn (predicted) */
@@ -155,28 +155,32 @@ void usg_needle_tracker_free(usg_needle_tracker *t) {
     free(t);
 }
 
-/* Is this measurement a needle? `tracking` relaxes the thresholds (hysteresis). */
-static int plausible(const usg_needle_tracker *t, const nd_meas *m, int tracking) {
+/* Why a measurement is not a needle (0: it is one). `tracking` relaxes the
+ * thresholds (hysteresis). */
+static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracking) {
     double ang = fabs(atan2(m->line.dy, m->line.dx)) * 180.0 / M_PI;
     if (ang > 90) ang = 180 - ang;
-    if (ang > ND_MAX_ANGLE + 2) return 0;
-    if (m->len_mm < (tracking ? 2.0 : (m->border_entry ? 3.0 : 8.0))) return 0;
-    if (m->snr < (tracking ? 4.0 : (m->border_entry ? 6.0 : 12.0))) return 0;
-    if (m->fill < (tracking ? 0.5 : 0.6)) return 0;
-    if (m->rms > (tracking ? 1.5 : 1.2)) return 0;
-    if (m->shadow < (tracking ? 0.45 : 0.55)) return 0;
-    if (m->bone_frac > (tracking ? 0.5 : 0.3)) return 0;
-    if (m->shadow > 3.0) return 0; /* no tissue above: a boundary, not a needle in tissue */
-    if (m->s_bg < 1.5) return 0;    /* flat flanks: a drawn line, not a needle in speckle */
-    if (!tracking && m->tip.y < m->entry.y - 2) return 0; /* a needle goes in, downward */
+    if (ang > ND_MAX_ANGLE + 2) return 1;
+    if (m->len_mm < (tracking ? 2.0 : (m->border_entry ? 3.0 : 8.0))) return 2;
+    if (m->snr < (tracking ? 4.0 : (m->border_entry ? 6.0 : 12.0))) return 3;
+    if (m->fill < (tracking ? 0.5 : 0.6)) return 4;
+    if (m->rms > (tracking ? 1.5 : 1.2)) return 5;
+    if (m->shadow < (tracking ? 0.45 : 0.55)) return 6;
+    if (m->bone_frac > (tracking ? 0.5 : 0.3)) return 7;
+    if (m->s_bg < 1.5) return 9;    /* flat flanks: a drawn line, not a needle in speckle */
+    if (!tracking && m->tip.y < m->entry.y - 2) return 10; /* a needle goes in, downward */
     /* echo strength (grey levels are log amplitude, ND_GREY_PER_DB): a needle
      * is a specular reflector, among the brightest echoes of the frame and well
      * above the tissue beside it; muscle fibres and fascia are weaker */
     double below_top_db = (t->bright - m->i_shaft) / ND_GREY_PER_DB;
     double above_bg_db = (m->i_shaft - m->i_bg) / ND_GREY_PER_DB;
-    if (below_top_db > (tracking ? 10.0 : 6.0)) return 0;
-    if (above_bg_db < (tracking ? 7.0 : 12.0)) return 0;
-    return 1;
+    if (below_top_db > (tracking ? 10.0 : 6.0)) return 11;
+    if (above_bg_db < (tracking ? 7.0 : 12.0)) return 12;
+    return 0;
+}
+
+static int plausible(const usg_needle_tracker *t, const nd_meas *m, int tracking) {
+    return implausible(t, m, tracking) == 0;
 }
 
 /* The 99.5th percentile of the intensity inside the imaged region (sparse sample). */
@@ -252,7 +256,7 @@ static int acquire(usg_needle_tracker *t, const usg_image *img, const usg_edge *
                 "rms=%.2f shadow=%.2f tail=%.2f bone=%.2f shaft=%.0f/%.0f bg=%.0f sbg=%.1f cnr=%.1f border=%d -> %d\n",
                 i, pk[i].theta_deg, pk[i].votes, m.tip.x, m.tip.y, m.entry.x, m.entry.y, m.len_mm, m.snr, m.fill,
                 m.rms, m.shadow, m.tail, m.bone_frac, m.i_shaft, t->bright, m.i_bg, m.s_bg, (m.i_shaft - m.i_bg) / m.s_bg,
-                m.border_entry, plausible(t, &m, 0));
+                m.border_entry, -implausible(t, &m, 0));
 #endif
         if (!plausible(t, &m, 0)) continue;
         if (!found || m.score > best->score) {
@@ -315,7 +319,14 @@ static void update_track(usg_needle_tracker *t, const nd_meas *m) {
     }
     nd_kf1_update(&t->kth, th);
     nd_kf1_update(&t->krho, rho);
-    nd_kf2_update(&t->ks, st);
+    if (fabs(st - t->ks.x[0]) > 6.0 / t->c.sp) {
+        nd_kf2_init(&t->ks, st, 4.0, t->ks.q, t->ks.r); /* the tip jumped: restart its motion */
+    } else {
+        nd_kf2_update(&t->ks, st);
+        double vmax = 3.0 / t->c.sp; /* mm per frame */
+        if (t->ks.x[1] > vmax) t->ks.x[1] = vmax;
+        if (t->ks.x[1] < -vmax) t->ks.x[1] = -vmax;
+    }
     t->s_entry = se;
     t->hits++;
     t->misses = 0;
@@ -369,8 +380,17 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
         fill_output(t, &p);
         hint.entry = p.entry;
         hint.tip = p.tip;
-        hint.advance_px = 5.0 / t->c.sp + 3.0 * fabs(t->ks.x[1]);
-        if (nd_measure(&t->c, img, &pred, t->r_track, &hint, sacrum, ilium, &m) && plausible(t, &m, 1)) {
+        hint.dx = pred.dx;
+        hint.dy = pred.dy;
+        int okm = nd_measure(&t->c, img, &pred, t->r_track, &hint, sacrum, ilium, &m);
+#ifdef ND_DEBUG
+        fprintf(stderr, "track pred tip=(%.1f,%.1f) entry=(%.1f,%.1f) -> %d tip=(%.1f,%.1f) entry=(%.1f,%.1f) len=%.1f snr=%.1f "
+                "fill=%.2f rms=%.2f shadow=%.2f bone=%.2f shaft=%.0f/%.0f bg=%.0f plaus=%d\n",
+                hint.tip.x, hint.tip.y, hint.entry.x, hint.entry.y, okm, m.tip.x, m.tip.y, m.entry.x, m.entry.y,
+                m.len_mm, m.snr, m.fill, m.rms, m.shadow, m.bone_frac, m.i_shaft, t->bright, m.i_bg,
+                okm ? plausible(t, &m, 1) : -1);
+#endif
+        if (okm && plausible(t, &m, 1)) {
             update_track(t, &m);
             got = 1;
         }

@@ -114,7 +114,7 @@ typedef struct nd_meas {
 /* A tracking prediction: where the shaft should be. */
 typedef struct nd_hint {
     usg_point entry, tip;
-    double advance_px;      /* how far beyond the predicted tip to look */
+    double dx, dy;          /* unit direction entry -> tip */
 } nd_hint;
 
 /* Make the context for w x h images (mask filled by the caller, then nd_ctx_distance). */

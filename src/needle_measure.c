@@ -94,17 +94,23 @@ double nd_ctx_border_px(const nd_ctx *c, double x, double y) {
 
 /* ------------------------------------------------------------ strip work */
 
-/* Robust noise of the ridge contrast: MAD of the outermost search rows. */
+#ifndef ND_NOISE_MIN_GREY
+#define ND_NOISE_MIN_GREY -1.0f
+#endif
+
+/* Robust noise of the ridge contrast: MAD of the outermost search rows,
+ * where there is tissue (black shadow or outside-the-fan columns would
+ * make it zero). */
 static double strip_noise(nd_ctx *c, int rs) {
     const nd_strip *s = &c->st;
     int n = 0;
     for (int v = -rs; v <= rs; v += 2 * rs) {
         for (int dv = 0; dv < 2; dv++) {
             int vv = v < 0 ? v + dv : v - dv;
-            const float *con = nd_strip_row(s, s->con, vv);
+            const float *con = nd_strip_row(s, s->con, vv), *sm = nd_strip_row(s, s->sm, vv);
             const uint8_t *ok = nd_strip_okrow(s, s->conok, vv);
             for (int k = 0; k < s->len && n < c->scratch_cap; k += 2) {
-                if (ok[k]) c->scratch[n++] = fabsf(con[k]);
+                if (ok[k] && sm[k] > ND_NOISE_MIN_GREY) c->scratch[n++] = fabsf(con[k]);
             }
         }
     }
@@ -243,26 +249,43 @@ static int pick_run(nd_ctx *c, const nd_run *runs, int n, const double *win) {
 }
 
 /* Columns where the axis lies on a bone cortex: the band just beneath it
- * (1-2.5 mm) is in acoustic shadow, much darker than the band above. Their
- * contrast is cleared, so a shaft run never continues along a bone surface. */
+ * (1-2.5 mm), averaged over +-box_a columns, is in acoustic shadow, much
+ * darker than the band above. Their contrast is cleared, so a shaft run never
+ * continues along a bone surface. */
 static void clear_shadowed(nd_ctx *c, const usg_image *img) {
     const nd_line *l = &c->st.line;
+    const int len = c->st.len, a = c->box_a;
+    if (4 * (len + 1) > c->scratch_cap) return;
     double nx = -l->dy, ny = l->dx;
     if (ny < 0) { nx = -nx; ny = -ny; }
     double d0 = 1.0 / c->sp, d1 = 2.5 / c->sp;
-    int prev = 0;
-    for (int k = 0; k < c->st.len; k++) {
+    /* prefix sums over columns (every second column sampled) of below/above sums and counts */
+    float *pb = c->scratch, *pa = pb + len + 1, *nb = pa + len + 1, *na = nb + len + 1;
+    pb[0] = pa[0] = nb[0] = na[0] = 0;
+    for (int k = 0; k < len; k++) {
+        double sb = 0, sa = 0;
+        int cb = 0, ca = 0;
         if (k % 2 == 0) {
             usg_point q = column_point(c, k);
-            double sb = 0, sa = 0;
-            int cb = 0, ca = 0;
             band_sum(c, img, q, nx, ny, d0, d1, &sb, &cb);
             band_sum(c, img, q, -nx, -ny, d0, d1, &sa, &ca);
-            prev = cb > 2 && ca > 2 && sb / cb < 0.4 * (sa / ca);
         }
-        if (prev) c->pk_c[k] = 0;
+        pb[k + 1] = pb[k] + (float)sb;
+        pa[k + 1] = pa[k] + (float)sa;
+        nb[k + 1] = nb[k] + (float)cb;
+        na[k + 1] = na[k] + (float)ca;
+    }
+    for (int k = 0; k < len; k++) {
+        int lo = k - a < 0 ? 0 : k - a, hi = k + a + 1 > len ? len : k + a + 1;
+        float cb = nb[hi] - nb[lo], ca = na[hi] - na[lo];
+        if (cb < 4 || ca < 4) continue;
+        if ((pb[hi] - pb[lo]) / cb < 0.4f * (pa[hi] - pa[lo]) / ca) c->pk_c[k] = 0;
     }
 }
+
+#ifndef ND_RUN_SPLIT
+#define ND_RUN_SPLIT 0.3
+#endif
 
 /* The shaft run: runs above 3 sigma, the best picked, then split again at
  * 40 % of its own level and the best part kept. */
@@ -279,7 +302,7 @@ static int shaft_run(nd_ctx *c, const usg_image *img, double noise, int gap, con
         w2[0] = fmax(w2[0], win[0]);
         w2[1] = fmin(w2[1], win[1]);
     }
-    nr = find_runs(c, fmax(3.0 * noise, 0.4 * lv), gap, runs, 32);
+    nr = find_runs(c, fmax(3.0 * noise, ND_RUN_SPLIT * lv), gap, runs, 32);
     ri = pick_run(c, runs, nr, w2);
     if (ri < 0) return 0;
     *out = runs[ri];
@@ -422,44 +445,58 @@ static double mean_amp(const float *amp, int len, int a, int b) {
 }
 
 /* Sub-pixel tip of the shaft run from k_start (entry side) to k_end, in
- * direction dir: where the amplitude first falls, for good, below half the
- * shaft's; refined at the crossing of the local level (ND_TIP_LEVEL). */
+ * direction dir. The tip is the most distal step down of the echo by at
+ * least 6 dB between ~1.5 mm windows (a needle may fade gradually along its
+ * length, but ends abruptly); it is refined at the crossing of the local
+ * shaft/background amplitude level (ND_TIP_LEVEL). */
 static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir) {
     const nd_strip *s = &c->st;
-    int len = s->len;
-    if (2 * len + 64 > c->scratch_cap) return k_end;
-    float *amp = c->scratch, *tmp = c->scratch + len;
-    for (int k = 0; k < len; k++) { /* centre rows, unsmoothed along the axis, as amplitude */
+    const int len = s->len;
+    if (3 * len + 64 > c->scratch_cap) return k_end;
+    float *amp = c->scratch, *g = c->scratch + len, *tmp = c->scratch + 2 * len;
+    for (int k = 0; k < len; k++) { /* centre rows, unsmoothed along the axis */
         double sum = 0;
         int n = 0;
         for (int v = -1; v <= 1; v++) {
-            if (nd_strip_okrow(s, s->ok, v)[k]) { sum += grey_to_amp(nd_strip_row(s, s->val, v)[k]); n++; }
+            if (nd_strip_okrow(s, s->ok, v)[k]) { sum += nd_strip_row(s, s->val, v)[k]; n++; }
         }
-        amp[k] = n ? (float)(sum / n) : -1.0f;
+        g[k] = n ? (float)(sum / n) : -1.0f;
+        amp[k] = n ? grey_to_amp(g[k]) : -1.0f;
     }
-    int L = (k_end - k_start) * dir, n = 0;
+    const int L = (k_end - k_start) * dir;
     if (L < 4) return k_end;
-    for (int i = L / 5; i <= L - L / 5; i++) {
+    const int W = clampi((int)lrint(1.5 / c->sp), 3, 15), reach = 2 * c->box_a + 6;
+    const double gpd = 255.0 / ND_DISPLAY_DR_DB, step = 6.0 * gpd;
+    /* the tissue beside the shaft (grey median of the flank rows): a tip step
+     * starts from an echo well above it, not from a speckle grain */
+    int n = 0;
+    for (int i = 0; i <= L; i += 2) {
         int k = k_start + dir * i;
-        if (amp[k] >= 0) tmp[n++] = amp[k];
-    }
-    if (n < 3) return k_end;
-    double shaft = nd_median(tmp, n);
-    /* the first sustained fall below half the shaft level, past 30 % of the run */
-    int w = clampi((int)lrint(1.0 / c->sp), 3, 10), reach = 2 * c->box_a + 6, kf = k_end;
-    for (int i = (3 * L) / 10; i <= L + reach; i++) {
-        int k = k_start + dir * i;
-        if (k < 1 || k >= len - 1) break;
-        double here = mean_amp(amp, len, k - 1, k + 1), ahead = mean_amp(amp, len, k, k + dir * w);
-        if (here >= 0 && here < 0.5 * shaft && ahead >= 0 && ahead < 0.5 * shaft) {
-            kf = k;
-            break;
+        for (int v = c->flank; v <= s->half && n < len - 1; v += 2) {
+            if (nd_strip_okrow(s, s->ok, v)[k]) tmp[n++] = nd_strip_row(s, s->val, v)[k];
+            if (nd_strip_okrow(s, s->ok, -v)[k]) tmp[n++] = nd_strip_row(s, s->val, -v)[k];
         }
     }
+    if (n < 8) return k_end;
+    const double floor_grey = nd_median(tmp, n) + 10.0 * gpd;
+    /* the most distal local maximum of the step contrast above `step` */
+    int kf = -1;
+    double dprev = -1e9;
+    for (int i = L + reach; i >= (3 * L) / 10; i--) {
+        int k = k_start + dir * i;
+        double before = mean_amp(g, len, k - dir * W, k - dir), after = mean_amp(g, len, k + dir, k + dir * W);
+        double d = (before >= floor_grey && after >= 0) ? before - after : -1e9;
+        if (kf < 0 && d >= step) kf = k;
+        else if (kf >= 0) {
+            if (d >= dprev) kf = k;
+            else break;
+        }
+        dprev = d;
+    }
+    if (kf < 0) kf = k_end;
     /* local levels: just before the fall (a bright bevel counts) and beyond it */
-    int reach_in = clampi((int)lrint(2.0 / c->sp), 6, 40);
     n = 0;
-    for (int i = 1; i <= reach_in; i++) {
+    for (int i = W / 2; i <= 2 * W; i++) { /* before the step region itself */
         double a = mean_amp(amp, len, kf - dir * i - 1, kf - dir * i + 1);
         if (a >= 0) tmp[n++] = (float)a;
     }
@@ -475,15 +512,17 @@ static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir) {
     double lb = nd_median(tmp, n);
     if (ls < 1.5 * lb) return kf;
     double tau = lb + ND_TIP_LEVEL * (ls - lb);
-    /* step fit around the fall: the cumulative sum of (a - tau) peaks at the edge */
-    double cum = 0, best = -1e30;
-    int kb = kf;
-    for (int i = -reach; i <= reach; i++) {
+    /* the most distal crossing of tau near the fall, walking back from beyond it */
+    int kb = -1;
+    for (int i = W; i >= -2 * W; i--) {
         int k = kf + dir * i;
-        if (k < 0 || k >= len || amp[k] < 0) continue;
-        cum += amp[k] - tau;
-        if (cum > best) { best = cum; kb = k; }
+        double m = mean_amp(amp, len, k - 1, k + 1);
+        if (m >= tau) {
+            kb = k;
+            break;
+        }
     }
+    if (kb < 0) return kf;
     int k1 = kb + dir;
     double p0 = mean_amp(amp, len, kb - 1, kb + 1), p1 = mean_amp(amp, len, k1 - 1, k1 + 1);
     double frac = 0.5;
@@ -493,19 +532,10 @@ static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir) {
 
 /* ------------------------------------------------------------ measurement */
 
-/* Resample along `line` (u range limited by the hint), contrast computed. */
-static int sample(nd_ctx *c, const usg_image *img, const nd_line *line, int half, const nd_hint *hint) {
+/* Resample along `line` over the whole image, contrast computed. */
+static int sample(nd_ctx *c, const usg_image *img, const nd_line *line, int half) {
     double ulo, uhi;
     if (!nd_line_clip(line, c->w, c->h, 1.0, &ulo, &uhi)) return 0;
-    if (hint) {
-        double ue = (hint->entry.x - line->px) * line->dx + (hint->entry.y - line->py) * line->dy;
-        double ut = (hint->tip.x - line->px) * line->dx + (hint->tip.y - line->py) * line->dy;
-        double back = 3.0 / c->sp + 2 * c->box_a, fwd = hint->advance_px + 2 * c->box_a;
-        double lo = ue < ut ? ue - back : ut - fwd, hi = ue < ut ? ut + fwd : ue + back;
-        if (lo > ulo) ulo = lo;
-        if (hi < uhi) uhi = hi;
-        if (uhi - ulo < 4) return 0;
-    }
     nd_strip_sample(&c->st, img, c->mask, line, ulo, uhi, half);
     nd_strip_contrast(&c->st, c->box_a, c->flank);
     return 1;
@@ -528,14 +558,14 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     memset(m, 0, sizeof *m);
     const int gap = clampi((int)lrint(1.0 / c->sp), 3, 12);
     /* pass 1: wide search, robust axis over everything bright near the line */
-    if (!sample(c, img, guess, rs + c->flank, hint)) return 0;
+    if (!sample(c, img, guess, rs + c->flank)) return 0;
     double noise = strip_noise(c, rs);
     if (noise < 0) return 0;
     strip_peaks(c, rs);
     nd_line l1, l2;
     if (!fit_axis(c, 0, c->st.len - 1, 3.0 * noise, rs, &l1)) return 0;
     /* pass 2: narrow, pick the shaft run and refit the axis on it alone */
-    if (!sample(c, img, &l1, 4 + c->flank, hint)) return 0;
+    if (!sample(c, img, &l1, 4 + c->flank)) return 0;
     strip_peaks(c, 4);
     double win[2];
     if (hint) {
@@ -549,7 +579,7 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     usg_point r0 = column_point(c, run.k0), r1 = column_point(c, run.k1);
     if (!fit_axis(c, run.k0, run.k1, 0.0, 3.0, &l2)) return 0;
     /* pass 3: on the final axis, the run again, the tip and the features */
-    if (!sample(c, img, &l2, 3 + c->flank, hint)) return 0;
+    if (!sample(c, img, &l2, 3 + c->flank)) return 0;
     strip_peaks(c, 2);
     win[0] = fmin(column_of(c, r0), column_of(c, r1)) - gap;
     win[1] = fmax(column_of(c, r0), column_of(c, r1)) + gap;
@@ -586,8 +616,7 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     int be = border_end(c, run);
     int low_entry;
     if (hint) {
-        double a = column_of(c, hint->entry), b = column_of(c, hint->tip);
-        low_entry = a <= b;
+        low_entry = l2.dx * hint->dx + l2.dy * hint->dy >= 0;
     } else if (be >= 0) {
         low_entry = be == 0;
     } else {
