@@ -182,4 +182,26 @@ void sim_ui_layout_for(int w, int h, sim_ui_layout *L);
 void sim_ui_paint(usg_image *frame, const sim_ui_layout *L, const sim_geom *g,
                   const usg_sim_params *p, int index);
 
+/* ---- the simulator object (sim.c) and its stages -------------------------- */
+
+struct usg_sim {
+    usg_sim_params p;
+    sim_geom g;
+    sim_anatomy a;
+    sim_tissue t;
+    sim_beam b;
+    usg_image canon;
+    sim_ui_layout L;
+    int fw, fh;
+    double jitter_px, keep, fresh;
+};
+
+/* Echoes of one frame (sim_echo.c): scatterers with shadow, attenuation and
+ * noise into the beam grid, then (after the axial pass) the specular echoes. */
+void sim_echo_scatterers(usg_sim *s, const sim_pose *P, sim_rng *r);
+void sim_echo_speculars(usg_sim *s, const sim_pose *P, double needle_len);
+
+/* Exact truth of one frame in written-frame px (sim_truth.c). */
+void sim_truth_make(const usg_sim *s, int index, const sim_pose *P, double needle_len, usg_result *r);
+
 #endif
