@@ -43,8 +43,7 @@ struct usg_live {
     usg_live_status status;
     long processed, dropped, dropped_budget, degraded, errors;
     double t_start, t_end;
-    double fps_t0;
-    long fps_n;
+    double fps_t0, fps_ema;   /* last processed frame, mean interval */
     double last_card_ms;
     int have_prev;            /* measured frame period (auto budget) */
     int prev_index;
@@ -120,7 +119,7 @@ static void sleep_until(usg_live *lv, double due_ms) {
 /* Transient failures of a live source: show NO SIGNAL and keep reading (the
  * source reconnects). Everything else ends the capture. */
 static int transient(usg_status st) {
-    return st == USG_ERR_TIMEOUT || st == USG_ERR_NET || st == USG_ERR_IO || st == USG_ERR_EOF;
+    return st == USG_ERR_TIMEOUT || st == USG_ERR_NET || st == USG_ERR_IO;
 }
 
 static void publish_frame(usg_live *lv, const usg_frame *fr, double stamp, double t_ms) {
@@ -258,15 +257,14 @@ static void track_period(usg_live *lv, const mb_frame *f) {
     lv->prev_stamp = f->stamp_ms;
 }
 
+/* Processed frames per second: from a moving average of the intervals. */
 static void update_fps(usg_live *lv, double now) {
-    lv->fps_n++;
-    if (lv->fps_t0 == 0) lv->fps_t0 = now;
-    double el = now - lv->fps_t0;
-    if (el >= 1000.0) {
-        lv->status.fps = (double)lv->fps_n * 1000.0 / el;
-        lv->fps_t0 = now;
-        lv->fps_n = 0;
+    if (lv->fps_t0 > 0 && now > lv->fps_t0) {
+        double per = now - lv->fps_t0;
+        lv->fps_ema = lv->fps_ema > 0 ? 0.9 * lv->fps_ema + 0.1 * per : per;
+        lv->status.fps = 1000.0 / lv->fps_ema;
     }
+    lv->fps_t0 = now;
 }
 
 static int process_frame(usg_live *lv, const mb_frame *f) {

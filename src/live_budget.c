@@ -74,6 +74,7 @@ double histo_quantile(const histo *h, double q) {
     for (long i = 0; i < HIST_BINS; i++) {
         seen += h->bins[i];
         if (seen >= rank) {
+            if (i == HIST_BINS - 1) return h->max; /* the overflow bin */
             double v = (double)(i + 1) * HIST_BIN_MS;
             return v < h->max ? v : h->max;
         }
