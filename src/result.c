@@ -75,9 +75,13 @@ static void put_string(jbuf *b, const char *s) {
     put(b, "\"");
 }
 
+static int finite_point(usg_point p) { return isfinite(p.x) && isfinite(p.y); }
+
+/* A stage result with non-finite coordinates is written as not found. */
 static void put_needle(jbuf *b, const usg_needle *n) {
-    put(b, ", \"needle\": {\"found\": %s", n->found ? "true" : "false");
-    if (n->found) {
+    int found = n->found && finite_point(n->tip) && finite_point(n->entry) && isfinite(n->angle_deg);
+    put(b, ", \"needle\": {\"found\": %s", found ? "true" : "false");
+    if (found) {
         put(b, ", \"tip\": ");
         put_point(b, n->tip);
         put(b, ", \"entry\": ");
@@ -91,12 +95,15 @@ static void put_needle(jbuf *b, const usg_needle *n) {
 }
 
 static void put_edge(jbuf *b, const char *name, const usg_edge *e) {
-    int found = e->found && e->n > 0;
+    int n = e->n < USG_EDGE_MAX ? e->n : USG_EDGE_MAX, finite = 0;
+    for (int i = 0; i < n; i++) finite += finite_point(e->pts[i]);
+    int found = e->found && finite > 0;
     put(b, ", \"%s\": {\"found\": %s", name, found ? "true" : "false");
     if (found) {
         put(b, ", \"edge\": [");
-        for (int i = 0; i < e->n && i < USG_EDGE_MAX; i++) {
-            if (i) put(b, ",");
+        for (int i = 0, k = 0; i < n; i++) {
+            if (!finite_point(e->pts[i])) continue;
+            if (k++) put(b, ",");
             put_point(b, e->pts[i]);
         }
         put(b, "]");
@@ -105,8 +112,9 @@ static void put_edge(jbuf *b, const char *name, const usg_edge *e) {
 }
 
 static void put_target(jbuf *b, const usg_target *t) {
-    put(b, ", \"target\": {\"found\": %s", t->found ? "true" : "false");
-    if (t->found) {
+    int found = t->found && finite_point(t->point);
+    put(b, ", \"target\": {\"found\": %s", found ? "true" : "false");
+    if (found) {
         put(b, ", \"point\": ");
         put_point(b, t->point);
         if (t->has_needle_metrics) {
