@@ -1,6 +1,7 @@
 /* cmd_replay.c - usguide replay INPUT: process recorded frames in order,
  * one result line per input frame, overlay per frame, exit codes per CONTRACT. */
 #include "cli.h"
+#include "usg/igtl_server.h"
 #include "usg/overlay.h"
 
 #include <math.h>
@@ -17,6 +18,7 @@ typedef struct replay {
     usg_pipeline_params pp;
     usg_pipeline *pl;
     usg_recorder *rec;
+    usg_igtl_server *srv;
     cli_results out;
     usg_result *res;
     usg_rgb rgb;
@@ -25,6 +27,7 @@ typedef struct replay {
 } replay;
 
 static void replay_close(replay *r) {
+    usg_igtl_server_close(r->srv);
     usg_pipeline_free(r->pl);
     if (usg_recorder_close(r->rec) != USG_OK) cli_error("%s", usg_last_error());
     cli_results_close(&r->out);
@@ -39,7 +42,7 @@ static int start_pipeline(replay *r, const usg_image *img) {
         cli_error("%s: %s", r->o.input, usg_last_error());
         return CLI_EXIT_USAGE;
     }
-    if (!r->o.overlay_path && !r->o.window) return 0;
+    if (!r->o.overlay_path && !r->o.window && !r->srv) return 0;
     if (usg_rgb_alloc(&r->rgb, img->width, img->height) != USG_OK) {
         cli_error("%s", usg_last_error());
         return CLI_EXIT_USAGE;
@@ -78,6 +81,9 @@ static void show_and_record(replay *r, const usg_image *img, const usg_result *r
     r->res->latency.overlay = usg_now_ms() - t0;
     r->res->latency.total += r->res->latency.overlay;
     if (r->rec && usg_recorder_write(r->rec, &r->rgb, index) != USG_OK) cli_error("--overlay: %s", usg_last_error());
+    if (r->srv && img && usg_igtl_server_publish(r->srv, &r->rgb, res, r->probe.spacing_x_mm, r->probe.spacing_y_mm) != USG_OK) {
+        cli_error("--serve: %s", usg_last_error());
+    }
     if (r->o.window) {
         if (cvshim_window_show("usguide", &r->rgb) != USG_OK) {
             cli_error("%s", usg_last_error());
@@ -136,10 +142,6 @@ int cmd_replay(int argc, char **argv) {
     memset(&r, 0, sizeof r);
     int rc = cli_parse_run_opts(argc, argv, 0, &r.o);
     if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
-    if (r.o.serve_port) {
-        cli_error("replay --serve: serving OpenIGTLink is done by 'usguide live' (a recording is a valid live SOURCE)");
-        return CLI_EXIT_USAGE;
-    }
     r.res = calloc(1, sizeof *r.res);
     if (!r.res) {
         cli_error("out of memory");
@@ -147,6 +149,11 @@ int cmd_replay(int argc, char **argv) {
     }
     if (usg_source_open(r.o.input, NULL, &r.src) != USG_OK) {
         cli_error("%s", usg_last_error());
+        replay_close(&r);
+        return CLI_EXIT_USAGE;
+    }
+    if (r.o.serve_port && usg_igtl_server_open(r.o.serve_bind, r.o.serve_port, &r.srv) != USG_OK) {
+        cli_error("--serve: %s", usg_last_error());
         replay_close(&r);
         return CLI_EXIT_USAGE;
     }
