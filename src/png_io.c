@@ -52,32 +52,6 @@ static png_structp make_reader(png_err_ctx *ctx, png_infop *info) {
     return png;
 }
 
-usg_status usg_png_info(const char *path, int *w, int *h) {
-    usg_status st;
-    FILE *f = open_png(path, &st);
-    if (!f) return st;
-    png_err_ctx ctx = {path, ""};
-    png_infop info = NULL;
-    png_structp png = make_reader(&ctx, &info);
-    if (!png) {
-        fclose(f);
-        return usg_fail(USG_ERR_NOMEM, "%s: out of memory", path);
-    }
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_read_struct(&png, &info, NULL);
-        fclose(f);
-        return usg_fail(USG_ERR_FRAME, "%s: corrupt PNG: %s", path, ctx.msg);
-    }
-    png_init_io(png, f);
-    png_set_sig_bytes(png, 8);
-    png_read_info(png, info);
-    *w = (int)png_get_image_width(png, info);
-    *h = (int)png_get_image_height(png, info);
-    png_destroy_read_struct(&png, &info, NULL);
-    fclose(f);
-    return USG_OK;
-}
-
 /* Configure libpng transforms so every input type reads as 8-bit grey. */
 static void to_grey8(png_structp png, png_infop info) {
     int ct = png_get_color_type(png, info);
@@ -94,7 +68,9 @@ static void to_grey8(png_structp png, png_infop info) {
     png_read_update_info(png, info);
 }
 
-usg_status usg_png_read_grey(const char *path, usg_image *img) {
+/* Decode `path`: with info_only just its size into *w, *h; otherwise the
+ * pixels into *img (see usg_png_read_grey). One libpng set-up serves both. */
+static usg_status png_decode(const char *path, int info_only, int *w, int *h, usg_image *img) {
     usg_status st;
     FILE *f = open_png(path, &st);
     if (!f) return st;
@@ -115,41 +91,44 @@ usg_status usg_png_read_grey(const char *path, usg_image *img) {
     png_init_io(png, f);
     png_set_sig_bytes(png, 8);
     png_read_info(png, info);
-    int w = (int)png_get_image_width(png, info), h = (int)png_get_image_height(png, info);
-    if (w < 1 || h < 1 || w > USG_MAX_SIDE || h > USG_MAX_SIDE) {
-        png_destroy_read_struct(&png, &info, NULL);
-        fclose(f);
-        return usg_fail(USG_ERR_FRAME, "%s: PNG size %dx%d is outside 1..%d", path, w, h, USG_MAX_SIDE);
+    *w = (int)png_get_image_width(png, info);
+    *h = (int)png_get_image_height(png, info);
+    st = USG_OK;
+    if (*w < 1 || *h < 1 || *w > USG_MAX_SIDE || *h > USG_MAX_SIDE) {
+        st = usg_fail(USG_ERR_FRAME, "%s: PNG size %dx%d is outside 1..%d", path, *w, *h, USG_MAX_SIDE);
+    } else if (!info_only && img->data && (img->width != *w || img->height != *h)) {
+        st = usg_fail(USG_ERR_FRAME, "%s: frame is %dx%d, the sequence is %dx%d", path, *w, *h, img->width,
+                      img->height);
     }
-    if (img->data && (img->width != w || img->height != h)) {
+    if (st != USG_OK || info_only) {
         png_destroy_read_struct(&png, &info, NULL);
         fclose(f);
-        return usg_fail(USG_ERR_FRAME, "%s: frame is %dx%d, the sequence is %dx%d", path, w, h, img->width,
-                        img->height);
+        return st;
     }
     to_grey8(png, info);
-    if (png_get_rowbytes(png, info) != (size_t)w) {
-        png_destroy_read_struct(&png, &info, NULL);
-        fclose(f);
-        return usg_fail(USG_ERR_UNSUPPORTED, "%s: PNG layout could not be converted to 8-bit grey", path);
+    if (png_get_rowbytes(png, info) != (size_t)*w) {
+        st = usg_fail(USG_ERR_UNSUPPORTED, "%s: PNG layout could not be converted to 8-bit grey", path);
+    } else if (!img->data) {
+        st = usg_image_alloc(img, *w, *h);
+        allocated = st == USG_OK;
     }
-    if (!img->data) {
-        st = usg_image_alloc(img, w, h);
-        if (st != USG_OK) {
-            png_destroy_read_struct(&png, &info, NULL);
-            fclose(f);
-            return st;
+    if (st == USG_OK) {
+        int passes = png_set_interlace_handling(png);
+        for (int p = 0; p < passes; p++) {
+            for (int y = 0; y < *h; y++) png_read_row(png, usg_image_row(img, y), NULL);
         }
-        allocated = 1;
+        png_read_end(png, NULL);
     }
-    int passes = png_set_interlace_handling(png);
-    for (int p = 0; p < passes; p++) {
-        for (int y = 0; y < h; y++) png_read_row(png, usg_image_row(img, y), NULL);
-    }
-    png_read_end(png, NULL);
     png_destroy_read_struct(&png, &info, NULL);
     fclose(f);
-    return USG_OK;
+    return st;
+}
+
+usg_status usg_png_info(const char *path, int *w, int *h) { return png_decode(path, 1, w, h, NULL); }
+
+usg_status usg_png_read_grey(const char *path, usg_image *img) {
+    int w, h;
+    return png_decode(path, 0, &w, &h, img);
 }
 
 /* Encode rows of `channels` bytes per pixel. */

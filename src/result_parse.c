@@ -679,30 +679,13 @@ static usg_status top_key(jp *j, const char *key, void *vctx, int *handled) {
     return st;
 }
 
-/* Everything "nothing found"; edge point arrays are left untouched (n = 0). */
-static void result_clear(usg_result *r) {
-    r->frame = 0;
-    r->t_ms = 0;
-    r->status = USG_FRAME_OK;
-    r->error[0] = 0;
-    memset(&r->needle, 0, sizeof r->needle);
-    r->sacrum.found = r->sacrum.n = 0;
-    r->ilium.found = r->ilium.n = 0;
-    memset(&r->target, 0, sizeof r->target);
-    r->has_latency = 0;
-    memset(&r->latency, 0, sizeof r->latency);
-    r->has_spacing = 0;
-    r->spacing_mm = 0;
-    r->degraded = 0;
-}
-
 usg_status usg_result_from_json(const char *line, usg_result *out) {
     if (!line || !out) {
         return usg_fail(USG_ERR_ARG, "usg_result_from_json: NULL argument");
     }
     jp j = {line, line};
     top_ctx c = {out, 0};
-    result_clear(out);
+    usg_result_reset(out, 0, 0); /* nothing found; edge point arrays untouched */
     jp_ws(&j);
     if (*j.p == 0) {
         return jp_fail_at(&j, j.p, "empty line (expected a JSON object)");
