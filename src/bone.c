@@ -19,7 +19,7 @@
 /* Anatomy and search constants, in mm where they are lengths. */
 #define CORTEX_GAP_MM 1.2       /* skipped below a sample before the shadow */
 #define SHADOW_LEN_MM 10.0      /* shadow averaged over this depth */
-#define SHADOW_RATIO 0.35f      /* below/sample brightness where shadow evidence ends */
+#define SHADOW_RATIO 0.5f      /* below/sample brightness where shadow evidence ends */
 #define MAX_SLOPE 2.7           /* steepest surface followed, depth/lateral (70 deg) */
 #define MIN_SURFACE_MM 4.0      /* shorter surfaces are noise */
 #define MIN_SURFACE_SCORE 1.0   /* integral of (evidence - tau) over a surface, mm */
@@ -28,8 +28,13 @@
 #define JUMP_PENALTY_MM 1.0     /* DP: discontinuity, in mm of evidence */
 #define CLEFT_ARM_MM 3.0        /* a closed cleft: V depth against the chord of +-3 mm */
 #define CLEFT_V_MM 0.5          /* ... at least this deep */
+#define CLEFT_DIP 0.15          /* ... with the echo this much below the surface's mean */
+#define CLEFT_DIP_WEIGHT 2.0    /* mm of V worth a full echo dip */
 #define CLEFT_TRACK_MM 5.0      /* a cleft within this of last frame's is the same one */
 #define TRIM_ECHO 0.65           /* facing ends: echo below this share of the surface's is cut */
+#define FRAGMENT_GAP_MM 2.0     /* surfaces this close ... */
+#define FRAGMENT_STEP_MM 1.0    /* ... and this level are one surface */
+#define MAX_CLEFT_MM 12.0       /* the two bones' facing ends lie at most this far apart */
 #define SECOND_RATIO 0.15       /* a second surface must score this share of the first */
 #define MERGE_GAP_MM 5.0        /* fragments this close, in line, join a surface */
 #define MERGE_STEP_MM 3.0       /* ... with at most this depth step (plus the slope) */
@@ -233,10 +238,12 @@ static float path_echo(const usg_bone_detector *d, int j) {
 
 /* A lone surface that is really both bones meeting at the cleft. Cleft
  * candidates along it: a run of weak echo (the path crossing the top of the
- * cleft) and a V (the two cortices slope down into the cleft: depth below the
- * chord of the points CLEFT_ARM_MM to either side, at least CLEFT_V_MM). Each
- * must leave a bone on both sides. Near last frame's cleft the nearest
- * candidate wins, else the strongest (V depth + run length, mm). */
+ * cleft) or a single scan line, either way at the bottom of a V (the two
+ * cortices slope down into the cleft: depth below the chord of the points
+ * CLEFT_ARM_MM beyond either side, at least CLEFT_V_MM), leaving a bone on
+ * both sides, and with the echo dipping there (the cortex turns away from the
+ * beam) unless the V is deep. Near last frame's cleft the nearest candidate
+ * wins, else the strongest (V depth + dip + half the run length). */
 static int split_at_cleft(const usg_bone_detector *d, const segment *s, segment *l, segment *r) {
     const usg_bone_grid *g = &d->g;
     int arm = (int)lround(CLEFT_ARM_MM / g->lateral_mm);
@@ -253,16 +260,27 @@ static int split_at_cleft(const usg_bone_detector *d, const segment *s, segment 
     int a0 = -1, a1 = -1;
     for (int j = s->j0 + margin; j <= s->j1 - margin; j++) {
         int k0 = j, k1 = j;
-        double strength = 0;
         if (path_echo(d, j) < weak) { /* a weak run j..k1 */
             if (j > s->j0 + margin && path_echo(d, j - 1) < weak) continue; /* not its start */
             while (k1 + 1 <= s->j1 - margin && path_echo(d, k1 + 1) < weak) k1++;
-            strength = (k1 - k0 + 1) * g->lateral_mm;
-        } else if (d->path[j] >= 0 && d->path[j - arm] >= 0 && d->path[j + arm] >= 0) {
-            double v = (d->depth[j] - 0.5 * (d->depth[j - arm] + d->depth[j + arm])) * g->depth_mm;
-            if (v < CLEFT_V_MM) continue;
-            strength = v;
-        } else continue;
+        }
+        int lo = k0 - arm, hi = k1 + arm;
+        if (lo < s->j0 || hi > s->j1 || d->path[lo] < 0 || d->path[hi] < 0) continue;
+        /* the V: the deepest point of the run (or next to it) below the chord
+         * of the points an arm beyond its ends */
+        double v = -1e9;
+        for (int j = k0 - 1; j <= k1 + 1; j++) {
+            if (d->path[j] < 0) continue;
+            double chord = d->depth[lo] + (d->depth[hi] - d->depth[lo]) * (j - lo) / (double)(hi - lo);
+            if (d->depth[j] - chord > v) v = d->depth[j] - chord;
+        }
+        v *= g->depth_mm;
+        /* the echo dip: the cortex turns away from the beam at the cleft */
+        float low = path_echo(d, k0 - 1);
+        for (int j = k0; j <= k1 + 1; j++) if (path_echo(d, j) < low) low = path_echo(d, j);
+        double dip = 1.0 - low / (sum / n);
+        if (v < CLEFT_V_MM || (dip < CLEFT_DIP && v < 2 * CLEFT_V_MM)) continue;
+        double strength = v + CLEFT_DIP_WEIGHT * dip + 0.5 * (k1 - k0) * g->lateral_mm;
         double near = d->prev_cleft >= 0 ? fabs(0.5 * (k0 + k1) - d->prev_cleft) : 1e9;
         int better = near <= reach ? near < best_near : best_near > reach && strength > best;
         if (better) { best = strength; best_near = near; a0 = k0; a1 = k1; }
@@ -290,6 +308,39 @@ static void trim_facing_end(const usg_bone_detector *d, segment *s, int dir) {
     if (dir > 0) while (s->j1 - s->j0 >= keep && path_echo(d, s->j1) < lim) s->j1--;
     else while (s->j1 - s->j0 >= keep && path_echo(d, s->j0) < lim) s->j0++;
     seg_stats(d, s);
+}
+
+/* 1 if surfaces a and b can be the two sides of one joint: their facing ends
+ * lie within MAX_CLEFT_MM (a soft-tissue line far above a bone is not the
+ * other bone). */
+static int joint_partners(const usg_bone_detector *d, const segment *a, const segment *b) {
+    if (b->j0 < a->j0) { const segment *t = a; a = b; b = t; }
+    double x0, y0, x1, y1;
+    usg_bone_grid_point(&d->g, a->j1, d->depth[a->j1], &x0, &y0);
+    usg_bone_grid_point(&d->g, b->j0, d->depth[b->j0], &x1, &y1);
+    double mm = hypot((x1 - x0) * d->probe.spacing_x_mm, (y1 - y0) * d->probe.spacing_y_mm);
+    return mm <= MAX_CLEFT_MM;
+}
+
+/* 1 if b continues a: at most FRAGMENT_GAP_MM apart across the beam with a
+ * depth step of at most FRAGMENT_STEP_MM (a break in one surface, not a cleft). */
+static int continues(const usg_bone_detector *d, const segment *a, const segment *b) {
+    if (b->j0 < a->j0) { const segment *t = a; a = b; b = t; }
+    double gap = (b->j0 - a->j1) * d->g.lateral_mm;
+    double step = fabs(d->depth[b->j0] - d->depth[a->j1]) * d->g.depth_mm;
+    return gap <= FRAGMENT_GAP_MM && step <= FRAGMENT_STEP_MM;
+}
+
+/* Index of the best unused segment that can be the other side of the joint
+ * from s (and scores at least SECOND_RATIO of it), -1 if none. */
+static int best_partner(const usg_bone_detector *d, const segment *s) {
+    int b = -1;
+    for (int i = 0; i < d->nseg; i++) {
+        const segment *c = &d->seg[i];
+        if (c->used || c->score < SECOND_RATIO * s->score || !joint_partners(d, s, c)) continue;
+        if (b < 0 || c->score > d->seg[b].score) b = i;
+    }
+    return b;
 }
 
 /* Index of the best unused segment (by score), -1 if none. */
@@ -432,9 +483,12 @@ static void label_surfaces(usg_bone_detector *d, const usg_image *img, usg_edge 
     int ia = best_segment(d);
     if (ia >= 0) {
         d->seg[ia].used = 1;
-        int ib = best_segment(d);
-        if (ib >= 0 && d->seg[ib].score < SECOND_RATIO * d->seg[ia].score) ib = -1;
-        int cut = ib < 0 && split_at_cleft(d, &d->seg[ia], &cut_l, &cut_r);
+        int ib = best_partner(d, &d->seg[ia]);
+        /* a partner that merely continues the surface is a fragment of it,
+         * and the cleft may be inside the surface */
+        int cut = (ib < 0 || continues(d, &d->seg[ia], &d->seg[ib])) &&
+                  split_at_cleft(d, &d->seg[ia], &cut_l, &cut_r);
+        if (cut) ib = -1;
         if (ib >= 0 || cut) {
             segment *l = cut ? &cut_l : &d->seg[ia], *r = cut ? &cut_r : &d->seg[ib];
             if (!cut) d->seg[ib].used = 1;
