@@ -9,10 +9,10 @@
 #include <string.h>
 
 #define ATTEN_DB_CM_MHZ 0.5   /* soft-tissue attenuation */
-#define TGC_SHARE 0.8         /* share of the round-trip attenuation the TGC gives back */
+#define TGC_SHARE 0.9         /* share of the round-trip attenuation the TGC gives back */
 #define TGC_MAX_DB 30.0       /* the TGC sliders' range */
 #define NOISE_DB (-45.0)      /* receiver noise relative to muscle-like scatter at the face */
-#define LEVEL_TOP_DB 55.0     /* echo level (dB re muscle rms) shown as white at 0 dB gain */
+#define LEVEL_TOP_DB 58.0     /* echo level (dB re muscle rms) shown as white at 0 dB gain */
 
 static double freq_of(const usg_sim_params *p) {
     if (p->freq_mhz > 0) return p->freq_mhz;
@@ -176,12 +176,33 @@ void sim_beam_axial(sim_beam *b) {
     t = b->im; b->im = b->im2; b->im2 = t;
 }
 
+/* Scanner video filter: a binomial smoothing of the detected intensity, 3 taps
+ * along the beam and 5 across lines (fills the deepest speckle nulls as real
+ * post-processing does, without moving echoes in depth). */
+static void smooth_line(const float *in, float *out, int n, int step, const float *w, int r) {
+    for (int j = 0; j < n; j++) {
+        float acc = 0;
+        for (int k = -r; k <= r; k++) {
+            int q = j + k < 0 ? 0 : j + k >= n ? n - 1 : j + k;
+            acc += w[k + r] * in[(size_t)q * step];
+        }
+        out[(size_t)j * step] = acc;
+    }
+}
+
+static void smooth_intensity(sim_beam *b) {
+    static const float w3[3] = {0.25f, 0.5f, 0.25f};
+    static const float w5[5] = {1 / 16.f, 4 / 16.f, 6 / 16.f, 4 / 16.f, 1 / 16.f};
+    int nl = b->nl, ns = b->ns;
+    float *p = b->grey, *tmp = b->im2; /* im2 is free after the lateral pass */
+    for (int i = 0; i < nl; i++) smooth_line(p + (size_t)i * ns, tmp + (size_t)i * ns, ns, 1, w3, 1);
+    for (int j = 0; j < ns; j++) smooth_line(tmp + j, p + j, nl, ns, w5, 2);
+}
+
 void sim_beam_finish(sim_beam *b) {
     int R = b->lat_r, ns = b->ns;
-    double lo = b->level_top - b->gain_db - b->dr_db; /* dB shown as black */
-    float k255 = (float)(255.0 / b->dr_db);
+    float *ore = b->re2, *oim = b->im2;
     for (int i = 0; i < b->nl; i++) {
-        float *ore = b->re2 + (size_t)i * ns, *oim = b->im2 + (size_t)i * ns;
         memset(ore, 0, sizeof(float) * ns);
         memset(oim, 0, sizeof(float) * ns);
         for (int k = -R; k <= R; k++) {
@@ -194,13 +215,17 @@ void sim_beam_finish(sim_beam *b) {
                 oim[j] += w[j] * sim[j];
             }
         }
-        float *gr = b->grey + (size_t)i * ns;
-        for (int j = 0; j < ns; j++) {
-            float p = (ore[j] * ore[j] + oim[j] * oim[j]) * b->tgc[j] * b->tgc[j] + 1e-20f;
-            float level = 10.0f * log10f(p);
-            float gv = (level - (float)lo) * k255;
-            gr[j] = gv < 0 ? 0 : gv > 255 ? 255 : gv;
-        }
+        float *pw = b->grey + (size_t)i * ns;
+        for (int j = 0; j < ns; j++) pw[j] = (ore[j] * ore[j] + oim[j] * oim[j]) * b->tgc[j] * b->tgc[j];
+    }
+    smooth_intensity(b);
+    double lo = b->level_top - b->gain_db - b->dr_db; /* dB shown as black */
+    float k255 = (float)(255.0 / b->dr_db);
+    size_t n = (size_t)b->nl * ns;
+    for (size_t c = 0; c < n; c++) {
+        float level = 10.0f * log10f(b->grey[c] + 1e-20f);
+        float gv = (level - (float)lo) * k255;
+        b->grey[c] = gv < 0 ? 0 : gv > 255 ? 255 : gv;
     }
 }
 

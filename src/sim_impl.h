@@ -190,10 +190,10 @@ struct usg_sim {
     sim_anatomy a;
     sim_tissue t;
     sim_beam b;
-    usg_image canon;
-    sim_ui_layout L;
-    int fw, fh;
-    double jitter_px, keep, fresh;
+    usg_image canon;       /* the image before mirroring and the UI frame */
+    sim_ui_layout L;       /* written frame size and the image's place in it */
+    double jitter_px;      /* probe jitter amplitude */
+    double keep, fresh;    /* speckle mix: sqrt(1 - decorrelation), sqrt(decorrelation) */
 };
 
 /* Echoes of one frame (sim_echo.c): scatterers with shadow, attenuation and
