@@ -251,3 +251,112 @@ Test(bone, rejects_a_wrong_image_size) {
     usg_probe_default(&nosp);
     cr_expect_eq(usg_bone_detector_new(&(usg_bone_params){.probe = &nosp}, 640, 480, &d), USG_ERR_ARG);
 }
+
+/* ---- real tissue: BoneUltrasound_L14 against the hand annotation ---------- */
+
+#define L14_MAX_PTS 256
+typedef struct l14_annot {
+    int frame[8], n[8], frames;
+    usg_point pts[8][L14_MAX_PTS];
+} l14_annot;
+
+static void load_annotation(l14_annot *a) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/data/l14_cortex.txt", USG_SOURCE_DIR);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "cannot read %s", path);
+    memset(a, 0, sizeof *a);
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        int k;
+        double x, y;
+        if (line[0] == '#' || sscanf(line, "%d %lf %lf", &k, &x, &y) != 3) continue;
+        int i = 0;
+        while (i < a->frames && a->frame[i] != k) i++;
+        if (i == a->frames) { cr_assert(a->frames < 8); a->frame[a->frames++] = k; }
+        cr_assert(a->n[i] < L14_MAX_PTS);
+        a->pts[i][a->n[i]++] = (usg_point){x, y};
+    }
+    fclose(f);
+    cr_assert_geq(a->frames, 5, "annotation covers %d frames", a->frames);
+}
+
+static double dist_to_polyline(usg_point p, const usg_point *q, int n) {
+    double best = INFINITY;
+    for (int i = 0; i + 1 < n; i++) {
+        double dx = q[i + 1].x - q[i].x, dy = q[i + 1].y - q[i].y, l2 = dx * dx + dy * dy;
+        double t = l2 > 0 ? ((p.x - q[i].x) * dx + (p.y - q[i].y) * dy) / l2 : 0;
+        t = t < 0 ? 0 : t > 1 ? 1 : t;
+        double d = hypot(p.x - q[i].x - t * dx, p.y - q[i].y - t * dy);
+        if (d < best) best = d;
+    }
+    return best;
+}
+
+Test(bone, real_l14_cortex_matches_the_hand_annotation, .timeout = 120) {
+    if (!tu_have_shared()) cr_skip_test("shared recordings not present");
+    l14_annot *an = malloc(sizeof *an);
+    load_annotation(an);
+    char ini[1024];
+    snprintf(ini, sizeof ini, "%s/probes/plus_bone_l14.ini", USG_SOURCE_DIR);
+    usg_probe p;
+    cr_assert_eq(usg_probe_load(ini, &p), USG_OK, "%s", usg_last_error());
+    usg_source *src;
+    cr_assert_eq(usg_source_open(tu_shared("BoneUltrasound_L14.igs.mha"), NULL, &src), USG_OK, "%s", usg_last_error());
+    usg_bone_detector *d = NULL;
+    usg_denoiser *dn = NULL;
+    usg_image den = {0};
+    usg_edge *e[2] = {calloc(1, sizeof(usg_edge)), calloc(1, sizeof(usg_edge))};
+    const double sp = usg_probe_spacing(&p);
+    double sum = 0;
+    int npts = 0, covered = 0, ann = 0, seen = 0;
+    usg_frame fr;
+    while (usg_source_next(src, &fr) == USG_OK) {
+        usg_image v = usg_probe_clip_view(&p, &fr.image);
+        if (!d) {
+            usg_bone_params bp = {.probe = &p, .medial_side = p.medial_side};
+            cr_assert_eq(usg_bone_detector_new(&bp, v.width, v.height, &d), USG_OK, "%s", usg_last_error());
+            cr_assert_eq(usg_denoiser_new(usg_denoise_default(), v.width, v.height, &dn), USG_OK);
+            cr_assert_eq(usg_image_alloc(&den, v.width, v.height), USG_OK);
+        }
+        cr_assert_eq(usg_denoiser_process(dn, &v, &den), USG_OK, "%s", usg_last_error());
+        cr_assert_eq(usg_bone_detector_process(d, &den, e[0], e[1]), USG_OK, "%s", usg_last_error());
+        int a = 0;
+        while (a < an->frames && an->frame[a] != fr.index) a++;
+        if (a == an->frames) continue;
+        seen++;
+        const usg_point *q = an->pts[a];
+        int nq = an->n[a];
+        cr_expect(e[0]->found || e[1]->found, "frame %d: no bone found", fr.index);
+        /* every reported bone point, in full-frame pixels, against the annotation */
+        for (int b = 0; b < 2; b++) {
+            for (int i = 0; i < e[b]->n; i++) {
+                usg_point pt = {e[b]->pts[i].x + p.clip_x, e[b]->pts[i].y + p.clip_y};
+                sum += dist_to_polyline(pt, q, nq) * sp;
+                npts++;
+            }
+        }
+        /* annotated points within 1 mm of a reported edge */
+        for (int i = 0; i < nq; i++) {
+            ann++;
+            for (int b = 0; b < 2; b++) {
+                usg_point shifted[USG_EDGE_MAX];
+                int m = e[b]->n;
+                for (int k = 0; k < m; k++) shifted[k] = (usg_point){e[b]->pts[k].x + p.clip_x, e[b]->pts[k].y + p.clip_y};
+                if (m > 1 && dist_to_polyline(q[i], shifted, m) * sp <= 1.0) { covered++; break; }
+            }
+        }
+    }
+    cr_expect_eq(seen, an->frames, "annotated frames seen %d of %d", seen, an->frames);
+    cr_assert_gt(npts, 0);
+    double mean = sum / npts, cov = (double)covered / ann;
+    cr_expect(mean <= 1.0, "mean distance to the annotated cortex %.3f mm (limit 1.0)", mean);
+    cr_expect(cov >= 0.5, "annotated cortex covered %.2f (limit 0.5)", cov);
+    fprintf(stderr, "L14: mean distance %.3f mm over %d points, coverage %.2f of %d annotated points\n",
+            mean, npts, cov, ann);
+    usg_source_close(src);
+    usg_bone_detector_free(d);
+    usg_denoiser_free(dn);
+    usg_image_free(&den);
+    free(e[0]); free(e[1]); free(an);
+}
