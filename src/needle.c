@@ -35,7 +35,7 @@ struct usg_needle_tracker {
     nd_hessian hs;
     nd_hough hg;
     int r_track, r_acq;
-    double bright;          /* this frame's bright reference: 99.5th intensity percentile */
+    double bright, median;  /* this frame: 99.5th intensity percentile, tissue median (grey > 10) */
     /* track */
     int tracking, misses, hits;
     nd_kf1 kth, krho;
@@ -170,12 +170,12 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
     if (m->s_bg < 1.5) return 9;    /* flat flanks: a drawn line, not a needle in speckle */
     if (!tracking && m->tip.y < m->entry.y - 2) return 10; /* a needle goes in, downward */
     /* echo strength (grey levels are log amplitude, ND_GREY_PER_DB): a needle
-     * is a specular reflector, among the brightest echoes of the frame and well
-     * above the tissue beside it; muscle fibres and fascia are weaker */
-    double below_top_db = (t->bright - m->i_shaft) / ND_GREY_PER_DB;
+     * is a specular reflector, far above the typical tissue echo of the frame
+     * and above the tissue beside it; muscle fibres and fasciae are weaker */
+    double above_tissue_db = (m->i_shaft - t->median) / ND_GREY_PER_DB;
     double above_bg_db = (m->i_shaft - m->i_bg) / ND_GREY_PER_DB;
-    if (below_top_db > (tracking ? 10.0 : 6.0)) return 11;
-    if (above_bg_db < (tracking ? 7.0 : 12.0)) return 12;
+    if (above_tissue_db < (tracking ? 9.0 : 13.0)) return 11;
+    if (above_bg_db < (tracking ? 5.0 : 8.0)) return 12;
     return 0;
 }
 
@@ -183,8 +183,9 @@ static int plausible(const usg_needle_tracker *t, const nd_meas *m, int tracking
     return implausible(t, m, tracking) == 0;
 }
 
-/* The 99.5th percentile of the intensity inside the imaged region (sparse sample). */
-static double bright_reference(const usg_needle_tracker *t, const usg_image *img) {
+/* Intensity statistics inside the imaged region (sparse sample): the 99.5th
+ * percentile and the median (the typical tissue echo). */
+static void frame_levels(usg_needle_tracker *t, const usg_image *img) {
     int hist[256] = {0}, n = 0;
     for (int y = 1; y < t->c.h; y += 3) {
         const uint8_t *row = usg_image_row(img, y), *m = t->c.mask + (size_t)y * t->c.w;
@@ -194,7 +195,14 @@ static double bright_reference(const usg_needle_tracker *t, const usg_image *img
     }
     int acc = 0, v = 255;
     while (v > 0 && acc + hist[v] < 0.005 * n) acc += hist[v--];
-    return v < 16 ? 16 : v;
+    t->bright = v < 16 ? 16 : v;
+    /* tissue: the median of what is not shadow or black (grey > 10) */
+    int nt = 0;
+    for (v = 11; v < 256; v++) nt += hist[v];
+    acc = 0;
+    v = 11;
+    while (v < 255 && acc + hist[v] < 0.5 * nt) acc += hist[v++];
+    t->median = v;
 }
 
 /* ---------------------------------------------------------- acquisition */
@@ -255,7 +263,7 @@ static int acquire(usg_needle_tracker *t, const usg_image *img, const usg_edge *
         fprintf(stderr, "cand %d th=%.1f votes=%.0f: tip=(%.1f,%.1f) entry=(%.1f,%.1f) len=%.1fmm snr=%.1f fill=%.2f "
                 "rms=%.2f shadow=%.2f tail=%.2f bone=%.2f shaft=%.0f/%.0f bg=%.0f sbg=%.1f cnr=%.1f border=%d -> %d\n",
                 i, pk[i].theta_deg, pk[i].votes, m.tip.x, m.tip.y, m.entry.x, m.entry.y, m.len_mm, m.snr, m.fill,
-                m.rms, m.shadow, m.tail, m.bone_frac, m.i_shaft, t->bright, m.i_bg, m.s_bg, (m.i_shaft - m.i_bg) / m.s_bg,
+                m.rms, m.shadow, m.tail, m.bone_frac, m.i_shaft, t->median, m.i_bg, m.s_bg, (m.i_shaft - m.i_bg) / m.s_bg,
                 m.border_entry, -implausible(t, &m, 0));
 #endif
         if (!plausible(t, &m, 0)) continue;
@@ -367,7 +375,7 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
     fprintf(stderr, "frame\n");
     if (getenv("ND_ALWAYS_ACQUIRE")) usg_needle_tracker_reset(t);
 #endif
-    t->bright = bright_reference(t, img);
+    frame_levels(t, img);
     nd_meas m;
     int got = 0;
     if (t->tracking) {
@@ -382,12 +390,13 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
         hint.tip = p.tip;
         hint.dx = pred.dx;
         hint.dy = pred.dy;
+        hint.speed_px = fabs(t->ks.x[1]);
         int okm = nd_measure(&t->c, img, &pred, t->r_track, &hint, sacrum, ilium, &m);
 #ifdef ND_DEBUG
         fprintf(stderr, "track pred tip=(%.1f,%.1f) entry=(%.1f,%.1f) -> %d tip=(%.1f,%.1f) entry=(%.1f,%.1f) len=%.1f snr=%.1f "
                 "fill=%.2f rms=%.2f shadow=%.2f bone=%.2f shaft=%.0f/%.0f bg=%.0f plaus=%d\n",
                 hint.tip.x, hint.tip.y, hint.entry.x, hint.entry.y, okm, m.tip.x, m.tip.y, m.entry.x, m.entry.y,
-                m.len_mm, m.snr, m.fill, m.rms, m.shadow, m.bone_frac, m.i_shaft, t->bright, m.i_bg,
+                m.len_mm, m.snr, m.fill, m.rms, m.shadow, m.bone_frac, m.i_shaft, t->median, m.i_bg,
                 okm ? plausible(t, &m, 1) : -1);
 #endif
         if (okm && plausible(t, &m, 1)) {

@@ -115,6 +115,7 @@ typedef struct nd_meas {
 typedef struct nd_hint {
     usg_point entry, tip;
     double dx, dy;          /* unit direction entry -> tip */
+    double speed_px;        /* tip speed, px per frame */
 } nd_hint;
 
 /* Make the context for w x h images (mask filled by the caller, then nd_ctx_distance). */

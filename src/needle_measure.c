@@ -532,10 +532,24 @@ static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir) {
 
 /* ------------------------------------------------------------ measurement */
 
-/* Resample along `line` over the whole image, contrast computed. */
-static int sample(nd_ctx *c, const usg_image *img, const nd_line *line, int half) {
+/* Resample along `line` over the image (with a hint, over the predicted
+ * shaft from 3 mm behind its entry to well beyond its tip: 15 mm or four
+ * frames of motion), contrast computed. */
+static int sample(nd_ctx *c, const usg_image *img, const nd_line *line, int half, const nd_hint *hint) {
     double ulo, uhi;
     if (!nd_line_clip(line, c->w, c->h, 1.0, &ulo, &uhi)) return 0;
+#ifdef ND_NO_WINDOW
+    hint = NULL;
+#endif
+    if (hint) {
+        double ue = (hint->entry.x - line->px) * line->dx + (hint->entry.y - line->py) * line->dy;
+        double ut = (hint->tip.x - line->px) * line->dx + (hint->tip.y - line->py) * line->dy;
+        double back = 3.0 / c->sp + 2 * c->box_a, fwd = fmax(15.0 / c->sp, 4.0 * hint->speed_px) + 2 * c->box_a;
+        double lo = ue <= ut ? ue - back : ut - fwd, hi = ue <= ut ? ut + fwd : ue + back;
+        if (lo > ulo) ulo = lo;
+        if (hi < uhi) uhi = hi;
+        if (uhi - ulo < 4) return 0;
+    }
     nd_strip_sample(&c->st, img, c->mask, line, ulo, uhi, half);
     nd_strip_contrast(&c->st, c->box_a, c->flank);
     return 1;
@@ -558,14 +572,14 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     memset(m, 0, sizeof *m);
     const int gap = clampi((int)lrint(1.0 / c->sp), 3, 12);
     /* pass 1: wide search, robust axis over everything bright near the line */
-    if (!sample(c, img, guess, rs + c->flank)) return 0;
+    if (!sample(c, img, guess, rs + c->flank, NULL)) return 0;
     double noise = strip_noise(c, rs);
     if (noise < 0) return 0;
     strip_peaks(c, rs);
     nd_line l1, l2;
     if (!fit_axis(c, 0, c->st.len - 1, 3.0 * noise, rs, &l1)) return 0;
     /* pass 2: narrow, pick the shaft run and refit the axis on it alone */
-    if (!sample(c, img, &l1, 4 + c->flank)) return 0;
+    if (!sample(c, img, &l1, 4 + c->flank, hint)) return 0;
     strip_peaks(c, 4);
     double win[2];
     if (hint) {
@@ -577,9 +591,10 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     double level;
     if (!shaft_run(c, img, noise, gap, hint ? win : NULL, &run, &level)) return 0;
     usg_point r0 = column_point(c, run.k0), r1 = column_point(c, run.k1);
+    if (!hint && (level < 5.0 * noise || (run.k1 - run.k0) * c->sp < 2.0)) return 0; /* hopeless: save the time */
     if (!fit_axis(c, run.k0, run.k1, 0.0, 3.0, &l2)) return 0;
     /* pass 3: on the final axis, the run again, the tip and the features */
-    if (!sample(c, img, &l2, 3 + c->flank)) return 0;
+    if (!sample(c, img, &l2, 3 + c->flank, hint)) return 0;
     strip_peaks(c, 2);
     win[0] = fmin(column_of(c, r0), column_of(c, r1)) - gap;
     win[1] = fmax(column_of(c, r0), column_of(c, r1)) + gap;

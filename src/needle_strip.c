@@ -119,17 +119,18 @@ void nd_strip_contrast(nd_strip *s, int a, int w) {
         const uint8_t *ok = nd_strip_okrow(s, s->ok, v);
         float *sm = nd_strip_row(s, s->sm, v);
         uint8_t *smok = nd_strip_okrow(s, s->smok, v);
-        s->pre[0] = 0;
-        s->precnt[0] = 0;
-        for (int k = 0; k < len; k++) {
-            s->pre[k + 1] = s->pre[k] + (ok[k] ? val[k] : 0);
-            s->precnt[k + 1] = s->precnt[k] + ok[k];
+        /* sliding window over [k - a, k + a] */
+        float sum = 0;
+        int cnt = 0;
+        for (int k = 0; k < a && k < len; k++) {
+            if (ok[k]) { sum += val[k]; cnt++; }
         }
         for (int k = 0; k < len; k++) {
-            int lo = k - a < 0 ? 0 : k - a, hi = k + a + 1 > len ? len : k + a + 1;
-            int cnt = s->precnt[hi] - s->precnt[lo];
+            int in = k + a, out = k - a - 1;
+            if (in < len && ok[in]) { sum += val[in]; cnt++; }
+            if (out >= 0 && ok[out]) { sum -= val[out]; cnt--; }
             if (ok[k] && cnt > a) {
-                sm[k] = (float)((s->pre[hi] - s->pre[lo]) / cnt);
+                sm[k] = sum / (float)cnt;
                 smok[k] = 1;
             } else {
                 sm[k] = 0;
