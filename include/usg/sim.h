@@ -9,10 +9,13 @@
  *    cortex has a short internal echo tail, the needle a reverberation tail and a
  *    bright bevel tip; bone transmits almost nothing, so a shadow falls beneath
  *    it along each beam line;
+ *  - fasciae and fibrous septa are weaker specular interfaces; the cortex also
+ *    shows its probe-to-bone multiple echo, faint, at twice the depth;
  *  - each beam line is convolved with a separable point-spread function (axial
- *    and lateral Gaussian, lateral width growing with depth), then envelope
- *    detected, attenuated with depth, amplified by time-gain compensation,
- *    given receiver noise, and log compressed to a dynamic range in dB;
+ *    and lateral Gaussian, FWHM 3/f and 6/f + 0.1/f * depth mm for f in MHz),
+ *    attenuated with depth (0.5 dB/cm/MHz), given receiver noise, envelope
+ *    detected, amplified by time-gain compensation, lightly smoothed (a
+ *    scanner's video filter) and log compressed to a dynamic range in dB;
  *  - curvilinear probes are simulated on a polar (line, sample) grid and scan
  *    converted into a fan that is black outside; linear probes on the pixel grid.
  * Between frames the probe jitters slightly and the speckle partly decorrelates;
