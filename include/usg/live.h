@@ -108,6 +108,9 @@ typedef struct usg_live_stats {
     double pace_fps;        /* recordings: the pace used; live: 0 */
     /* capture-to-overlay latency of processed frames, ms */
     double e2e_p50, e2e_p95, e2e_p99, e2e_max, e2e_mean;
+    /* of it, the time from the capture stamp until processing began (mailbox
+     * hand-over plus waiting for the CPU), ms */
+    double wait_p50, wait_p99;
     double wall_ms;         /* duration of the run */
 } usg_live_stats;
 

@@ -223,6 +223,7 @@ static void summary(live_cli *c) {
     cli_info(1, "usguide live: capture-to-overlay latency ms: p50 %.2f p95 %.2f p99 %.2f max %.2f "
                 "(budget %.2f ms%s, %.1f s)",
              st.e2e_p50, st.e2e_p95, st.e2e_p99, st.e2e_max, st.budget_ms, pace, st.wall_ms / 1000.0);
+    cli_info(1, "usguide live: of it waiting before processing ms: p50 %.2f p99 %.2f", st.wait_p50, st.wait_p99);
     if (c->srv) {
         usg_igtl_server_stats ss;
         usg_igtl_server_get_stats(c->srv, &ss);
