@@ -30,6 +30,7 @@
 #define CLEFT_V_MM 0.5          /* ... at least this deep */
 #define CLEFT_DIP 0.15          /* ... with the echo this much below the surface's mean */
 #define CLEFT_DIP_WEIGHT 2.0    /* mm of V worth a full echo dip */
+#define NOTCH_MAX_MM 1.5        /* a closed cleft's echo ends within this below the path */
 #define CLEFT_TRACK_MM 5.0      /* a cleft within this of last frame's is the same one */
 #define TRIM_ECHO 0.65           /* facing ends: echo below this share of the surface's is cut */
 #define FRAGMENT_GAP_MM 2.0     /* surfaces this close ... */
@@ -77,6 +78,7 @@ struct usg_bone_detector {
     double *ex, *ey;       /* one end's wall points: cap */
     double side_vote;      /* > 0: sacrum on the left */
     double prev_cleft;     /* last frame's cleft (scan line between the facing ends), -1 none */
+    usg_point notch;       /* bottom of a closed cleft found this frame, NAN none */
     double cur_cleft;
 };
 
@@ -236,15 +238,39 @@ static float path_echo(const usg_bone_detector *d, int j) {
     return d->path[j] < 0 ? 0 : d->a[(size_t)j * d->g.nd + d->path[j]];
 }
 
+/* The bottom of a closed cleft between scan lines j0..j1: on the line of
+ * weakest echo, where the grey below the path falls to half of it. The two
+ * cortices curl down into the cleft there; their echoes blur into one notch
+ * whose lower edge marks where the curls end. */
+static usg_point notch_bottom(const usg_bone_detector *d, int j0, int j1) {
+    const usg_bone_grid *g = &d->g;
+    int jn = -1;
+    for (int j = j0; j <= j1; j++)
+        if (d->path[j] >= 0 && (jn < 0 || path_echo(d, j) < path_echo(d, jn))) jn = j;
+    usg_point p = {NAN, NAN};
+    if (jn < 0) return p;
+    const float *col = d->a + (size_t)jn * g->nd;
+    int i = d->path[jn];
+    float half = 0.5f * col[i];
+    double di = i;
+    const int i0 = i, reach = (int)ceil(NOTCH_MAX_MM / g->depth_mm);
+    while (i + 1 < g->hi[jn] && col[i + 1] > half && i - i0 < reach) i++;
+    if (i + 1 >= g->hi[jn] || i - i0 >= reach) return p; /* bright below: an open cleft */
+    di = i + (col[i] - half) / (col[i] - col[i + 1] + 1e-6f);
+    usg_bone_grid_point(g, jn, di, &p.x, &p.y);
+    return p;
+}
+
 /* A lone surface that is really both bones meeting at the cleft. Cleft
  * candidates along it: a run of weak echo (the path crossing the top of the
  * cleft) or a single scan line, either way at the bottom of a V (the two
  * cortices slope down into the cleft: depth below the chord of the points
  * CLEFT_ARM_MM beyond either side, at least CLEFT_V_MM), leaving a bone on
  * both sides, and with the echo dipping there (the cortex turns away from the
- * beam) unless the V is deep. Near last frame's cleft the nearest candidate
- * wins, else the strongest (V depth + dip + half the run length). */
-static int split_at_cleft(const usg_bone_detector *d, const segment *s, segment *l, segment *r) {
+ * beam) unless the V is deep. The strongest candidate (V depth + dip + half
+ * the run length) wins, among those near last frame's cleft if there are any. */
+static int split_at_cleft(const usg_bone_detector *d, const segment *s, segment *l, segment *r,
+                          usg_point *notch) {
     const usg_bone_grid *g = &d->g;
     int arm = (int)lround(CLEFT_ARM_MM / g->lateral_mm);
     if (arm < 2) arm = 2;
@@ -282,10 +308,12 @@ static int split_at_cleft(const usg_bone_detector *d, const segment *s, segment 
         if (v < CLEFT_V_MM || (dip < CLEFT_DIP && v < 2 * CLEFT_V_MM)) continue;
         double strength = v + CLEFT_DIP_WEIGHT * dip + 0.5 * (k1 - k0) * g->lateral_mm;
         double near = d->prev_cleft >= 0 ? fabs(0.5 * (k0 + k1) - d->prev_cleft) : 1e9;
-        int better = near <= reach ? near < best_near : best_near > reach && strength > best;
+        int in = near <= reach, best_in = best_near <= reach;
+        int better = in != best_in ? in : strength > best;
         if (better) { best = strength; best_near = near; a0 = k0; a1 = k1; }
     }
     if (a0 < 0) return 0;
+    *notch = notch_bottom(d, a0 - 1, a1 + 1);
     *l = *s; *r = *s;
     l->j1 = a0 - 1;
     r->j0 = a1 + 1;
@@ -443,20 +471,28 @@ static usg_point seg_point(const usg_bone_detector *d, const segment *s, int dir
 }
 
 /* Write segment s as an edge in clipped-image pixels; its end facing the
- * other bone o (NULL: none) is followed down to the cleft wall. */
-static void write_edge(usg_bone_detector *d, const usg_image *img, const segment *s,
-                       const segment *o, usg_edge *e) {
+ * other bone o (NULL: none) is followed down to the cleft wall, or with
+ * use_notch (a closed cleft) ends at the cleft's bottom. Returns 1 if a wall
+ * was followed. */
+static int write_edge(usg_bone_detector *d, const usg_image *img, const segment *s,
+                      const segment *o, int use_notch, usg_edge *e) {
     e->n = 0;
     e->found = 0;
     const int m = d->wall.cap;
     int n = grid_points(d, s, m);
-    if (n < 1) return;
-    int nl = 0, nr = 0;
+    if (n < 1) return 0;
+    int nl = 0, nr = 0, wall = 0;
     if (o) {
         int dir = o->j0 > s->j0 ? 1 : -1;
         int back = (int)lround(WALL_INNER_MM / d->g.lateral_mm);
         int k = usg_bone_wall(&d->g, img, &d->wall, seg_point(d, s, dir, 0), seg_point(d, s, dir, back),
                               seg_point(d, o, -dir, 0), d->ex, d->ey);
+        wall = k > 0;
+        if (k == 0 && use_notch) { /* a closed cleft: the curl ends at its bottom */
+            d->ex[0] = d->notch.x;
+            d->ey[0] = d->notch.y;
+            k = 1;
+        }
         if (dir > 0) {
             for (int i = 0; i < k; i++) { d->px[m + n + i] = d->ex[i]; d->py[m + n + i] = d->ey[i]; }
             nr = k;
@@ -468,6 +504,7 @@ static void write_edge(usg_bone_detector *d, const usg_image *img, const segment
     for (int k = m - nl; k < m + n + nr; k++) edge_push(e, d->px[k], d->py[k]);
     e->found = e->n >= 2;
     if (!e->found) e->n = 0;
+    return wall;
 }
 
 /* Mark the scan lines of s that lie on the path with label l. */
@@ -480,6 +517,7 @@ static void mark(usg_bone_detector *d, const segment *s, int l) {
 static void label_surfaces(usg_bone_detector *d, const usg_image *img, usg_edge *sacrum, usg_edge *ilium) {
     segment none = {0}, *sa = &none, *il = &none, cut_l, cut_r;
     d->cur_cleft = -1;
+    d->notch = (usg_point){NAN, NAN};
     int ia = best_segment(d);
     if (ia >= 0) {
         d->seg[ia].used = 1;
@@ -487,7 +525,7 @@ static void label_surfaces(usg_bone_detector *d, const usg_image *img, usg_edge 
         /* a partner that merely continues the surface is a fragment of it,
          * and the cleft may be inside the surface */
         int cut = (ib < 0 || continues(d, &d->seg[ia], &d->seg[ib])) &&
-                  split_at_cleft(d, &d->seg[ia], &cut_l, &cut_r);
+                  split_at_cleft(d, &d->seg[ia], &cut_l, &cut_r, &d->notch);
         if (cut) ib = -1;
         if (ib >= 0 || cut) {
             segment *l = cut ? &cut_l : &d->seg[ia], *r = cut ? &cut_r : &d->seg[ib];
@@ -516,8 +554,13 @@ static void label_surfaces(usg_bone_detector *d, const usg_image *img, usg_edge 
     sacrum->found = ilium->found = 0;
     sacrum->n = ilium->n = 0;
     int both = sa != &none && il != &none;
-    if (sa != &none) write_edge(d, img, sa, both ? il : NULL, sacrum);
-    if (il != &none) write_edge(d, img, il, both ? sa : NULL, ilium);
+    int walls = 0;
+    if (sa != &none) walls += write_edge(d, img, sa, both ? il : NULL, 0, sacrum);
+    if (il != &none) walls += write_edge(d, img, il, both ? sa : NULL, 0, ilium);
+    if (both && walls == 0 && !isnan(d->notch.x)) { /* no cleft column on either side: closed */
+        write_edge(d, img, sa, il, 1, sacrum);
+        write_edge(d, img, il, sa, 1, ilium);
+    }
 }
 
 /* Remember this frame's surfaces for the next one. */
