@@ -21,7 +21,8 @@
 #endif
 
 #define ND_MAX_ANGLE 78.0   /* steepest accepted axis, degrees from horizontal */
-#define ND_CANDIDATES 10
+#define ND_PEAKS 40        /* Hough peaks screened */
+#define ND_CANDIDATES 16   /* measured at most */
 /* B-mode grey per dB of echo amplitude: 255 grey over a 60 dB display range */
 #define ND_GREY_PER_DB (255.0 / 60.0)
 #define ND_COAST 2          /* frames a lost track is still drawn (predicted) */
@@ -207,6 +208,51 @@ static void frame_levels(usg_needle_tracker *t, const usg_image *img) {
 
 /* ---------------------------------------------------------- acquisition */
 
+/* Cheap screen of a Hough line on the half-resolution image: the echo mass
+ * (sum of dB above the threshold) of its best run of at least 2 mm whose echo
+ * (max over +-2 px across) is 12 dB above the tissue median, with no
+ * acoustic shadow 3-5 mm beneath it (a cortex); 0 if none. Fibres, faint
+ * fasciae and bone surfaces score low or nothing. */
+static double bright_run(const usg_needle_tracker *t, const nd_hough_peak *pk) {
+    double th = pk->theta_deg * M_PI / 180.0, dx = cos(th), dy = sin(th);
+    nd_line l = {t->hg.cx - pk->rho * dy, t->hg.cy + pk->rho * dx, dx, dy};
+    double ulo, uhi;
+    if (!nd_line_clip(&l, t->w2, t->h2, 0.0, &ulo, &uhi)) return 0;
+    const float thr = (float)(t->median + 12.0 * ND_GREY_PER_DB), dark = (float)(0.35 * t->median);
+    const int need = (int)ceil(2.0 / (2 * t->c.sp)), w2 = t->w2, h2 = t->h2;
+    const int b0 = clampi((int)lrint(3.0 / (2 * t->c.sp)), 1, 60), b1 = clampi((int)lrint(5.0 / (2 * t->c.sp)), b0 + 1, 100);
+    int run = 0, gap = 0;
+    double mass = 0, best_mass = 0;
+    for (double u = ulo; u <= uhi; u += 1.0) {
+        float best = 0;
+        int bx = 0, by = 0;
+        for (int v = -2; v <= 2; v++) {
+            int x = (int)lrint(l.px + u * dx - v * dy), y = (int)lrint(l.py + u * dy + v * dx);
+            if (x < 0 || y < 0 || x >= w2 || y >= h2) continue;
+            float g = t->half[y * w2 + x];
+            if (g > best) { best = g; bx = x; by = y; }
+        }
+        int ok = best >= thr;
+        if (ok) { /* not on a cortex: the tissue beneath is not in shadow */
+            float sum = 0;
+            int n = 0;
+            for (int d = b0; d <= b1 && by + d < h2; d++) { sum += t->half[(by + d) * w2 + bx]; n++; }
+            ok = n == 0 || sum / n >= dark;
+        }
+        if (ok) {
+            run += 1 + gap;
+            gap = 0;
+            mass += best - thr;
+            if (run >= need && mass > best_mass) best_mass = mass;
+        } else if (++gap > 2) {
+            run = 0;
+            gap = 0;
+            mass = 0;
+        }
+    }
+    return best_mass;
+}
+
 static int acquire(usg_needle_tracker *t, const usg_image *img, const usg_edge *e1, const usg_edge *e2,
                    nd_meas *best) {
     const int w2 = t->w2, h2 = t->h2;
@@ -250,15 +296,47 @@ static int acquire(usg_needle_tracker *t, const usg_image *img, const usg_edge *
             nd_hough_vote(&t->hg, x, y, deg, 3, wgt > 4 ? 4 : wgt);
         }
     }
-    nd_hough_peak pk[ND_CANDIDATES];
-    int np = nd_hough_peaks(&t->hg, pk, ND_CANDIDATES);
+#ifdef ND_DEBUG
+    if (getenv("ND_PEAKS")) {
+        nd_hough_peak all[40];
+        float *save = malloc(sizeof(float) * 180 * t->hg.nrho);
+        memcpy(save, t->hg.acc, sizeof(float) * 180 * t->hg.nrho);
+        int na = nd_hough_peaks(&t->hg, all, 40);
+        memcpy(t->hg.acc, save, sizeof(float) * 180 * t->hg.nrho);
+        free(save);
+        for (int i = 0; i < na; i++) {
+            double th = all[i].theta_deg * M_PI / 180.0;
+            fprintf(stderr, "peak %d th=%.0f votes=%.1f x0=%.1f y0=%.1f\n", i, all[i].theta_deg, all[i].votes,
+                    2 * (t->hg.cx - all[i].rho * sin(th)) + 0.5, 2 * (t->hg.cy + all[i].rho * cos(th)) + 0.5);
+        }
+    }
+#endif
+    nd_hough_peak pk[ND_PEAKS];
+    int np = nd_hough_peaks(&t->hg, pk, ND_PEAKS), nc = 0;
+    double score[ND_PEAKS];
+    for (int i = 0; i < np; i++) { /* keep the brightest lines, in order of echo mass */
+        double sc = bright_run(t, &pk[i]);
+        if (sc <= 0) continue;
+        int j = nc < ND_CANDIDATES ? nc++ : ND_CANDIDATES - 1;
+        if (j == ND_CANDIDATES - 1 && nc == ND_CANDIDATES && sc <= score[j]) continue;
+        nd_hough_peak p = pk[i];
+        while (j > 0 && score[j - 1] < sc) { score[j] = score[j - 1]; pk[j] = pk[j - 1]; j--; }
+        score[j] = sc;
+        pk[j] = p;
+    }
+    np = nc;
     int found = 0;
     for (int i = 0; i < np; i++) {
         double th = pk[i].theta_deg * M_PI / 180.0, c = cos(th), s = sin(th);
         double x2 = t->hg.cx - pk[i].rho * s, y2 = t->hg.cy + pk[i].rho * c;
         nd_line l = {2 * x2 + 0.5, 2 * y2 + 0.5, c, s};
         nd_meas m;
-        if (!nd_measure(&t->c, img, &l, t->r_acq, NULL, e1, e2, &m)) continue;
+        if (!nd_measure(&t->c, img, &l, t->r_acq, NULL, e1, e2, &m)) {
+#ifdef ND_DEBUG
+            fprintf(stderr, "cand %d th=%.1f votes=%.0f: no measurement\n", i, pk[i].theta_deg, pk[i].votes);
+#endif
+            continue;
+        }
 #ifdef ND_DEBUG
         fprintf(stderr, "cand %d th=%.1f votes=%.0f: tip=(%.1f,%.1f) entry=(%.1f,%.1f) len=%.1fmm snr=%.1f fill=%.2f "
                 "rms=%.2f shadow=%.2f tail=%.2f bone=%.2f shaft=%.0f/%.0f bg=%.0f sbg=%.1f cnr=%.1f border=%d -> %d\n",

@@ -567,19 +567,25 @@ static usg_point walk_to_border(const nd_ctx *c, double k, int dir) {
     return q;
 }
 
+#ifdef ND_DEBUG
+#define ND_FAIL(code) do { if (getenv("ND_WHY")) fprintf(stderr, "measure fail %d\n", code); return 0; } while (0)
+#else
+#define ND_FAIL(code) return 0
+#endif
+
 int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, const nd_hint *hint,
                const usg_edge *e1, const usg_edge *e2, nd_meas *m) {
     memset(m, 0, sizeof *m);
     const int gap = clampi((int)lrint(1.0 / c->sp), 3, 12);
     /* pass 1: wide search, robust axis over everything bright near the line */
-    if (!sample(c, img, guess, rs + c->flank, NULL)) return 0;
+    if (!sample(c, img, guess, rs + c->flank, NULL)) ND_FAIL(1);
     double noise = strip_noise(c, rs);
-    if (noise < 0) return 0;
+    if (noise < 0) ND_FAIL(2);
     strip_peaks(c, rs);
     nd_line l1, l2;
-    if (!fit_axis(c, 0, c->st.len - 1, 3.0 * noise, rs, &l1)) return 0;
+    if (!fit_axis(c, 0, c->st.len - 1, 3.0 * noise, rs, &l1)) ND_FAIL(3);
     /* pass 2: narrow, pick the shaft run and refit the axis on it alone */
-    if (!sample(c, img, &l1, 4 + c->flank, hint)) return 0;
+    if (!sample(c, img, &l1, 4 + c->flank, hint)) ND_FAIL(4);
     strip_peaks(c, 4);
     double win[2];
     if (hint) {
@@ -589,16 +595,16 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     }
     nd_run run;
     double level;
-    if (!shaft_run(c, img, noise, gap, hint ? win : NULL, &run, &level)) return 0;
+    if (!shaft_run(c, img, noise, gap, hint ? win : NULL, &run, &level)) ND_FAIL(5);
     usg_point r0 = column_point(c, run.k0), r1 = column_point(c, run.k1);
-    if (!hint && (level < 5.0 * noise || (run.k1 - run.k0) * c->sp < 2.0)) return 0; /* hopeless: save the time */
-    if (!fit_axis(c, run.k0, run.k1, 0.0, 3.0, &l2)) return 0;
+    if (!hint && (level < 5.0 * noise || (run.k1 - run.k0) * c->sp < 2.0)) ND_FAIL(6); /* hopeless: save the time */
+    if (!fit_axis(c, run.k0, run.k1, 0.0, 3.0, &l2)) ND_FAIL(7);
     /* pass 3: on the final axis, the run again, the tip and the features */
-    if (!sample(c, img, &l2, 3 + c->flank, hint)) return 0;
+    if (!sample(c, img, &l2, 3 + c->flank, hint)) ND_FAIL(8);
     strip_peaks(c, 2);
     win[0] = fmin(column_of(c, r0), column_of(c, r1)) - gap;
     win[1] = fmax(column_of(c, r0), column_of(c, r1)) + gap;
-    if (!shaft_run(c, img, noise, gap, win, &run, &level)) return 0;
+    if (!shaft_run(c, img, noise, gap, win, &run, &level)) ND_FAIL(9);
     int k0 = run.k0, k1 = run.k1;
 #ifdef ND_DEBUG
     if (getenv("ND_PROFILE")) {
