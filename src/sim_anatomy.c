@@ -171,8 +171,11 @@ static usg_status build_needle(sim_anatomy *a, const usg_sim_params *p, const si
     double first = entry + sim_rng_range(&r, 5.0, 9.0) * mm;
     double half = entry + 0.5 * (len - entry);
     n->len_start = first < half ? first : half;
-    int nfree = p->needle_free_frames >= 0 ? p->needle_free_frames : 3 + (int)(sim_rng_uniform(&r) * 3.0);
-    if (nfree > p->frames / 3) nfree = p->frames / 3;
+    int nfree = p->needle_free_frames;
+    if (nfree < 0) { /* from the seed: 3..5, at most a third of the sequence */
+        nfree = 3 + (int)(sim_rng_uniform(&r) * 3.0);
+        if (nfree > p->frames / 3) nfree = p->frames / 3;
+    }
     n->free_frames = nfree;
     return USG_OK;
 }
