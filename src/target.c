@@ -6,10 +6,12 @@
 #include <math.h>
 #include <stdlib.h>
 
-/* Smoothing: the target follows a new position with weight ALPHA; a move of
+/* Smoothing: an alpha-beta filter (position gain ALPHA, velocity gain BETA,
+ * per frame); a move of
  * more than RESET_MM (a new view, a re-detection) is taken at once; after
  * FORGET_FRAMES frames without a target the history is dropped. */
-#define ALPHA 0.5
+#define ALPHA 0.3
+#define BETA 0.03
 #define RESET_MM 3.0
 #define FORGET_FRAMES 5
 /* Segments per bounding box when pruning the closest-pair search. */
@@ -18,7 +20,7 @@
 struct usg_target_tracker {
     usg_probe probe;
     int have;
-    usg_point smooth;
+    usg_point smooth, vel;   /* position and velocity (px per frame) */
     int missed;
 };
 
@@ -150,10 +152,14 @@ usg_status usg_target_tracker_new(const usg_probe *probe, usg_target_tracker **o
 static usg_point smooth_step(usg_target_tracker *t, usg_point raw) {
     double dx = (raw.x - t->smooth.x) * t->probe.spacing_x_mm;
     double dy = (raw.y - t->smooth.y) * t->probe.spacing_y_mm;
-    if (!t->have || hypot(dx, dy) > RESET_MM) t->smooth = raw;
-    else {
-        t->smooth.x += ALPHA * (raw.x - t->smooth.x);
-        t->smooth.y += ALPHA * (raw.y - t->smooth.y);
+    if (!t->have || hypot(dx, dy) > RESET_MM) {
+        t->smooth = raw;
+        t->vel = (usg_point){0, 0};
+    } else { /* alpha-beta filter: follows a steady drift without lag */
+        usg_point pred = {t->smooth.x + t->vel.x, t->smooth.y + t->vel.y};
+        double rx = raw.x - pred.x, ry = raw.y - pred.y;
+        t->smooth = (usg_point){pred.x + ALPHA * rx, pred.y + ALPHA * ry};
+        t->vel = (usg_point){t->vel.x + BETA * rx, t->vel.y + BETA * ry};
     }
     t->have = 1;
     t->missed = 0;
