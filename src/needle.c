@@ -21,6 +21,16 @@
 #endif
 
 #define ND_MAX_ANGLE 78.0   /* steepest accepted axis, degrees from horizontal */
+/* Ridge filter scales (mm): a 22G needle blurred by the point-spread function
+ * across a shallow axis (axial blur), and across a steep one (lateral blur);
+ * the coarse scale votes only for axes at least ND_STEEP_DEG from horizontal. */
+#ifndef ND_RIDGE_SIGMA_MM
+#define ND_RIDGE_SIGMA_MM 0.44
+#endif
+#ifndef ND_RIDGE_SIGMA2_MM
+#define ND_RIDGE_SIGMA2_MM 0.8
+#endif
+#define ND_STEEP_DEG 35.0
 #define ND_PEAKS 40        /* Hough peaks screened */
 #define ND_CANDIDATES 16   /* measured at most */
 /* B-mode grey per dB of echo amplitude: 255 grey over a 60 dB display range */
@@ -33,7 +43,7 @@ struct usg_needle_tracker {
     float *half;
     uint8_t *mask2;         /* half resolution: where ridge votes count */
     float *ridge;
-    nd_hessian hs;
+    nd_hessian hs, hs2;     /* fine and coarse ridge filters */
     nd_hough hg;
     int r_track, r_acq;
     double bright, median;  /* this frame: 99.5th intensity percentile, tissue median (grey > 10) */
@@ -75,7 +85,7 @@ static usg_status make_masks(usg_needle_tracker *t, const usg_probe *probe) {
     }
     nd_ctx_distance(&t->c);
     uint8_t *a = t->mask2;
-    int r = t->hs.r + 1;
+    int r = (t->hs2.r > t->hs.r ? t->hs2.r : t->hs.r) + 1;
     for (int y = 0; y < h2; y++) {
         for (int x = 0; x < w2; x++) {
             const uint8_t *p = full + (size_t)(2 * y) * w + 2 * x;
@@ -122,7 +132,8 @@ usg_status usg_needle_tracker_new(const usg_needle_params *p, int w, int h, usg_
     size_t n2 = (size_t)t->w2 * t->h2;
     int flank = clampi((int)lrint(0.9 / sp), 3, 9);
     usg_status st = nd_ctx_init(&t->c, w, h, sp, 2 * (t->r_acq + flank) + 1);
-    if (st == USG_OK) st = nd_hessian_init(&t->hs, t->w2, t->h2, clampd(0.22 / sp, 1.0, 3.0));
+    if (st == USG_OK) st = nd_hessian_init(&t->hs, t->w2, t->h2, clampd(ND_RIDGE_SIGMA_MM / (2.0 * sp), 1.0, 3.0));
+    if (st == USG_OK) st = nd_hessian_init(&t->hs2, t->w2, t->h2, clampd(ND_RIDGE_SIGMA2_MM / (2.0 * sp), 1.5, 5.0));
     if (st == USG_OK) st = nd_hough_init(&t->hg, t->w2, t->h2, ND_MAX_ANGLE);
     if (st == USG_OK) {
         t->mask2 = malloc(n2);
@@ -151,6 +162,7 @@ void usg_needle_tracker_free(usg_needle_tracker *t) {
     if (!t) return;
     nd_ctx_free(&t->c);
     nd_hessian_free(&t->hs);
+    nd_hessian_free(&t->hs2);
     nd_hough_free(&t->hg);
     free(t->mask2); free(t->half); free(t->ridge);
     free(t);
@@ -175,7 +187,8 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
      * and above the tissue beside it; muscle fibres and fasciae are weaker */
     double above_tissue_db = (m->i_shaft - t->median) / ND_GREY_PER_DB;
     double above_bg_db = (m->i_shaft - m->i_bg) / ND_GREY_PER_DB;
-    if (above_tissue_db < (tracking ? 9.0 : 13.0)) return 11;
+    double need_db = tracking ? 9.0 : (m->len_mm < 10.0 ? 17.0 : 13.0); /* a short streak needs a stronger echo */
+    if (above_tissue_db < need_db) return 11;
     if (above_bg_db < (tracking ? 5.0 : 8.0)) return 12;
     return 0;
 }
@@ -253,49 +266,54 @@ static double bright_run(const usg_needle_tracker *t, const nd_hough_peak *pk) {
     return best_mass;
 }
 
-static int acquire(usg_needle_tracker *t, const usg_image *img, const usg_edge *e1, const usg_edge *e2,
-                   nd_meas *best) {
+/* Ridge filter at one scale, then its thinned ridge pixels above the 96th
+ * percentile vote near their own orientation, for axes at least min_deg from
+ * the horizontal. */
+static void vote_scale(usg_needle_tracker *t, nd_hessian *hs, double min_deg) {
     const int w2 = t->w2, h2 = t->h2;
-    nd_downsample2(img, t->half, w2, h2);
-    nd_hessian_run(&t->hs, t->half);
+    nd_hessian_run(hs, t->half);
     float maxr = 0;
-    for (int y = 0; y < h2; y++) {
-        for (int x = 0; x < w2; x++) {
-            int i = y * w2 + x;
-            float r = t->mask2[i] ? nd_hessian_ridge(&t->hs, i) : 0;
-            t->ridge[i] = r;
-            if (r > maxr) maxr = r;
-        }
+    for (int i = 0; i < w2 * h2; i++) {
+        float r = t->mask2[i] ? nd_hessian_ridge(hs, i) : 0;
+        t->ridge[i] = r;
+        if (r > maxr) maxr = r;
     }
-    if (maxr <= 0) return 0;
-    /* threshold: the 96th percentile of the ridge strength inside the region */
+    if (maxr <= 0) return;
     enum { NB = 512 };
     int hist[NB] = {0}, tot = 0;
     for (int i = 0; i < w2 * h2; i++) {
         if (!t->mask2[i]) continue;
-        int b = (int)(t->ridge[i] / maxr * (NB - 1));
-        hist[b]++;
+        hist[(int)(t->ridge[i] / maxr * (NB - 1))]++;
         tot++;
     }
     int acc = 0, b = 0;
     while (b < NB - 1 && acc + hist[b] < 0.96 * tot) acc += hist[b++];
     float thr = (float)((b + 0.5) / (NB - 1) * maxr);
     if (thr <= 0) thr = maxr * 0.1f;
-    nd_hough_clear(&t->hg);
     for (int y = 1; y < h2 - 1; y++) {
         for (int x = 1; x < w2 - 1; x++) {
             int i = y * w2 + x;
             float r = t->ridge[i];
             if (r <= thr) continue;
-            double a = nd_hessian_angle(&t->hs, i);
+            double a = nd_hessian_angle(hs, i);
             int ox = (int)lrint(-sin(a)), oy = (int)lrint(cos(a));
-            if (r < t->ridge[i + oy * w2 + ox] || r < t->ridge[i - oy * w2 - ox]) continue;
+            if (r < t->ridge[i + oy * w2 + ox] || r < t->ridge[i - oy * w2 - ox]) continue; /* thin */
             double deg = a * 180.0 / M_PI;
+            if (fabs(deg) < min_deg - 3) continue;
             if (deg < 0) deg += 180.0;
             float wgt = r / thr;
             nd_hough_vote(&t->hg, x, y, deg, 3, wgt > 4 ? 4 : wgt);
         }
     }
+}
+
+static int acquire(usg_needle_tracker *t, const usg_image *img, const usg_edge *e1, const usg_edge *e2,
+                   nd_meas *best) {
+    nd_downsample2(img, t->half, t->w2, t->h2);
+    nd_hough_clear(&t->hg);
+    vote_scale(t, &t->hs, 0.0);
+    /* a steep needle crosses the beam obliquely: a wider line, weaker echo */
+    vote_scale(t, &t->hs2, ND_STEEP_DEG);
 #ifdef ND_DEBUG
     if (getenv("ND_PEAKS")) {
         nd_hough_peak all[40];
@@ -339,9 +357,9 @@ static int acquire(usg_needle_tracker *t, const usg_image *img, const usg_edge *
         }
 #ifdef ND_DEBUG
         fprintf(stderr, "cand %d th=%.1f votes=%.0f: tip=(%.1f,%.1f) entry=(%.1f,%.1f) len=%.1fmm snr=%.1f fill=%.2f "
-                "rms=%.2f shadow=%.2f tail=%.2f bone=%.2f shaft=%.0f/%.0f bg=%.0f sbg=%.1f cnr=%.1f border=%d -> %d\n",
+                "rms=%.2f bend=%.2f shadow=%.2f tail=%.2f bone=%.2f shaft=%.0f/%.0f bg=%.0f sbg=%.1f cnr=%.1f border=%d -> %d\n",
                 i, pk[i].theta_deg, pk[i].votes, m.tip.x, m.tip.y, m.entry.x, m.entry.y, m.len_mm, m.snr, m.fill,
-                m.rms, m.shadow, m.tail, m.bone_frac, m.i_shaft, t->median, m.i_bg, m.s_bg, (m.i_shaft - m.i_bg) / m.s_bg,
+                m.rms, m.bend_px, m.shadow, m.tail, m.bone_frac, m.i_shaft, t->median, m.i_bg, m.s_bg, (m.i_shaft - m.i_bg) / m.s_bg,
                 m.border_entry, -implausible(t, &m, 0));
 #endif
         if (!plausible(t, &m, 0)) continue;

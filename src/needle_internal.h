@@ -107,6 +107,7 @@ typedef struct nd_meas {
     nd_line line;           /* refined axis, d from entry to tip */
     usg_point tip, entry;
     double noise, level, snr, len_mm, fill, rms, shadow, tail, bone_frac, score;
+    double bend_px;         /* sagitta of a parabola fitted to the shaft: 0 for a straight needle */
     double i_shaft, i_bg, s_bg; /* shaft / flank intensity (medians), flank spread */
     int border_entry;       /* the shaft starts at the imaged region's boundary */
 } nd_meas;

@@ -312,6 +312,29 @@ static int shaft_run(nd_ctx *c, const usg_image *img, double noise, int gap, con
 
 /* --------------------------------------------------------------- features */
 
+/* Sagitta (px) of the weighted parabola v = a + b u + c u^2 through the
+ * contrast peaks of columns k0..k1: a needle is straight, a fascia or a
+ * septum bends. */
+static double bend(const nd_ctx *c, int k0, int k1) {
+    double S[5] = {0}, T[3] = {0};
+    double um = 0.5 * (k0 + k1), h = 0.5 * (k1 - k0);
+    if (h < 3) return 0;
+    for (int k = k0; k <= k1; k++) {
+        if (!c->pk_ok[k] || c->pk_c[k] <= 0) continue;
+        double u = (k - um) / h, w = c->pk_c[k], v = c->pk_v[k], p = w;
+        for (int i = 0; i < 5; i++) { S[i] += p; p *= u; }
+        T[0] += w * v; T[1] += w * v * u; T[2] += w * v * u * u;
+    }
+    /* solve the 3x3 normal equations [S0 S1 S2; S1 S2 S3; S2 S3 S4] x = T (Cramer) */
+    double m[3][3] = {{S[0], S[1], S[2]}, {S[1], S[2], S[3]}, {S[2], S[3], S[4]}};
+    double det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
+                 m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+    if (fabs(det) < 1e-12) return 0;
+    double dc = m[0][0] * (m[1][1] * T[2] - T[1] * m[2][1]) - m[0][1] * (m[1][0] * T[2] - T[1] * m[2][0]) +
+                T[0] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+    return fabs(dc / det); /* c with u in [-1, 1]: the sagitta over the run */
+}
+
 /* Mean image value along (nx, ny) from q, between d0 and d1 px (valid samples). */
 static void band_sum(const nd_ctx *c, const usg_image *img, usg_point q, double nx, double ny, double d0,
                      double d1, double *sum, int *cnt) {
@@ -633,6 +656,7 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     m->fill = cnt ? (double)fill / cnt : 0;
     m->rms = sw > 0 ? sqrt(svv / sw) : 99;
     shaft_intensity(c, k0, k1, m);
+    m->bend_px = bend(c, k0, k1);
     /* which end is the entry: the prediction's, else the one on the boundary, else the shallower */
     int be = border_end(c, run);
     int low_entry;
