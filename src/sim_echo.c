@@ -17,6 +17,7 @@
 #define A_NEEDLE 60.0
 #define NEEDLE_FLOOR 0.06
 #define NEEDLE_LOBE_DEG 22.0
+#define A_BEVEL 250.0        /* diffuse echo of the bevel, any angle */
 #define NEEDLE_DIAMETER_MM 0.72
 #define NEEDLE_REVERBS 6
 #define NEEDLE_REVERB_DECAY 0.35
@@ -137,8 +138,10 @@ static void splat_needle(usg_sim *s, const sim_pose *P, double len) {
         double bx, by;
         sim_geom_beam_dir(&s->g, x, y, &bx, &by);
         double cos_inc = -uy * bx + ux * by;
-        double boost = len - t < tip_zone ? 1.0 + 1.2 * (1.0 - (len - t) / tip_zone) : 1.0;
-        double a = A_NEEDLE * reflectance(cos_inc, NEEDLE_FLOOR, NEEDLE_LOBE_DEG) * boost * step;
+        /* the bevel: brighter, and scattering diffusely so it shows at any angle */
+        double bevel = len - t < tip_zone ? 1.0 - (len - t) / tip_zone : 0.0;
+        double a = (A_NEEDLE * reflectance(cos_inc, NEEDLE_FLOOR, NEEDLE_LOBE_DEG) * (1.0 + 1.2 * bevel) +
+                    A_BEVEL * bevel) * step;
         sim_beam_splat(&s->b, x, y, a, 0);
         /* multiple echoes inside the needle: delayed by its diameter each, their
          * phase advancing a quarter period (so they add in intensity, not amplitude) */
