@@ -28,6 +28,8 @@
 #define JUMP_PENALTY_MM 1.0     /* DP: discontinuity, in mm of evidence */
 #define CLEFT_ARM_MM 3.0        /* a closed cleft: V depth against the chord of +-3 mm */
 #define CLEFT_V_MM 0.5          /* ... at least this deep */
+#define CLEFT_WIDE_MM 8.0       /* the V against a wider chord adds to its strength, */
+#define CLEFT_WIDE_V_MM 2.0     /* ... and this deep it needs no echo dip */
 #define CLEFT_DIP 0.15          /* ... with the echo this much below the surface's mean */
 #define CLEFT_DIP_WEIGHT 2.0    /* mm of V worth a full echo dip */
 #define NOTCH_MAX_MM 1.5        /* a closed cleft's echo ends within this below the path */
@@ -261,19 +263,36 @@ static usg_point notch_bottom(const usg_bone_detector *d, int j0, int j1) {
     return p;
 }
 
+/* The V at scan lines k0..k1 of s: how far (mm) the deepest point of the run
+ * (or next to it) lies below the chord of the points `arm` lines beyond its
+ * ends; NAN if those lie outside s or off the path. */
+static double v_depth(const usg_bone_detector *d, const segment *s, int k0, int k1, int arm) {
+    int lo = k0 - arm, hi = k1 + arm;
+    if (lo < s->j0 || hi > s->j1 || d->path[lo] < 0 || d->path[hi] < 0) return NAN;
+    double v = -1e9;
+    for (int j = k0 - 1; j <= k1 + 1; j++) {
+        if (j < s->j0 || j > s->j1 || d->path[j] < 0) continue;
+        double chord = d->depth[lo] + (d->depth[hi] - d->depth[lo]) * (j - lo) / (double)(hi - lo);
+        if (d->depth[j] - chord > v) v = d->depth[j] - chord;
+    }
+    return v * d->g.depth_mm;
+}
+
 /* A lone surface that is really both bones meeting at the cleft. Cleft
  * candidates along it: a run of weak echo (the path crossing the top of the
  * cleft) or a single scan line, either way at the bottom of a V (the two
  * cortices slope down into the cleft: depth below the chord of the points
  * CLEFT_ARM_MM beyond either side, at least CLEFT_V_MM), leaving a bone on
  * both sides, and with the echo dipping there (the cortex turns away from the
- * beam) unless the V is deep. The strongest candidate (V depth + dip + half
- * the run length) wins, among those near last frame's cleft if there are any. */
+ * beam) unless the V is deep (CLEFT_V_MM x 2, or CLEFT_WIDE_V_MM wide). The strongest candidate (V depth, also against
+ * a CLEFT_WIDE_MM chord, + dip + half the run length) wins, among those near
+ * last frame's cleft if there are any. */
 static int split_at_cleft(const usg_bone_detector *d, const segment *s, segment *l, segment *r,
                           usg_point *notch) {
     const usg_bone_grid *g = &d->g;
     int arm = (int)lround(CLEFT_ARM_MM / g->lateral_mm);
     if (arm < 2) arm = 2;
+    const int wide = (int)lround(CLEFT_WIDE_MM / g->lateral_mm);
     int margin = (int)ceil(d->min_cols);
     if (margin < arm) margin = arm;
     double sum = 0;
@@ -290,23 +309,15 @@ static int split_at_cleft(const usg_bone_detector *d, const segment *s, segment 
             if (j > s->j0 + margin && path_echo(d, j - 1) < weak) continue; /* not its start */
             while (k1 + 1 <= s->j1 - margin && path_echo(d, k1 + 1) < weak) k1++;
         }
-        int lo = k0 - arm, hi = k1 + arm;
-        if (lo < s->j0 || hi > s->j1 || d->path[lo] < 0 || d->path[hi] < 0) continue;
-        /* the V: the deepest point of the run (or next to it) below the chord
-         * of the points an arm beyond its ends */
-        double v = -1e9;
-        for (int j = k0 - 1; j <= k1 + 1; j++) {
-            if (d->path[j] < 0) continue;
-            double chord = d->depth[lo] + (d->depth[hi] - d->depth[lo]) * (j - lo) / (double)(hi - lo);
-            if (d->depth[j] - chord > v) v = d->depth[j] - chord;
-        }
-        v *= g->depth_mm;
+        double v = v_depth(d, s, k0, k1, arm), v_wide = v_depth(d, s, k0, k1, wide);
+        if (isnan(v)) continue;
+        if (isnan(v_wide) || v_wide < 0) v_wide = 0;
         /* the echo dip: the cortex turns away from the beam at the cleft */
         float low = path_echo(d, k0 - 1);
         for (int j = k0; j <= k1 + 1; j++) if (path_echo(d, j) < low) low = path_echo(d, j);
         double dip = 1.0 - low / (sum / n);
-        if (v < CLEFT_V_MM || (dip < CLEFT_DIP && v < 2 * CLEFT_V_MM)) continue;
-        double strength = v + CLEFT_DIP_WEIGHT * dip + 0.5 * (k1 - k0) * g->lateral_mm;
+        if (v < CLEFT_V_MM || (dip < CLEFT_DIP && v < 2 * CLEFT_V_MM && v_wide < CLEFT_WIDE_V_MM)) continue;
+        double strength = v + v_wide + CLEFT_DIP_WEIGHT * dip + 0.5 * (k1 - k0) * g->lateral_mm;
         double near = d->prev_cleft >= 0 ? fabs(0.5 * (k0 + k1) - d->prev_cleft) : 1e9;
         int in = near <= reach, best_in = best_near <= reach;
         int better = in != best_in ? in : strength > best;
