@@ -265,6 +265,49 @@ Test(sim, steep_needle_is_fainter) {
     cr_assert_gt(mean[0] - mean[1], 40, "15 deg shaft %.0f vs 50 deg shaft %.0f grey", mean[0], mean[1]);
 }
 
+/* y of an edge polyline at x (linear interpolation), +inf where it does not reach. */
+static double edge_y_at(const usg_edge *e, double x) {
+    for (int i = 0; i + 1 < e->n; i++) {
+        usg_point a = e->pts[i], b = e->pts[i + 1];
+        if (x >= a.x && x <= b.x) return b.x > a.x ? a.y + (x - a.x) / (b.x - a.x) * (b.y - a.y) : fmin(a.y, b.y);
+    }
+    return INFINITY;
+}
+
+Test(sim, needle_tip_bright_at_steep_angle) {
+    /* the bevel scatters diffusely: even at 50 deg the tip stands out of the tissue */
+    usg_sim_params p = base_params();
+    p.needle_angle_deg = 50;
+    p.frames = 20;
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        p.seed = seed;
+        rendered r = render(&p, 14);
+        const usg_needle *n = &r.truth->needle;
+        cr_assert(n->found);
+        int tx = (int)lround(n->tip.x), ty = (int)lround(n->tip.y);
+        double tip = box_mean(&r.img, tx - 1, tx + 1, ty - 1, ty + 1, NULL);
+        /* tissue around the tip: median of a 3..6 mm ring, above the cortices */
+        double mm = 1.0 / p.spacing_mm;
+        static int vals[200000];
+        int nv = 0;
+        for (int y = ty - (int)(6 * mm); y <= ty + (int)(6 * mm); y++) {
+            for (int x = tx - (int)(6 * mm); x <= tx + (int)(6 * mm); x++) {
+                double d = hypot(x - n->tip.x, y - n->tip.y);
+                if (d < 3 * mm || d > 6 * mm || px(&r.img, x, y) < 0) continue;
+                if (y > edge_y_at(&r.truth->sacrum, x) - 1.5 * mm || y > edge_y_at(&r.truth->ilium, x) - 1.5 * mm) continue;
+                int v = px(&r.img, x, y), j = nv++;
+                while (j > 0 && vals[j - 1] > v) { vals[j] = vals[j - 1]; j--; }
+                vals[j] = v;
+            }
+        }
+        cr_assert_gt(nv, 50);
+        double side = vals[nv / 2];
+        cr_assert_gt(tip - side, 60, "seed %llu: tip %.0f vs tissue around it %.0f grey", (unsigned long long)seed, tip,
+                     side);
+        rendered_free(&r);
+    }
+}
+
 Test(sim, needle_free_frames_then_advance) {
     usg_sim_params p = base_params();
     p.frames = 16;
