@@ -284,7 +284,8 @@ static double v_depth(const usg_bone_detector *d, const segment *s, int k0, int 
  * cortices slope down into the cleft: depth below the chord of the points
  * CLEFT_ARM_MM beyond either side, at least CLEFT_V_MM), leaving a bone on
  * both sides, and with the echo dipping there (the cortex turns away from the
- * beam) unless the V is deep (CLEFT_V_MM x 2, or CLEFT_WIDE_V_MM wide). The strongest candidate (V depth, also against
+ * beam) unless the V is deep (CLEFT_V_MM x 2, or CLEFT_WIDE_V_MM wide);
+ * near last frame's cleft half of each will do. The strongest candidate (V depth, also against
  * a CLEFT_WIDE_MM chord, + dip + half the run length) wins, among those near
  * last frame's cleft if there are any. */
 static int split_at_cleft(const usg_bone_detector *d, const segment *s, segment *l, segment *r,
@@ -316,9 +317,11 @@ static int split_at_cleft(const usg_bone_detector *d, const segment *s, segment 
         float low = path_echo(d, k0 - 1);
         for (int j = k0; j <= k1 + 1; j++) if (path_echo(d, j) < low) low = path_echo(d, j);
         double dip = 1.0 - low / (sum / n);
-        if (v < CLEFT_V_MM || (dip < CLEFT_DIP && v < 2 * CLEFT_V_MM && v_wide < CLEFT_WIDE_V_MM)) continue;
-        double strength = v + v_wide + CLEFT_DIP_WEIGHT * dip + 0.5 * (k1 - k0) * g->lateral_mm;
         double near = d->prev_cleft >= 0 ? fabs(0.5 * (k0 + k1) - d->prev_cleft) : 1e9;
+        double f = near <= reach ? 0.5 : 1.0; /* where the cleft was last frame, half the evidence will do */
+        if (v < f * CLEFT_V_MM ||
+            (dip < f * CLEFT_DIP && v < 2 * f * CLEFT_V_MM && v_wide < f * CLEFT_WIDE_V_MM)) continue;
+        double strength = v + v_wide + CLEFT_DIP_WEIGHT * dip + 0.5 * (k1 - k0) * g->lateral_mm;
         int in = near <= reach, best_in = best_near <= reach;
         int better = in != best_in ? in : strength > best;
         if (better) { best = strength; best_near = near; a0 = k0; a1 = k1; }
