@@ -183,6 +183,9 @@ static int fit_axis(nd_ctx *c, int k0, int k1, double thr, double scale0, nd_lin
 
 typedef struct nd_run { int k0, k1; } nd_run;
 
+/* Contrast value given to columns found to lie on bone (a barrier for the tip search). */
+#define ND_BONE_COL (-1e6f)
+
 static void band_sum(const nd_ctx *c, const usg_image *img, usg_point q, double nx, double ny, double d0,
                      double d1, double *sum, int *cnt);
 
@@ -279,7 +282,40 @@ static void clear_shadowed(nd_ctx *c, const usg_image *img) {
         int lo = k - a < 0 ? 0 : k - a, hi = k + a + 1 > len ? len : k + a + 1;
         float cb = nb[hi] - nb[lo], ca = na[hi] - na[lo];
         if (cb < 4 || ca < 4) continue;
-        if ((pb[hi] - pb[lo]) / cb < 0.4f * (pa[hi] - pa[lo]) / ca) c->pk_c[k] = 0;
+        if ((pb[hi] - pb[lo]) / cb < 0.4f * (pa[hi] - pa[lo]) / ca) c->pk_c[k] = ND_BONE_COL;
+    }
+}
+
+/* y of a bone edge (points ordered by x, at most 2 px apart) at x; 0 if x is
+ * outside it. */
+static int edge_y(const usg_edge *e, double x, double *y) {
+    if (!e || !e->found || e->n < 2 || x < e->pts[0].x || x > e->pts[e->n - 1].x) return 0;
+    int a = 0, b = e->n - 1;
+    while (b - a > 1) {
+        int m = (a + b) / 2;
+        if (e->pts[m].x <= x) a = m;
+        else b = m;
+    }
+    double dx = e->pts[b].x - e->pts[a].x, f = dx > 1e-9 ? (x - e->pts[a].x) / dx : 0;
+    *y = e->pts[a].y + f * (e->pts[b].y - e->pts[a].y);
+    return 1;
+}
+
+/* With the bone stage's edges: columns where the axis lies on or inside a
+ * bone (from 0.2 mm under its surface to 2.5 mm) have their contrast
+ * cleared; a needle in tissue above the bone keeps its shaft to the tip. */
+static void clear_on_bone(nd_ctx *c, const usg_edge *e1, const usg_edge *e2) {
+    const usg_edge *edges[2] = {e1, e2};
+    const double above = -0.2 / c->sp, below = 2.5 / c->sp; /* from 0.2 mm under the surface */
+    for (int k = 0; k < c->st.len; k++) {
+        usg_point q = column_point(c, k);
+        for (int i = 0; i < 2; i++) {
+            double y;
+            if (edge_y(edges[i], q.x, &y) && q.y >= y - above && q.y <= y + below) {
+                c->pk_c[k] = ND_BONE_COL;
+                break;
+            }
+        }
     }
 }
 
@@ -289,10 +325,11 @@ static void clear_shadowed(nd_ctx *c, const usg_image *img) {
 
 /* The shaft run: runs above 3 sigma, the best picked, then split again at
  * 40 % of its own level and the best part kept. */
-static int shaft_run(nd_ctx *c, const usg_image *img, double noise, int gap, const double *win, nd_run *out,
-                     double *level) {
+static int shaft_run(nd_ctx *c, const usg_image *img, const usg_edge *e1, const usg_edge *e2, double noise, int gap,
+                     const double *win, nd_run *out, double *level) {
     nd_run runs[32];
-    clear_shadowed(c, img);
+    if ((e1 && e1->found && e1->n > 1) || (e2 && e2->found && e2->n > 1)) clear_on_bone(c, e1, e2);
+    else clear_shadowed(c, img);
     int nr = find_runs(c, 3.0 * noise, gap, runs, 32);
     int ri = pick_run(c, runs, nr, win);
     if (ri < 0) return 0;
@@ -438,22 +475,12 @@ static void shaft_intensity(nd_ctx *c, int k0, int k1, nd_meas *m) {
 
 static float grey_to_amp(float g) { return powf(10.0f, (g - 255.0f) * (float)(ND_DISPLAY_DR_DB / (20.0 * 255.0))); }
 
-/* The 100*q-th percentile of n values (reorders them). */
-static float percentile(float *v, int n, double q) {
-    int kq = (int)(q * (n - 1));
-    for (int i = 0; i <= kq; i++) { /* partial selection sort (n is small) */
-        int mi = i;
-        for (int j = i + 1; j < n; j++) if (v[j] < v[mi]) mi = j;
-        float x = v[i]; v[i] = v[mi]; v[mi] = x;
-    }
-    return v[kq];
-}
-
-/* Level fraction between background and the shaft just before the tip at
- * which the tip lies: 0.5 for a plain blurred step; a bevel brighter than the
- * shaft, blurred, moves the tip up the slope. */
+/* Level fraction between the background and the brightest echo just before
+ * the fall at which the tip lies: 0.5 would fit a plain blurred step; the
+ * bevel echoes brighter than the shaft, and blurred by a wide lateral
+ * point-spread function its end is high on the slope. */
 #ifndef ND_TIP_LEVEL
-#define ND_TIP_LEVEL 0.6
+#define ND_TIP_LEVEL 0.9
 #endif
 
 /* Mean amplitude of columns [a, b] (valid only); -1 if none. */
@@ -503,9 +530,14 @@ static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir) {
     if (n < 8) return k_end;
     const double floor_grey = nd_median(tmp, n) + 10.0 * gpd;
     /* the most distal local maximum of the step contrast above `step` */
-    int kf = -1;
+    int kf = -1, top = L + reach;
     double dprev = -1e9;
-    for (int i = L + reach; i >= (3 * L) / 10; i--) {
+    for (int i = L + 1; i <= L + reach; i++) { /* never past a bone column beyond the run */
+        int k = k_start + dir * i;
+        if (k < 0 || k >= len) break;
+        if (c->pk_c[k] <= ND_BONE_COL) { top = i - 1; break; }
+    }
+    for (int i = top; i >= (3 * L) / 10; i--) {
         int k = k_start + dir * i;
         double before = mean_amp(g, len, k - dir * W, k - dir), after = mean_amp(g, len, k + dir, k + dir * W);
         double d = (before >= floor_grey && after >= 0) ? before - after : -1e9;
@@ -518,13 +550,14 @@ static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir) {
     }
     if (kf < 0) kf = k_end;
     /* local levels: just before the fall (a bright bevel counts) and beyond it */
-    n = 0;
-    for (int i = W / 2; i <= 2 * W; i++) { /* before the step region itself */
+    /* the local shaft level: the brightest 3-px mean in the last ~2W before the
+     * fall (a bright bevel included) */
+    double ls = -1;
+    for (int i = 0; i <= 2 * W; i++) {
         double a = mean_amp(amp, len, kf - dir * i - 1, kf - dir * i + 1);
-        if (a >= 0) tmp[n++] = (float)a;
+        if (a > ls) ls = a;
     }
-    if (n < 3) return kf;
-    double ls = percentile(tmp, n, 0.8);
+    if (ls <= 0) return kf;
     n = 0;
     int off0 = c->box_a + 2, off1 = off0 + clampi((int)lrint(5.0 / c->sp), 15, 60);
     for (int i = off0; i <= off1; i++) {
@@ -590,6 +623,36 @@ static usg_point walk_to_border(const nd_ctx *c, double k, int dir) {
     return q;
 }
 
+/* Re-centre the axis on the across-axis intensity peak of the shaft (columns
+ * k0..k1 of the current strip): the ridge contrast is biased away from the
+ * reverberation tail beneath a needle, the echo's own peak is not. Returns
+ * the offset (px, along the strip's normal; slope 0) to apply, 0 if unfit. */
+static int intensity_axis(const nd_ctx *c, int k0, int k1, double *a_out, double *b_out) {
+    const nd_strip *s = &c->st;
+    double sw = 0, su = 0, sv = 0, suu = 0, suv = 0;
+    for (int k = k0; k <= k1; k++) {
+        float best = -1;
+        int bv = 0;
+        for (int v = -2; v <= 2; v++) {
+            if (!nd_strip_okrow(s, s->smok, v)[k]) continue;
+            float x = nd_strip_row(s, s->sm, v)[k];
+            if (x > best) { best = x; bv = v; }
+        }
+        if (best < 0 || bv == -2 || bv == 2) continue;
+        if (!nd_strip_okrow(s, s->smok, bv - 1)[k] || !nd_strip_okrow(s, s->smok, bv + 1)[k]) continue;
+        double l = nd_strip_row(s, s->sm, bv - 1)[k], r = nd_strip_row(s, s->sm, bv + 1)[k];
+        double den = l - 2.0 * best + r;
+        if (den >= 0) continue;
+        double v = bv + clampd(0.5 * (l - r) / den, -0.5, 0.5), u = k, w = -den;
+        sw += w; su += w * u; sv += w * v; suu += w * u * u; suv += w * u * v;
+    }
+    if (sw <= 0) return 0;
+    (void)su; (void)suu; (void)suv;
+    *a_out = sv / sw; /* offset only: the contrast fit's direction is the steadier */
+    *b_out = 0;
+    return 1;
+}
+
 #ifdef ND_DEBUG
 #define ND_FAIL(code) do { if (getenv("ND_WHY")) fprintf(stderr, "measure fail %d\n", code); return 0; } while (0)
 #else
@@ -618,7 +681,7 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     }
     nd_run run;
     double level;
-    if (!shaft_run(c, img, noise, gap, hint ? win : NULL, &run, &level)) ND_FAIL(5);
+    if (!shaft_run(c, img, e1, e2, noise, gap, hint ? win : NULL, &run, &level)) ND_FAIL(5);
     usg_point r0 = column_point(c, run.k0), r1 = column_point(c, run.k1);
     if (!hint && (level < 5.0 * noise || (run.k1 - run.k0) * c->sp < 2.0)) ND_FAIL(6); /* hopeless: save the time */
     if (!fit_axis(c, run.k0, run.k1, 0.0, 3.0, &l2)) ND_FAIL(7);
@@ -627,7 +690,7 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     strip_peaks(c, 2);
     win[0] = fmin(column_of(c, r0), column_of(c, r1)) - gap;
     win[1] = fmax(column_of(c, r0), column_of(c, r1)) + gap;
-    if (!shaft_run(c, img, noise, gap, win, &run, &level)) ND_FAIL(9);
+    if (!shaft_run(c, img, e1, e2, noise, gap, win, &run, &level)) ND_FAIL(9);
     int k0 = run.k0, k1 = run.k1;
 #ifdef ND_DEBUG
     if (getenv("ND_PROFILE")) {
@@ -675,6 +738,20 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     m->tip = column_point(c, ktip);
     m->entry = m->border_entry ? walk_to_border(c, ke, dir) : column_point(c, ke);
     m->line = l2;
+#ifndef ND_NO_INTENSITY_AXIS
+    double ia, ib;
+    if (intensity_axis(c, k0, k1, &ia, &ib)) { /* shift the axis onto the echo's peak */
+        usg_point p0 = nd_line_at(&l2, c->st.u0, ia), p1 = nd_line_at(&l2, c->st.u0 + 100.0, ia + ib * 100.0);
+        double dx = p1.x - p0.x, dy = p1.y - p0.y, nn = hypot(dx, dy);
+        nd_line l3 = {p0.x, p0.y, dx / nn, dy / nn};
+        usg_point *pts[2] = {&m->tip, &m->entry};
+        for (int i = 0; i < 2; i++) { /* project onto the new axis */
+            double u = (pts[i]->x - l3.px) * l3.dx + (pts[i]->y - l3.py) * l3.dy;
+            *pts[i] = nd_line_at(&l3, u, 0);
+        }
+        m->line = l3;
+    }
+#endif
     if (!low_entry) {
         m->line.dx = -l2.dx;
         m->line.dy = -l2.dy;
