@@ -17,8 +17,8 @@
 #define BILATERAL_SIGMA_SPACE 3.0
 #define GUIDED_RADIUS 3
 #define GUIDED_EPS 400.0f
-#define SRAD_ITERS 4
-#define SRAD_DT 0.8f
+#define SRAD_ITERS 2
+#define SRAD_DT 1.0f
 
 struct usg_denoiser {
     usg_denoise_method m;
