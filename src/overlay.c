@@ -90,13 +90,18 @@ static void draw_depth_scale(usg_rgb *img, const usg_probe *p, int cx, int cy, i
     label(img, "cm", (int)(x - 28), (int)(y0 + 16 * ts + 2), ts, COL_SCALE);
 }
 
+/* A bone edge; its name sits toward the outer end, away from the joint cleft
+ * (and the needle tip) near the image centre. */
 static void draw_edge(usg_rgb *img, const usg_edge *e, unsigned col, const char *name, double ts) {
     if (!e->found || e->n < 1) return;
     for (int i = 1; i < e->n; i++) {
         cvshim_line(img, e->pts[i - 1].x, e->pts[i - 1].y, e->pts[i].x, e->pts[i].y, col, 2);
     }
-    const usg_point *mid = &e->pts[e->n / 2];
-    label(img, name, (int)mid->x - 20, (int)mid->y - 10, ts * 0.9, col);
+    int outer_left = e->pts[e->n / 2].x < img->width / 2.0;
+    const usg_point *at = &e->pts[outer_left ? e->n / 5 : e->n - 1 - e->n / 5];
+    int tw, th;
+    cvshim_text_size(name, ts * 0.9, 1, &tw, &th);
+    label(img, name, (int)at->x - tw / 2, (int)at->y - th, ts * 0.9, col);
 }
 
 static void draw_target(usg_rgb *img, const usg_target *t, const usg_probe *p, int cy, double ts) {
