@@ -442,6 +442,7 @@ static double meas_confidence(const nd_meas *m) {
     return clampd(0.2 + 0.8 * a * b * m->fill, 0, 1);
 }
 
+/* The track's predicted needle (coasting, and the prediction for the window). */
 static void fill_output(const usg_needle_tracker *t, usg_needle *out) {
     nd_line l = track_line(t);
     double cx, cy;
@@ -519,6 +520,13 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
     }
     if (!got) return USG_OK;
     t->conf = meas_confidence(&m);
-    fill_output(t, out);
+    /* a measured frame reports its measurement (sub-pixel already; smoothing
+     * would only lag an advancing tip); the filter predicts and coasts */
+    out->found = 1;
+    out->tip = m.tip;
+    out->entry = m.entry;
+    double a = fmod(atan2(m.tip.y - m.entry.y, m.tip.x - m.entry.x) * 180.0 / M_PI, 180.0);
+    out->angle_deg = a < 0 ? a + 180.0 : a;
+    out->confidence = t->conf;
     return USG_OK;
 }

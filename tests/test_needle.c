@@ -64,9 +64,9 @@ static void bone(synth *s, double y0, double amp, int x0, int x1) {
     }
 }
 
-/* Needle from (ex, ey) to (tx, ty), amplitude `bright`: a thin line whose end
- * is a blurred step (half amplitude exactly at the tip) and a reverberation
- * tail beneath it. */
+/* Needle from (ex, ey) to (tx, ty), amplitude `bright`: a thin line ending in
+ * a brighter bevel (twice the amplitude over the last 7 px) whose end is a
+ * blurred step at the tip, and a reverberation tail beneath it. */
 static void needle(synth *s, double ex, double ey, double tx, double ty, double bright) {
     double L = hypot(tx - ex, ty - ey), dx = (tx - ex) / L, dy = (ty - ey) / L;
     double nx = -dy, ny = dx;
@@ -77,6 +77,7 @@ static void needle(synth *s, double ex, double ey, double tx, double ty, double 
             double v = (x - ex) * nx + (y - ey) * ny; /* >0 below */
             if (u < -6 || u > L + 6 || v < -6 || v > 30) continue;
             double au = 0.25 * erfc(-(u + 1.0) / (1.5 * M_SQRT2)) * erfc((u - L) / (1.5 * M_SQRT2));
+            if (u > L - 7.0) au *= 2.0; /* the bevel echoes brighter over its last ~1 mm */
             double a = exp(-0.5 * v * v / (1.3 * 1.3));
             for (int k = 1; k <= 4; k++) {
                 double vv = v - 6.0 * k;
@@ -163,9 +164,12 @@ Test(needle, finds_needles_at_all_angles_from_both_sides) {
             cr_assert(n.found, "needle at %.0f deg from %s not found", degs[i], side ? "left" : "right");
             double terr = hypot(n.tip.x - tx, n.tip.y - ty);
             double aerr = angle_diff(n.angle_deg, angle_of(sc.ex, sc.ey, tx, ty));
-            cr_expect_lt(terr, 2.0, "%.0f deg %s: tip (%.1f, %.1f) vs (%.1f, %.1f)", degs[i], side ? "L" : "R",
+            /* the tip is placed high on the fall of the bevel echo (ND_TIP_LEVEL 0.9):
+             * for this narrow point-spread function (sigma 1.5 px) that is ~1.9 px
+             * before the geometric end */
+            cr_expect_lt(terr, 2.5, "%.0f deg %s: tip (%.1f, %.1f) vs (%.1f, %.1f)", degs[i], side ? "L" : "R",
                          n.tip.x, n.tip.y, tx, ty);
-            cr_expect_lt(aerr, 1.0, "%.0f deg %s: angle %.2f vs %.2f", degs[i], side ? "L" : "R", n.angle_deg,
+            cr_expect_lt(aerr, 0.3, "%.0f deg %s: angle %.2f vs %.2f", degs[i], side ? "L" : "R", n.angle_deg,
                          angle_of(sc.ex, sc.ey, tx, ty));
             cr_expect_gt(n.confidence, 0.3);
         }
@@ -201,7 +205,7 @@ Test(needle, tracks_an_advancing_needle_then_reports_lost) {
         render(&sc, &img);
         cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
         cr_assert(n.found, "frame %d: lost", f);
-        cr_expect_lt(hypot(n.tip.x - tx, n.tip.y - ty), 2.0, "frame %d: tip (%.1f,%.1f) vs (%.1f,%.1f)", f,
+        cr_expect_lt(hypot(n.tip.x - tx, n.tip.y - ty), 2.5, "frame %d: tip (%.1f,%.1f) vs (%.1f,%.1f)", f,
                      n.tip.x, n.tip.y, tx, ty);
         cr_expect_lt(angle_diff(n.angle_deg, 150.0), 1.0, "frame %d: angle %.2f", f, n.angle_deg);
     }
