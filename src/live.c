@@ -4,11 +4,15 @@
 #include "usg/live.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "live_impl.h"
 #include "usg/overlay.h"
@@ -19,6 +23,8 @@
 #define LIVE_DEFAULT_FPS 30.0
 #define LIVE_CARD_W 640
 #define LIVE_CARD_H 480
+#define LIVE_RT_PRIORITY 10        /* SCHED_FIFO priority of the loop's threads */
+#define LIVE_NICE (-10)            /* fallback when SCHED_FIFO is not permitted */
 
 struct usg_live {
     usg_source *src;
@@ -51,6 +57,11 @@ struct usg_live {
     double prev_stamp, period_ema;
     int exit_status;
     char fault_msg[256];
+    /* the caller's scheduling, restored after the run */
+    int sched_changed;        /* 0 none, 1 policy, 2 nice */
+    int old_policy, old_nice;
+    struct sched_param old_param;
+    char sched[64];
 };
 
 void usg_live_params_default(usg_live_params *p) {
@@ -58,6 +69,7 @@ void usg_live_params_default(usg_live_params *p) {
     usg_probe_default(&p->pipeline.probe);
     p->no_signal_ms = 1000;
     p->status_line = 1;
+    p->realtime = 1;
 }
 
 usg_status usg_live_new(usg_source *src, const usg_live_params *p, usg_live **out) {
@@ -183,6 +195,36 @@ static void *capture_main(void *arg) {
     }
     mailbox_close(&lv->mb, USG_OK, "stopped");
     return NULL;
+}
+
+/* ---- scheduling --------------------------------------------------------- */
+
+/* Raise the calling thread (threads it creates next inherit it). */
+static void raise_priority(usg_live *lv) {
+    snprintf(lv->sched, sizeof lv->sched, "normal");
+    if (!lv->p.realtime) return;
+    pthread_getschedparam(pthread_self(), &lv->old_policy, &lv->old_param);
+    struct sched_param sp = {.sched_priority = LIVE_RT_PRIORITY};
+    if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0) {
+        lv->sched_changed = 1;
+        snprintf(lv->sched, sizeof lv->sched, "SCHED_FIFO %d", LIVE_RT_PRIORITY);
+        return;
+    }
+    id_t tid = (id_t)syscall(SYS_gettid);
+    errno = 0;
+    lv->old_nice = getpriority(PRIO_PROCESS, tid);
+    if (errno == 0 && lv->old_nice > LIVE_NICE && setpriority(PRIO_PROCESS, tid, LIVE_NICE) == 0) {
+        lv->sched_changed = 2;
+        snprintf(lv->sched, sizeof lv->sched, "nice %d", LIVE_NICE);
+        return;
+    }
+    snprintf(lv->sched, sizeof lv->sched, "normal (not permitted to raise)");
+}
+
+static void restore_priority(usg_live *lv) {
+    if (lv->sched_changed == 1) pthread_setschedparam(pthread_self(), lv->old_policy, &lv->old_param);
+    if (lv->sched_changed == 2) setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), lv->old_nice);
+    lv->sched_changed = 0;
 }
 
 /* ---- processing side ---------------------------------------------------- */
@@ -349,7 +391,9 @@ static int handle_take(usg_live *lv, const mb_take *t, int drop_frame) {
 
 usg_status usg_live_run(usg_live *lv) {
     lv->t_start = live_now_ms();
+    raise_priority(lv); /* the capture thread inherits it */
     if (pthread_create(&lv->cap, NULL, capture_main, lv)) {
+        restore_priority(lv);
         return usg_fail(USG_ERR_NOMEM, "live: cannot start the capture thread");
     }
     lv->cap_started = 1;
@@ -371,6 +415,7 @@ usg_status usg_live_run(usg_live *lv) {
         handle_take(lv, t, 1);
     } while (!t->closed);
     lv->t_end = live_now_ms();
+    restore_priority(lv);
     lv->exit_status = t->close_status;
     if (t->close_status != USG_OK) return usg_fail((usg_status)t->close_status, "%s", t->close_msg);
     return USG_OK;
@@ -395,6 +440,7 @@ void usg_live_get_stats(const usg_live *lv, usg_live_stats *st) {
     st->wait_p50 = histo_quantile(&lv->wait_hist, 0.50);
     st->wait_p99 = histo_quantile(&lv->wait_hist, 0.99);
     st->wall_ms = (lv->t_end > 0 ? lv->t_end : live_now_ms()) - lv->t_start;
+    snprintf(st->sched, sizeof st->sched, "%s", lv->sched[0] ? lv->sched : "not started");
 }
 
 void usg_live_free(usg_live *lv) {

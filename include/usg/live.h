@@ -23,6 +23,13 @@
  * still reaches the callback, as a result with status "dropped" / "error",
  * in input order.
  *
+ * Scheduling: with `realtime` the processing thread (the caller, restored
+ * when usg_live_run returns) and the capture thread run SCHED_FIFO (priority
+ * 10) when the process may (CAP_SYS_NICE), else at nice -10 when it may,
+ * else unchanged: on a loaded machine this is what keeps the wake-up of the
+ * processing thread and the frame's processing from waiting behind other
+ * processes. Threads the output callback creates (a GUI toolkit's) inherit it.
+ *
  * Live sources that stall or vanish: after no_signal_ms without a frame (or
  * at once when the source reports a connection failure) the callback gets
  * USG_LIVE_NO_SIGNAL events (a "NO SIGNAL" card) about 5 times a second,
@@ -87,12 +94,13 @@ typedef struct usg_live_params {
     long max_frames;               /* stop after this many input frames; <= 0 = all */
     double no_signal_ms;           /* live sources: NO SIGNAL after this long without a frame (0 = 1000) */
     int status_line;               /* draw the status line into the overlay */
+    int realtime;                  /* raise the loop's threads: SCHED_FIFO if permitted, else nice -10, else as is */
     usg_live_output_fn on_output;  /* may be NULL */
     void *user;
 } usg_live_params;
 
 /* Fill defaults: budget from the frame period, pace from the recording,
- * all frames, NO SIGNAL after 1 s, status line on, no callback. */
+ * all frames, NO SIGNAL after 1 s, status line on, realtime on, no callback. */
 void usg_live_params_default(usg_live_params *p);
 
 /* Summary of a run. */
@@ -112,6 +120,7 @@ typedef struct usg_live_stats {
      * hand-over plus waiting for the CPU), ms */
     double wait_p50, wait_p99;
     double wall_ms;         /* duration of the run */
+    char sched[64];         /* scheduling the loop's threads ran with, e.g. "SCHED_FIFO 10" */
 } usg_live_stats;
 
 /* Make a live loop over `src` (borrowed: it must outlive the loop; the loop

@@ -65,10 +65,14 @@ static int parse_pixfmt(const char *arg, usg_source_opts *so) {
     return 0;
 }
 
-/* Remove --size WxH and --pixel-format FOURCC from argv (compacting it). */
-static int take_device_opts(int *argc, char **argv, usg_source_opts *so) {
+/* Remove --size WxH, --pixel-format FOURCC and --no-realtime from argv (compacting it). */
+static int take_device_opts(int *argc, char **argv, usg_source_opts *so, int *realtime) {
     int n = 1;
     for (int i = 1; i < *argc; i++) {
+        if (!strcmp(argv[i], "--no-realtime")) {
+            *realtime = 0;
+            continue;
+        }
         int is_size = !strcmp(argv[i], "--size"), is_fmt = !strcmp(argv[i], "--pixel-format");
         if (!is_size && !is_fmt) {
             argv[n++] = argv[i];
@@ -88,9 +92,11 @@ static int take_device_opts(int *argc, char **argv, usg_source_opts *so) {
 }
 
 static void device_usage(void) {
-    printf("Device options (/dev/videoN):\n"
-           "  --size WxH              capture size request (default: the device's)\n"
-           "  --pixel-format FOURCC   YUYV, MJPG, GREY, ... (default: the device's); --fps sets the rate\n\n"
+    printf("More live options:\n"
+           "  --size WxH              /dev/videoN capture size request (default: the device's)\n"
+           "  --pixel-format FOURCC   YUYV, MJPG, GREY, ... (default: the device's); --fps sets the rate\n"
+           "  --no-realtime           do not raise the loop's threads (default: SCHED_FIFO if permitted,\n"
+           "                          else nice -10)\n\n"
            "Budget: a frame over --budget-ms raises the degradation level (1 needle window only,\n"
            "2 no denoise, 3 bone reused); at level 3 overruns drop frames; 15 calm frames recover.\n"
            "Dropped frames get \"status\": \"dropped\" result lines. Ctrl-C stops cleanly.\n");
@@ -223,7 +229,8 @@ static void summary(live_cli *c) {
     cli_info(1, "usguide live: capture-to-overlay latency ms: p50 %.2f p95 %.2f p99 %.2f max %.2f "
                 "(budget %.2f ms%s, %.1f s)",
              st.e2e_p50, st.e2e_p95, st.e2e_p99, st.e2e_max, st.budget_ms, pace, st.wall_ms / 1000.0);
-    cli_info(1, "usguide live: of it waiting before processing ms: p50 %.2f p99 %.2f", st.wait_p50, st.wait_p99);
+    cli_info(1, "usguide live: of it waiting before processing ms: p50 %.2f p99 %.2f; threads %s", st.wait_p50,
+             st.wait_p99, st.sched);
     if (c->srv) {
         usg_igtl_server_stats ss;
         usg_igtl_server_get_stats(c->srv, &ss);
@@ -246,7 +253,7 @@ int cmd_live(int argc, char **argv) {
     live_cli c;
     memset(&c, 0, sizeof c);
     usg_live_params_default(&c.lp);
-    int rc = take_device_opts(&argc, argv, &c.so);
+    int rc = take_device_opts(&argc, argv, &c.so, &c.lp.realtime);
     if (rc) return rc;
     rc = cli_parse_run_opts(argc, argv, 1, &c.o);
     if (rc < 0) device_usage();
