@@ -11,7 +11,7 @@
 #define ATTEN_DB_CM_MHZ 0.5   /* soft-tissue attenuation */
 #define TGC_SHARE 0.9         /* share of the round-trip attenuation the TGC gives back */
 #define TGC_MAX_DB 30.0       /* the TGC sliders' range */
-#define NOISE_DB (-45.0)      /* receiver noise relative to muscle-like scatter at the face */
+#define NOISE_DB (-55.0)      /* receiver noise relative to muscle-like scatter at the face */
 #define LEVEL_TOP_DB 58.0     /* echo level (dB re muscle rms) shown as white at 0 dB gain */
 
 static double freq_of(const usg_sim_params *p) {

@@ -12,7 +12,7 @@
 #define A_BONE 160.0
 #define BONE_FLOOR 0.25       /* diffuse share of the cortical echo at oblique incidence */
 #define BONE_LOBE_DEG 35.0
-#define BONE_TRANSMIT 0.05    /* amplitude passing the cortex: -26 dB */
+#define BONE_TRANSMIT 0.07    /* amplitude passing the cortex: -23 dB */
 #define BONE_REVERB 0.02      /* probe-to-cortex multiple echo at twice the depth: -34 dB */
 #define A_NEEDLE 60.0
 #define NEEDLE_FLOOR 0.06
@@ -65,6 +65,10 @@ void sim_echo_scatterers(usg_sim *s, const sim_pose *P, sim_rng *r) {
 
 /* The cortical echo of one bone: a specular surface line plus an internal echo
  * tail (cortex thickness, scatter inside it) fading over about a millimetre. */
+#define HAZE_LAYERS 12
+#define HAZE_STEP_MM 0.2
+#define HAZE_LEVEL 0.03
+#define HAZE_DECAY_MM 0.8
 #define CORTEX_LAYERS 12
 #define CORTEX_LAYER_MM 0.09
 static void splat_bone(usg_sim *s, const sim_bone *bone, int id, const sim_pose *P) {
@@ -96,6 +100,13 @@ static void splat_bone(usg_sim *s, const sim_bone *bone, int id, const sim_pose 
             double tex = 0.5 + hash_unit(s->p.seed ^ 0x5bd1e995u, (uint64_t)(id * 16 + l), (uint64_t)(k / 6));
             double off = l * CORTEX_LAYER_MM / s->g.sp;
             sim_beam_splat(&s->b, x + off * bx, y + off * by, 0.22 * tex * al * cos(ph), 0.22 * tex * al * sin(ph));
+        }
+        /* reverberation haze under the cortex: weak, incoherent, fading over a few mm */
+        for (int l = 1; l <= HAZE_LAYERS; l++) {
+            double d_mm = 1.0 + l * HAZE_STEP_MM;
+            double ph = 2 * M_PI * hash_unit(s->p.seed ^ 0x68e31da4u, (uint64_t)(id * 64 + l), (uint64_t)k);
+            double ah = a * HAZE_LEVEL * exp(-d_mm / HAZE_DECAY_MM), off = d_mm / s->g.sp;
+            sim_beam_splat(&s->b, x + off * bx, y + off * by, ah * cos(ph), ah * sin(ph));
         }
     }
 }
