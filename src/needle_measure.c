@@ -702,24 +702,6 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
         fprintf(stderr, "\n");
     }
 #endif
-    double thr = fmax(3.0 * noise, 0.35 * level);
-    int fill = 0, cnt = 0;
-    double sw = 0, svv = 0;
-    for (int k = k0; k <= k1; k++) {
-        cnt++;
-        if (c->pk_ok[k] && c->pk_c[k] > thr) {
-            fill++;
-            sw += c->pk_c[k];
-            svv += c->pk_c[k] * c->pk_v[k] * c->pk_v[k];
-        }
-    }
-    m->level = level;
-    m->noise = noise;
-    m->snr = level / noise;
-    m->fill = cnt ? (double)fill / cnt : 0;
-    m->rms = sw > 0 ? sqrt(svv / sw) : 99;
-    shaft_intensity(c, k0, k1, m);
-    m->bend_px = bend(c, k0, k1);
     /* which end is the entry: the prediction's, else the one on the boundary, else the shallower */
     int be = border_end(c, run);
     int low_entry;
@@ -735,12 +717,35 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     m->border_entry = be >= 0 && (be == 0) == low_entry;
     int ke = low_entry ? k0 : k1, kt = low_entry ? k1 : k0, dir = low_entry ? 1 : -1;
     double ktip = refine_tip(c, ke, kt, dir);
+    /* shaft features over the shaft itself, entry to tip */
+    int s0 = ke < kt ? ke : (int)lrint(ktip), s1 = ke < kt ? (int)lrint(ktip) : ke;
+    if (s1 - s0 < 2) ND_FAIL(10);
+    nd_run seg = {s0, s1};
+    level = run_level(c, seg);
+    double thr = fmax(3.0 * noise, 0.35 * level);
+    int fill = 0, cnt = 0;
+    double sw = 0, svv = 0;
+    for (int k = s0; k <= s1; k++) {
+        cnt++;
+        if (c->pk_ok[k] && c->pk_c[k] > thr) {
+            fill++;
+            sw += c->pk_c[k];
+            svv += c->pk_c[k] * c->pk_v[k] * c->pk_v[k];
+        }
+    }
+    m->level = level;
+    m->noise = noise;
+    m->snr = level / noise;
+    m->fill = cnt ? (double)fill / cnt : 0;
+    m->rms = sw > 0 ? sqrt(svv / sw) : 99;
+    shaft_intensity(c, s0, s1, m);
+    m->bend_px = bend(c, s0, s1);
     m->tip = column_point(c, ktip);
     m->entry = m->border_entry ? walk_to_border(c, ke, dir) : column_point(c, ke);
     m->line = l2;
 #ifndef ND_NO_INTENSITY_AXIS
     double ia, ib;
-    if (intensity_axis(c, k0, k1, &ia, &ib)) { /* shift the axis onto the echo's peak */
+    if (intensity_axis(c, s0, s1, &ia, &ib)) { /* shift the axis onto the echo's peak */
         usg_point p0 = nd_line_at(&l2, c->st.u0, ia), p1 = nd_line_at(&l2, c->st.u0 + 100.0, ia + ib * 100.0);
         double dx = p1.x - p0.x, dy = p1.y - p0.y, nn = hypot(dx, dy);
         nd_line l3 = {p0.x, p0.y, dx / nn, dy / nn};
