@@ -50,7 +50,9 @@ run() {
     local sum lat
     sum=$(echo "$err" | grep "usguide live: frames in")
     lat=$(echo "$err" | grep "capture-to-overlay latency")
-    local p50 p95 p99 max processed dropped degraded
+    local p50 p95 p99 max processed dropped degraded sched wait99
+    sched=$(echo "$err" | sed -n 's/.*; threads \(.*\)$/\1/p' | tr ' ' '_')
+    wait99=$(echo "$err" | sed -n 's/.*waiting before processing ms: p50 [0-9.]* p99 \([0-9.]*\).*/\1/p')
     p50=$(echo "$lat" | sed -n 's/.* p50 \([0-9.]*\).*/\1/p')
     p95=$(echo "$lat" | sed -n 's/.* p95 \([0-9.]*\).*/\1/p')
     p99=$(echo "$lat" | sed -n 's/.* p99 \([0-9.]*\).*/\1/p')
@@ -58,12 +60,12 @@ run() {
     processed=$(echo "$sum" | sed -n 's/.*processed \([0-9]*\).*/\1/p')
     dropped=$(echo "$sum" | sed -n 's/.*dropped \([0-9]*\).*/\1/p')
     degraded=$(echo "$sum" | sed -n 's/.*degraded \([0-9]*\).*/\1/p')
-    printf '%-4s %-5s %-12s %8s %8s %8s %8s %9s %7s %8s\n' "$fps" "$load" "${*:-default}" "$p50" "$p95" "$p99" "$max" \
-        "$processed" "$dropped" "$degraded"
+    printf '%-4s %-5s %-12s %8s %8s %8s %8s %9s %7s %8s %9s  %s\n' "$fps" "$load" "${*:-default}" "$p50" "$p95" "$p99" "$max" \
+        "$processed" "$dropped" "$degraded" "$wait99" "$sched"
 }
 
-echo "usguide live latency: $n frames of $seq, $(nproc) cores, load before start: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-4s %-5s %-12s %8s %8s %8s %8s %9s %7s %8s\n' fps load budget p50_ms p95_ms p99_ms max_ms processed dropped degraded
+echo "usguide live latency (capture stamp to overlay ready; wait = stamp to processing start): $n frames of $seq, $(nproc) cores, load before start: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-4s %-5s %-12s %8s %8s %8s %8s %9s %7s %8s %9s  %s\n' fps load budget p50_ms p95_ms p99_ms max_ms processed dropped degraded wait_p99 threads
 run 30 idle
 run 30 hog
 run 60 idle

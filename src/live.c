@@ -62,6 +62,11 @@ struct usg_live {
     int old_policy, old_nice;
     struct sched_param old_param;
     char sched[64];
+    /* recordings: the first frame, read before the pacing clock starts */
+    int primed;
+    usg_status primed_st;
+    usg_frame primed_fr;
+    char primed_msg[256];
 };
 
 void usg_live_params_default(usg_live_params *p) {
@@ -165,8 +170,17 @@ static void *capture_main(void *arg) {
             mailbox_close(&lv->mb, USG_OK, "");
             return NULL;
         }
-        memset(&fr, 0, sizeof fr);
-        usg_status st = usg_source_next(lv->src, &fr);
+        usg_status st;
+        if (lv->primed) {
+            /* the first frame was read (and the pipeline made for it) before the clock started */
+            lv->primed = 0;
+            fr = lv->primed_fr;
+            st = lv->primed_st;
+            usg_fail(st, "%s", lv->primed_msg);
+        } else {
+            memset(&fr, 0, sizeof fr);
+            st = usg_source_next(lv->src, &fr);
+        }
         if (!lv->live_src && (st == USG_OK || st == USG_ERR_FRAME)) {
             /* a recording stands in for a device: frame k arrives at t0 + k * period */
             double now = live_now_ms();
@@ -265,25 +279,24 @@ static usg_status ensure_rgb(usg_rgb *img, int w, int h) {
     return usg_rgb_alloc(img, w, h);
 }
 
-/* (Re)make the pipeline for this frame size; spacing from the source when the profile has none. */
-static usg_status ensure_pipeline(usg_live *lv, const mb_frame *f) {
-    if (lv->pl && lv->pl_w == f->img.width && lv->pl_h == f->img.height) return USG_OK;
+/* (Re)make the pipeline for frames of w x h; spacing from the source when the profile has none. */
+static usg_status ensure_pipeline(usg_live *lv, int w, int h, int has_spacing, double sx, double sy) {
+    if (lv->pl && lv->pl_w == w && lv->pl_h == h) return USG_OK;
     usg_pipeline_free(lv->pl);
     lv->pl = NULL;
     lv->pp = lv->p.pipeline;
-    if (lv->pp.probe.spacing_x_mm <= 0 && f->has_spacing && f->spacing_x_mm > 0 &&
-        f->spacing_y_mm > 0) {
-        lv->pp.probe.spacing_x_mm = f->spacing_x_mm;
-        lv->pp.probe.spacing_y_mm = f->spacing_y_mm;
+    if (lv->pp.probe.spacing_x_mm <= 0 && has_spacing && sx > 0 && sy > 0) {
+        lv->pp.probe.spacing_x_mm = sx;
+        lv->pp.probe.spacing_y_mm = sy;
     }
-    usg_status st = usg_pipeline_new(&lv->pp, f->img.width, f->img.height, &lv->pl);
+    usg_status st = usg_pipeline_new(&lv->pp, w, h, &lv->pl);
     if (st != USG_OK) {
         lv->pl = NULL;
         return st;
     }
-    lv->pl_w = f->img.width;
-    lv->pl_h = f->img.height;
-    st = ensure_rgb(&lv->overlay, f->img.width, f->img.height);
+    lv->pl_w = w;
+    lv->pl_h = h;
+    st = ensure_rgb(&lv->overlay, w, h);
     if (st != USG_OK) {
         usg_pipeline_free(lv->pl);
         lv->pl = NULL;
@@ -320,7 +333,8 @@ static int process_frame(usg_live *lv, const mb_frame *f) {
     }
     double t_begin = live_now_ms();
     int fresh = !lv->pl || lv->pl_w != f->img.width || lv->pl_h != f->img.height;
-    usg_status st = ensure_pipeline(lv, f);
+    usg_status st = ensure_pipeline(lv, f->img.width, f->img.height, f->has_spacing, f->spacing_x_mm,
+                                    f->spacing_y_mm);
     usg_result *r = lv->res;
     usg_result_reset(r, f->index, f->t_ms);
     int level = lv->bud.level;
@@ -389,9 +403,26 @@ static int handle_take(usg_live *lv, const mb_take *t, int drop_frame) {
     return stop;
 }
 
+/* A recording stands in for a device that is already running: read its
+ * first frame and make the pipeline for it before the pacing clock starts,
+ * so start-up work is not counted as latency of the first frames. (A live
+ * source's first frame comes when it comes: there the first frames pay it.) */
+static void prime(usg_live *lv) {
+    if (lv->live_src) return;
+    memset(&lv->primed_fr, 0, sizeof lv->primed_fr);
+    lv->primed_st = usg_source_next(lv->src, &lv->primed_fr);
+    snprintf(lv->primed_msg, sizeof lv->primed_msg, "%s", lv->primed_st == USG_OK ? "" : usg_last_error());
+    lv->primed = 1;
+    const usg_frame *f = &lv->primed_fr;
+    if (lv->primed_st == USG_OK) {
+        ensure_pipeline(lv, f->image.width, f->image.height, f->has_spacing, f->spacing_x_mm, f->spacing_y_mm);
+    }
+}
+
 usg_status usg_live_run(usg_live *lv) {
     lv->t_start = live_now_ms();
     raise_priority(lv); /* the capture thread inherits it */
+    prime(lv);
     if (pthread_create(&lv->cap, NULL, capture_main, lv)) {
         restore_priority(lv);
         return usg_fail(USG_ERR_NOMEM, "live: cannot start the capture thread");

@@ -282,16 +282,27 @@ Test(igtl, stuck_client_never_blocks_publish) {
     usg_rgb_alloc(&ov, 820, 616); /* 1.5 MB per frame */
     usg_result *r = calloc(1, sizeof *r);
     usg_result_reset(r, 0, 0);
-    double worst = 0;
+    double took[60];
     for (int i = 0; i < 60; i++) {
         double t0 = live_now_ms();
         cr_assert_eq(usg_igtl_server_publish(srv, &ov, r, 0, 0), USG_OK);
-        double dt = live_now_ms() - t0;
-        if (dt > worst) worst = dt;
+        took[i] = live_now_ms() - t0;
         usleep(15000);
     }
     usg_igtl_server_get_stats(srv, &st);
-    cr_expect(worst < 10.0, "publish took %.2f ms with a stuck client", worst);
+    /* a copy of 1.5 MB: well under a millisecond; the median tolerates a loaded
+     * machine, the maximum would be unbounded if publish waited for the client */
+    double sorted[60];
+    memcpy(sorted, took, sizeof took);
+    for (int i = 1; i < 60; i++) {
+        for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+            double t = sorted[j];
+            sorted[j] = sorted[j - 1];
+            sorted[j - 1] = t;
+        }
+    }
+    cr_expect(sorted[30] < 5.0, "publish took %.2f ms (median) with a stuck client", sorted[30]);
+    cr_expect(sorted[59] < 100.0, "publish took %.2f ms once with a stuck client", sorted[59]);
     cr_expect(st.dropped > 40, "only %ld frames skipped for the stuck client", st.dropped);
     cr_expect_eq(st.clients_now, 1, "the stuck client is still connected");
     close(stuck);
