@@ -32,6 +32,7 @@
 #define CLEFT_WIDE_V_MM 2.0     /* ... and this deep it needs no echo dip */
 #define CLEFT_DIP 0.15          /* ... with the echo this much below the surface's mean */
 #define CLEFT_DIP_WEIGHT 2.0    /* mm of V worth a full echo dip */
+#define NOTCH_LEVEL 0.75f       /* a closed cleft's bottom: where the echo below falls to this share */
 #define NOTCH_MAX_MM 1.5        /* a closed cleft's echo ends within this below the path */
 #define CLEFT_TRACK_MM 5.0      /* a cleft within this of last frame's is the same one */
 #define TRIM_ECHO 0.65           /* facing ends: echo below this share of the surface's is cut */
@@ -241,7 +242,7 @@ static float path_echo(const usg_bone_detector *d, int j) {
 }
 
 /* The bottom of a closed cleft between scan lines j0..j1: on the line of
- * weakest echo, where the grey below the path falls to half of it. The two
+ * weakest echo, where the grey below the path falls to NOTCH_LEVEL of it. The two
  * cortices curl down into the cleft there; their echoes blur into one notch
  * whose lower edge marks where the curls end. */
 static usg_point notch_bottom(const usg_bone_detector *d, int j0, int j1) {
@@ -253,7 +254,7 @@ static usg_point notch_bottom(const usg_bone_detector *d, int j0, int j1) {
     if (jn < 0) return p;
     const float *col = d->a + (size_t)jn * g->nd;
     int i = d->path[jn];
-    float half = 0.5f * col[i];
+    float half = NOTCH_LEVEL * col[i];
     double di = i;
     const int i0 = i, reach = (int)ceil(NOTCH_MAX_MM / g->depth_mm);
     while (i + 1 < g->hi[jn] && col[i + 1] > half && i - i0 < reach) i++;
