@@ -43,6 +43,9 @@ struct usg_needle_tracker {
     float *half;
     uint8_t *mask2;         /* half resolution: where ridge votes count */
     float *ridge;
+    int w4, h4;             /* quarter resolution, for the coarse scale */
+    float *quarter, *ridge4;
+    uint8_t *mask4;
     nd_hessian hs, hs2;     /* fine and coarse ridge filters */
     nd_hough hg;
     int r_track, r_acq;
@@ -55,6 +58,24 @@ struct usg_needle_tracker {
 };
 
 /* ---------------------------------------------------------------- setup */
+
+/* Separable square erosion of a w x h 0/1 mask by radius r (tmp: w x h). */
+static void erode(uint8_t *a, uint8_t *tmp, int w, int h, int r) {
+    for (int y = 0; y < h; y++) {
+        for (int x = 0; x < w; x++) {
+            uint8_t v = 1;
+            for (int k = -r; k <= r && v; k++) v = x + k >= 0 && x + k < w && a[y * w + x + k];
+            tmp[y * w + x] = v;
+        }
+    }
+    for (int y = 0; y < h; y++) {
+        for (int x = 0; x < w; x++) {
+            uint8_t v = 1;
+            for (int k = -r; k <= r && v; k++) v = y + k >= 0 && y + k < h && tmp[(y + k) * w + x];
+            a[y * w + x] = v;
+        }
+    }
+}
 
 /* Region masks: full resolution (eroded 1 px) and half resolution (eroded by the filter radius). */
 static usg_status make_masks(usg_needle_tracker *t, const usg_probe *probe) {
@@ -85,27 +106,20 @@ static usg_status make_masks(usg_needle_tracker *t, const usg_probe *probe) {
     }
     nd_ctx_distance(&t->c);
     uint8_t *a = t->mask2;
-    int r = (t->hs2.r > t->hs.r ? t->hs2.r : t->hs.r) + 1;
     for (int y = 0; y < h2; y++) {
         for (int x = 0; x < w2; x++) {
             const uint8_t *p = full + (size_t)(2 * y) * w + 2 * x;
             a[y * w2 + x] = p[0] && p[1] && p[w] && p[w + 1];
         }
     }
-    for (int y = 0; y < h2; y++) { /* separable erosion: rows then columns */
-        for (int x = 0; x < w2; x++) {
-            uint8_t v = 1;
-            for (int k = -r; k <= r && v; k++) v = x + k >= 0 && x + k < w2 && a[y * w2 + x + k];
-            b[y * w2 + x] = v;
+    for (int y = 0; y < t->h4; y++) {
+        for (int x = 0; x < t->w4; x++) {
+            const uint8_t *p = a + (size_t)(2 * y) * w2 + 2 * x;
+            t->mask4[y * t->w4 + x] = p[0] && p[1] && p[w2] && p[w2 + 1];
         }
     }
-    for (int y = 0; y < h2; y++) {
-        for (int x = 0; x < w2; x++) {
-            uint8_t v = 1;
-            for (int k = -r; k <= r && v; k++) v = y + k >= 0 && y + k < h2 && b[(y + k) * w2 + x];
-            a[y * w2 + x] = v;
-        }
-    }
+    erode(t->mask4, b, t->w4, t->h4, t->hs2.r + 1);
+    erode(a, b, w2, h2, t->hs.r + 1);
     free(full);
     free(b);
     return USG_OK;
@@ -129,17 +143,22 @@ usg_status usg_needle_tracker_new(const usg_needle_params *p, int w, int h, usg_
     t->r_acq = clampi((int)lrint(1.8 / sp), 8, 20);
     t->w2 = w / 2;
     t->h2 = h / 2;
+    t->w4 = t->w2 / 2;
+    t->h4 = t->h2 / 2;
     size_t n2 = (size_t)t->w2 * t->h2;
     int flank = clampi((int)lrint(0.9 / sp), 3, 9);
     usg_status st = nd_ctx_init(&t->c, w, h, sp, 2 * (t->r_acq + flank) + 1);
     if (st == USG_OK) st = nd_hessian_init(&t->hs, t->w2, t->h2, clampd(ND_RIDGE_SIGMA_MM / (2.0 * sp), 1.0, 3.0));
-    if (st == USG_OK) st = nd_hessian_init(&t->hs2, t->w2, t->h2, clampd(ND_RIDGE_SIGMA2_MM / (2.0 * sp), 1.5, 5.0));
+    if (st == USG_OK) st = nd_hessian_init(&t->hs2, t->w4, t->h4, clampd(ND_RIDGE_SIGMA2_MM / (4.0 * sp), 1.0, 3.0));
     if (st == USG_OK) st = nd_hough_init(&t->hg, t->w2, t->h2, ND_MAX_ANGLE);
     if (st == USG_OK) {
         t->mask2 = malloc(n2);
         t->half = malloc(n2 * sizeof(float));
         t->ridge = malloc(n2 * sizeof(float));
-        if (!t->mask2 || !t->half || !t->ridge) st = usg_fail(USG_ERR_NOMEM, "needle: out of memory for %dx%d frames", w, h);
+        t->quarter = malloc((size_t)t->w4 * t->h4 * sizeof(float));
+        t->ridge4 = malloc((size_t)t->w4 * t->h4 * sizeof(float));
+        t->mask4 = malloc((size_t)t->w4 * t->h4);
+        if (!t->mask2 || !t->half || !t->ridge || !t->quarter || !t->ridge4 || !t->mask4) st = usg_fail(USG_ERR_NOMEM, "needle: out of memory for %dx%d frames", w, h);
     }
     if (st == USG_OK) st = make_masks(t, probe);
     if (st != USG_OK) {
@@ -165,6 +184,7 @@ void usg_needle_tracker_free(usg_needle_tracker *t) {
     nd_hessian_free(&t->hs2);
     nd_hough_free(&t->hg);
     free(t->mask2); free(t->half); free(t->ridge);
+    free(t->quarter); free(t->ridge4); free(t->mask4);
     free(t);
 }
 
@@ -269,43 +289,45 @@ static double bright_run(const usg_needle_tracker *t, const nd_hough_peak *pk) {
     return best_mass;
 }
 
-/* Ridge filter at one scale, then its thinned ridge pixels above the 96th
- * percentile vote near their own orientation, for axes at least min_deg from
+/* Ridge filter at one scale on a w x h image, then its thinned ridge pixels
+ * above the 96th percentile vote (at half-resolution coordinates: x * f +
+ * (f - 1) / 2, weight times f: a pixel spans f half-resolution pixels)
+ * near their own orientation, for axes at least min_deg from
  * the horizontal. */
-static void vote_scale(usg_needle_tracker *t, nd_hessian *hs, double min_deg) {
-    const int w2 = t->w2, h2 = t->h2;
-    nd_hessian_run(hs, t->half);
+static void vote_scale(usg_needle_tracker *t, nd_hessian *hs, const float *img, const uint8_t *mask, float *ridge,
+                       int w, int h, double f, double min_deg) {
+    nd_hessian_run(hs, img);
     float maxr = 0;
-    for (int i = 0; i < w2 * h2; i++) {
-        float r = t->mask2[i] ? nd_hessian_ridge(hs, i) : 0;
-        t->ridge[i] = r;
+    for (int i = 0; i < w * h; i++) {
+        float r = mask[i] ? nd_hessian_ridge(hs, i) : 0;
+        ridge[i] = r;
         if (r > maxr) maxr = r;
     }
     if (maxr <= 0) return;
     enum { NB = 512 };
     int hist[NB] = {0}, tot = 0;
-    for (int i = 0; i < w2 * h2; i++) {
-        if (!t->mask2[i]) continue;
-        hist[(int)(t->ridge[i] / maxr * (NB - 1))]++;
+    for (int i = 0; i < w * h; i++) {
+        if (!mask[i]) continue;
+        hist[(int)(ridge[i] / maxr * (NB - 1))]++;
         tot++;
     }
     int acc = 0, b = 0;
     while (b < NB - 1 && acc + hist[b] < 0.96 * tot) acc += hist[b++];
     float thr = (float)((b + 0.5) / (NB - 1) * maxr);
     if (thr <= 0) thr = maxr * 0.1f;
-    for (int y = 1; y < h2 - 1; y++) {
-        for (int x = 1; x < w2 - 1; x++) {
-            int i = y * w2 + x;
-            float r = t->ridge[i];
+    for (int y = 1; y < h - 1; y++) {
+        for (int x = 1; x < w - 1; x++) {
+            int i = y * w + x;
+            float r = ridge[i];
             if (r <= thr) continue;
             double a = nd_hessian_angle(hs, i);
             int ox = (int)lrint(-sin(a)), oy = (int)lrint(cos(a));
-            if (r < t->ridge[i + oy * w2 + ox] || r < t->ridge[i - oy * w2 - ox]) continue; /* thin */
+            if (r < ridge[i + oy * w + ox] || r < ridge[i - oy * w - ox]) continue; /* thin */
             double deg = a * 180.0 / M_PI;
             if (fabs(deg) < min_deg - 3) continue;
             if (deg < 0) deg += 180.0;
             float wgt = r / thr;
-            nd_hough_vote(&t->hg, x, y, deg, 3, wgt > 4 ? 4 : wgt);
+            nd_hough_vote(&t->hg, f * x + 0.5 * (f - 1), f * y + 0.5 * (f - 1), deg, 3, (float)f * (wgt > 4 ? 4 : wgt));
         }
     }
 }
@@ -314,9 +336,10 @@ static int acquire(usg_needle_tracker *t, const usg_image *img, const usg_edge *
                    nd_meas *best) {
     nd_downsample2(img, t->half, t->w2, t->h2);
     nd_hough_clear(&t->hg);
-    vote_scale(t, &t->hs, 0.0);
+    vote_scale(t, &t->hs, t->half, t->mask2, t->ridge, t->w2, t->h2, 1.0, 0.0);
     /* a steep needle crosses the beam obliquely: a wider line, weaker echo */
-    vote_scale(t, &t->hs2, ND_STEEP_DEG);
+    nd_downsample2f(t->half, t->w2, t->quarter, t->w4, t->h4);
+    vote_scale(t, &t->hs2, t->quarter, t->mask4, t->ridge4, t->w4, t->h4, 2.0, ND_STEEP_DEG);
 #ifdef ND_DEBUG
     if (getenv("ND_PEAKS")) {
         nd_hough_peak all[40];

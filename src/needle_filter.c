@@ -17,6 +17,14 @@ void nd_downsample2(const usg_image *in, float *out, int w2, int h2) {
     }
 }
 
+void nd_downsample2f(const float *in, int w, float *out, int w2, int h2) {
+    for (int y = 0; y < h2; y++) {
+        const float *a = in + (ptrdiff_t)(2 * y) * w, *b = a + w;
+        float *o = out + (ptrdiff_t)y * w2;
+        for (int x = 0; x < w2; x++) o[x] = 0.25f * (a[2 * x] + a[2 * x + 1] + b[2 * x] + b[2 * x + 1]);
+    }
+}
+
 usg_status nd_hessian_init(nd_hessian *hs, int w, int h, double sigma) {
     memset(hs, 0, sizeof *hs);
     int r = (int)ceil(3.0 * sigma);
@@ -53,21 +61,21 @@ void nd_hessian_free(nd_hessian *hs) {
     memset(hs, 0, sizeof *hs);
 }
 
-/* Horizontal convolution with clamped borders. */
+/* Horizontal convolution with clamped borders (taps outer: vectorisable). */
 static void conv_rows(const float *in, float *out, int w, int h, const float *k, int r) {
     for (int y = 0; y < h; y++) {
         const float *src = in + (ptrdiff_t)y * w;
         float *dst = out + (ptrdiff_t)y * w;
-        for (int x = 0; x < w; x++) {
-            if (x == r && w - r > r) { /* interior: no clamping */
-                for (; x < w - r; x++) {
-                    float acc = 0;
-                    const float *s = src + x - r;
-                    for (int i = 0; i <= 2 * r; i++) acc += k[i] * s[i];
-                    dst[x] = acc;
-                }
-                if (x >= w) break;
+        if (w > 2 * r) {
+            for (int x = r; x < w - r; x++) dst[x] = 0;
+            for (int i = 0; i <= 2 * r; i++) {
+                const float kk = k[i], *s = src + i - r;
+                for (int x = r; x < w - r; x++) dst[x] += kk * s[x];
             }
+        }
+        for (int x = 0; x < w; x++) {
+            if (x == r && w > 2 * r) x = w - r; /* interior done above */
+            if (x >= w) break;
             float acc = 0;
             for (int i = -r; i <= r; i++) {
                 int xx = x + i < 0 ? 0 : (x + i >= w ? w - 1 : x + i);

@@ -17,6 +17,9 @@ typedef struct nd_line { double px, py, dx, dy; } nd_line;
 /* 2x2 box downsample of `in` into out (w2 x h2 = in/2, rounded down). */
 void nd_downsample2(const usg_image *in, float *out, int w2, int h2);
 
+/* 2x2 box downsample of a float image of width w into out (w2 x h2). */
+void nd_downsample2f(const float *in, int w, float *out, int w2, int h2);
+
 /* Hessian ridge filter at scale sigma on a w x h float image. */
 typedef struct nd_hessian {
     int w, h, r;            /* size, kernel radius */

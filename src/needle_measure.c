@@ -670,6 +670,12 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     strip_peaks(c, rs);
     nd_line l1, l2;
     if (!fit_axis(c, 0, c->st.len - 1, 3.0 * noise, rs, &l1)) ND_FAIL(3);
+    if (!hint) { /* acquisition: a hopeless line is dropped before the fine passes */
+        nd_run r1;
+        double lv1;
+        if (!shaft_run(c, img, e1, e2, noise, clampi((int)lrint(1.0 / c->sp), 3, 12), NULL, &r1, &lv1) ||
+            lv1 < 4.0 * noise || (r1.k1 - r1.k0) * c->sp < 2.0) ND_FAIL(11);
+    }
     /* pass 2: narrow, pick the shaft run and refit the axis on it alone */
     if (!sample(c, img, &l1, 4 + c->flank, hint)) ND_FAIL(4);
     strip_peaks(c, 4);
