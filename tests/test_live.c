@@ -462,6 +462,12 @@ Test(live_window, xvfb_screenshot_shows_the_overlay, .timeout = 120) {
     char dir[1024];
     snprintf(dir, sizeof dir, "%s", d);
     int disp = 90 + (int)(getpid() % 800);
+    for (int k = 0; k < 100; k++, disp++) { /* a display number nobody uses */
+        char lock[64], sock[64];
+        snprintf(lock, sizeof lock, "/tmp/.X%d-lock", disp);
+        snprintf(sock, sizeof sock, "/tmp/.X11-unix/X%d", disp);
+        if (access(lock, F_OK) != 0 && access(sock, F_OK) != 0) break;
+    }
     /* Xvfb writes its screen as an XWD file into -fbdir: the screenshot */
     tu_run x = tu_sh("cd '%s' && (Xvfb :%d -screen 0 1600x1200x24 -fbdir . -nolisten tcp >xvfb.log 2>&1 & echo $! > xvfb.pid); "
                      "for i in $(seq 100); do [ -e /tmp/.X11-unix/X%d ] && [ -e Xvfb_screen0 ] && break; sleep 0.05; done; "
