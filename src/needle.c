@@ -194,6 +194,8 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
     double ang = fabs(atan2(m->line.dy, m->line.dx)) * 180.0 / M_PI;
     if (ang > 90) ang = 180 - ang;
     if (ang > ND_MAX_ANGLE + 2) return 1;
+    if (!tracking && ang < 2.5) return 1;   /* level with the skin: a fascia, not an inserted needle */
+    if (!tracking && m->bend_px > 1.5) return 14; /* a needle is straight; fasciae and septa bend */
     if (m->len_mm < (tracking ? 2.0 : (m->border_entry ? 3.0 : 8.0))) return 2;
     if (m->snr < (tracking ? 4.0 : (m->border_entry ? 6.0 : 12.0))) return 3;
     if (m->fill < (tracking ? 0.5 : 0.6)) return 4;
@@ -207,7 +209,8 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
      * and above the tissue beside it; muscle fibres and fasciae are weaker */
     double above_tissue_db = (m->i_shaft - t->median) / ND_GREY_PER_DB;
     double above_bg_db = (m->i_shaft - m->i_bg) / ND_GREY_PER_DB;
-    double need_db = tracking ? 9.0 : (m->len_mm < 10.0 ? 17.0 : 13.0); /* a short streak needs a stronger echo */
+    /* a short streak needs a stronger echo, the more so near the horizontal (pieces of fasciae) */
+    double need_db = tracking ? 9.0 : (m->len_mm < 10.0 ? (ang < 10.0 ? 20.0 : 17.0) : 13.0);
     if (above_tissue_db < need_db) return 11;
     /* an inserted needle shows from the imaged region's edge; one that does not
      * (its first part out of plane) must be unmistakable */
