@@ -175,6 +175,11 @@ static int on_output(const usg_live_output *o, void *user) {
 /* ---- setup, run, summary ------------------------------------------------ */
 
 static int open_outputs(live_cli *c) {
+    const char *d = getenv("DISPLAY"), *wl = getenv("WAYLAND_DISPLAY");
+    if (c->o.window && (!d || !*d) && (!wl || !*wl)) {
+        cli_error("--window: no display (DISPLAY is not set); use --serve or --overlay instead");
+        return CLI_EXIT_USAGE;
+    }
     int rc = cli_results_open(&c->out, c->o.results_path);
     if (rc) return rc;
     c->window = c->o.window;
