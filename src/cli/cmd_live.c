@@ -3,6 +3,8 @@
  * server) and the end-of-run summary. */
 #include "cli.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,7 @@ typedef struct live_cli {
     cli_results out;
     usg_recorder *rec;
     int rec_failed;
+    struct rec_queue *rq;     /* overlay recording on its own thread */
     usg_igtl_server *srv;
     usg_result *blank;        /* an empty result to go with a NO SIGNAL card */
     int window;
@@ -110,15 +113,137 @@ static void write_result(live_cli *c, const usg_result *r) {
     usg_live_stop(c->lv);
 }
 
-static void record(live_cli *c, const usg_rgb *ov, int index) {
-    if (!c->o.overlay_path || c->rec_failed) return;
-    double fps = c->lp.pace_fps > 0 ? c->lp.pace_fps : 30.0;
-    if (!c->rec && usg_recorder_open(c->o.overlay_path, ov->width, ov->height, fps, &c->rec) != USG_OK) {
-        cli_error("--overlay: %s", usg_last_error());
-        c->rec_failed = 1;
+/* ---- overlay recording on a writer thread ----------------------------------
+ * Encoding a PNG takes longer than a 60 fps frame period, so the processing
+ * thread only copies the overlay into one of REC_SLOTS buffers; a writer
+ * thread encodes them in order. When all buffers are full the overlay of
+ * that frame is not recorded (counted in the summary) rather than delaying
+ * the loop. */
+#define REC_SLOTS 6
+
+typedef struct rec_queue {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    usg_recorder *rec;        /* borrowed from live_cli */
+    usg_rgb buf[REC_SLOTS];
+    int index[REC_SLOTS];
+    int head, n, stop;
+    long written, skipped, failed;
+} rec_queue;
+
+static void *rec_main(void *arg) {
+    rec_queue *q = arg;
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        while (q->n == 0 && !q->stop) pthread_cond_wait(&q->cv, &q->mu);
+        if (q->n == 0) break;
+        int k = q->head;
+        pthread_mutex_unlock(&q->mu);
+        usg_status st = usg_recorder_write(q->rec, &q->buf[k], q->index[k]);
+        if (st != USG_OK) cli_error("--overlay: %s", usg_last_error());
+        pthread_mutex_lock(&q->mu);
+        if (st == USG_OK) q->written++;
+        else q->failed++;
+        q->head = (q->head + 1) % REC_SLOTS;
+        q->n--;
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+static rec_queue *rec_start(usg_recorder *rec, int w, int h) {
+    rec_queue *q = calloc(1, sizeof *q);
+    if (!q) return NULL;
+    q->rec = rec;
+    for (int i = 0; i < REC_SLOTS; i++) {
+        if (usg_rgb_alloc(&q->buf[i], w, h) != USG_OK) goto fail;
+    }
+    if (pthread_mutex_init(&q->mu, NULL) || pthread_cond_init(&q->cv, NULL)) goto fail;
+    /* a normal thread: not the real-time scheduling of the loop that starts it */
+    pthread_attr_t at;
+    struct sched_param sp = {.sched_priority = 0};
+    pthread_attr_init(&at);
+    pthread_attr_setinheritsched(&at, PTHREAD_EXPLICIT_SCHED);
+    pthread_attr_setschedpolicy(&at, SCHED_OTHER);
+    pthread_attr_setschedparam(&at, &sp);
+    int bad = pthread_create(&q->th, &at, rec_main, q);
+    pthread_attr_destroy(&at);
+    if (bad) goto fail;
+    return q;
+fail:
+    for (int i = 0; i < REC_SLOTS; i++) usg_rgb_free(&q->buf[i]);
+    free(q);
+    return NULL;
+}
+
+/* Queue one overlay (copied); skipped when the writer is REC_SLOTS frames behind. */
+static void rec_push(rec_queue *q, const usg_rgb *ov, int index) {
+    pthread_mutex_lock(&q->mu);
+    int full = q->n == REC_SLOTS;
+    int k = (q->head + q->n) % REC_SLOTS;
+    pthread_mutex_unlock(&q->mu);
+    if (full || ov->width != q->buf[k].width || ov->height != q->buf[k].height) {
+        q->skipped++;
         return;
     }
-    if (usg_recorder_write(c->rec, ov, index) != USG_OK) cli_error("--overlay: %s", usg_last_error());
+    /* slot k is not the writer's until n counts it */
+    for (int y = 0; y < ov->height; y++) {
+        memcpy(q->buf[k].data + (size_t)y * q->buf[k].stride, ov->data + (size_t)y * ov->stride,
+               (size_t)ov->width * 3);
+    }
+    q->index[k] = index;
+    pthread_mutex_lock(&q->mu);
+    q->n++;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+/* Write what is queued, stop the writer, free the queue (the recorder stays open). */
+static void rec_finish(rec_queue *q, long *written, long *skipped) {
+    pthread_mutex_lock(&q->mu);
+    q->stop = 1;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    pthread_join(q->th, NULL);
+    *written = q->written;
+    *skipped = q->skipped + q->failed;
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->cv);
+    for (int i = 0; i < REC_SLOTS; i++) usg_rgb_free(&q->buf[i]);
+    free(q);
+}
+
+static void record(live_cli *c, const usg_rgb *ov, int index) {
+    if (!c->o.overlay_path || c->rec_failed) return;
+    if (!c->rec) {
+        double fps = c->lp.pace_fps > 0 ? c->lp.pace_fps : 30.0;
+        if (usg_recorder_open(c->o.overlay_path, ov->width, ov->height, fps, &c->rec) != USG_OK) {
+            cli_error("--overlay: %s", usg_last_error());
+            c->rec_failed = 1;
+            return;
+        }
+        c->rq = rec_start(c->rec, ov->width, ov->height);
+        if (!c->rq) {
+            cli_error("--overlay: cannot start the writer (out of memory)");
+            c->rec_failed = 1;
+            return;
+        }
+    }
+    rec_push(c->rq, ov, index);
+}
+
+/* Finish the overlay recording: drain the writer, close the file. */
+static void record_finish(live_cli *c) {
+    if (c->rq) {
+        long written, skipped;
+        rec_finish(c->rq, &written, &skipped);
+        c->rq = NULL;
+        cli_info(1, "usguide live: overlay: %ld frames written to %s, %ld not recorded (the writer fell behind)",
+                 written, c->o.overlay_path, skipped);
+    }
+    if (c->rec && usg_recorder_close(c->rec) != USG_OK) cli_error("--overlay: %s", usg_last_error());
+    c->rec = NULL;
 }
 
 /* Show in the window; returns 1 when the user asked to quit (q or Esc). */
@@ -226,6 +351,7 @@ static void summary(live_cli *c) {
     usg_live_stats st;
     usg_live_get_stats(c->lv, &st);
     cli_progress_end();
+    record_finish(c);
     cli_info(1, "usguide live: frames in %ld, processed %ld, dropped %ld (budget %ld), degraded %ld, errors %ld, "
                 "no-signal events %ld",
              st.frames_in, st.processed, st.dropped, st.dropped_budget, st.degraded, st.errors, st.faults);
@@ -247,7 +373,7 @@ static void summary(live_cli *c) {
 static void teardown(live_cli *c) {
     usg_live_free(c->lv);
     usg_igtl_server_close(c->srv);
-    if (c->rec && usg_recorder_close(c->rec) != USG_OK) cli_error("--overlay: %s", usg_last_error());
+    record_finish(c);
     if (c->o.window) cvshim_window_close(LIVE_WINDOW);
     cli_results_close(&c->out);
     usg_source_close(c->src);
