@@ -688,11 +688,18 @@ Test(sim, render_640x480_under_a_second) {
     for (int k = 0; k < 3; k++) usg_sim_render(s, k + 10, &img, t);
     clock_gettime(CLOCK_MONOTONIC, &b);
     double per = ((b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) * 1e-9) / 3;
-    cr_assert_lt(per, 1.0, "%.3f s per 640x480 frame", per);
+    /* the bound is for optimised builds; sanitizer and -O0 builds run several times slower */
+#if defined(__OPTIMIZE__) && !defined(__SANITIZE_ADDRESS__)
+    const double bound = 1.0;
+#else
+    const double bound = 6.0;
+#endif
     free(t);
     usg_image_free(&img);
     usg_sim_free(s);
+    cr_assert_lt(per, bound, "%.3f s per 640x480 frame", per);
 }
+
 
 Test(sim, bad_parameters_rejected) {
     usg_sim_params p;
