@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <dirent.h>
+#include <unistd.h>
+#include <ctype.h>
 
 static usg_status make_dir(const char *path) {
     if (mkdir(path, 0777) == 0 || errno == EEXIST) {
@@ -16,6 +19,31 @@ static usg_status make_dir(const char *path) {
         return usg_fail(USG_ERR_IO, "%s: exists and is not a directory", path);
     }
     return usg_fail(USG_ERR_IO, "%s: cannot create directory: %s", path, strerror(errno));
+}
+
+/* 1 if `name` is a frame file name the simulator writes: digits then ".png". */
+static int is_frame_name(const char *name) {
+    size_t n = strlen(name), d = 0;
+    while (d < n && isdigit((unsigned char)name[d])) d++;
+    return d >= 4 && n == d + 4 && !strcmp(name + d, ".png");
+}
+
+/* Remove frames left by an earlier (longer) run so the folder holds exactly this sequence. */
+static usg_status remove_old_frames(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return usg_fail(USG_ERR_IO, "%s: cannot list: %s", dir, strerror(errno));
+    size_t cap = strlen(dir) + 300;
+    char *path = malloc(cap);
+    usg_status st = path ? USG_OK : usg_fail(USG_ERR_NOMEM, "simulator: out of memory");
+    struct dirent *e;
+    while (st == USG_OK && (e = readdir(d)) != NULL) {
+        if (!is_frame_name(e->d_name)) continue;
+        snprintf(path, cap, "%s/%s", dir, e->d_name);
+        if (unlink(path) != 0) st = usg_fail(USG_ERR_IO, "%s: cannot remove an old frame: %s", path, strerror(errno));
+    }
+    closedir(d);
+    free(path);
+    return st;
 }
 
 static usg_status write_frames(usg_sim *s, const usg_sim_params *p, const char *outdir, FILE *truth,
@@ -61,6 +89,7 @@ usg_status usg_sim_write_sequence(const usg_sim_params *p, const char *outdir, u
     st = make_dir(outdir);
     snprintf(path, plen, "%s/frames", outdir);
     if (st == USG_OK) st = make_dir(path);
+    if (st == USG_OK) st = remove_old_frames(path);
     if (st == USG_OK) {
         usg_probe probe;
         usg_sim_probe(s, &probe);

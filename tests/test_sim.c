@@ -798,3 +798,17 @@ Test(sim, bundled_sample_reproduces) {
     }
     tu_run_free(&r);
 }
+
+Test(sim, rerun_replaces_old_frames) {
+    const char *dir = tu_scratch("sim_rerun");
+    const char *opts = "--width 160 --height 120 --spacing-mm 0.6 --quiet";
+    tu_run a = tu_sh("%s sim %s --frames 5 %s && touch %s/frames/notes.txt", USGUIDE_BIN, dir, opts, dir);
+    cr_assert_eq(a.status, 0, "%s", a.err);
+    tu_run b = tu_sh("%s sim %s --frames 2 %s", USGUIDE_BIN, dir, opts);
+    cr_assert_eq(b.status, 0, "%s", b.err);
+    tu_run l = tu_sh("ls %s/frames", dir);
+    cr_assert_str_eq(l.out, "0000.png\n0001.png\nnotes.txt\n", "frames left: %s", l.out);
+    tu_run_free(&a);
+    tu_run_free(&b);
+    tu_run_free(&l);
+}

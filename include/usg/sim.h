@@ -124,7 +124,9 @@ typedef void (*usg_sim_progress_fn)(int done, int total, void *user);
 
 /* Write a sequence folder: OUTDIR/frames/NNNN.png, OUTDIR/truth.jsonl (one
  * usg_result JSON line per frame, with spacing_mm) and OUTDIR/probe.ini.
- * Creates OUTDIR and OUTDIR/frames if needed. `progress` may be NULL.
+ * Creates OUTDIR and OUTDIR/frames if needed; frame files (NNNN.png) already in
+ * OUTDIR/frames are removed first, so the folder holds exactly this sequence.
+ * `progress` may be NULL.
  * Errors: those of usg_sim_new, USG_ERR_IO naming the path. */
 usg_status usg_sim_write_sequence(const usg_sim_params *p, const char *outdir,
                                   usg_sim_progress_fn progress, void *user);
