@@ -31,7 +31,7 @@
 #define ND_RIDGE_SIGMA2_MM 0.8
 #endif
 #define ND_STEEP_DEG 35.0
-#define ND_PEAKS 40        /* Hough peaks screened */
+#define ND_PEAKS 80        /* Hough peaks screened */
 #define ND_CANDIDATES 16   /* measured at most */
 /* B-mode grey per dB of echo amplitude: 255 grey over a 60 dB display range */
 #define ND_GREY_PER_DB (255.0 / 60.0)
@@ -59,20 +59,22 @@ struct usg_needle_tracker {
 
 /* ---------------------------------------------------------------- setup */
 
-/* Separable square erosion of a w x h 0/1 mask by radius r (tmp: w x h). */
+/* Separable square erosion of a w x h 0/1 mask by radius r (tmp: w x h).
+ * Beyond the image counts as inside: the filters clamp at the image edge
+ * (no step there), only a black region's edge (a fan) makes false ridges. */
 static void erode(uint8_t *a, uint8_t *tmp, int w, int h, int r) {
     for (int y = 0; y < h; y++) {
         for (int x = 0; x < w; x++) {
             uint8_t v = 1;
-            for (int k = -r; k <= r && v; k++) v = x + k >= 0 && x + k < w && a[y * w + x + k];
-            tmp[y * w + x] = v;
+            for (int k = -r; k <= r && v; k++) v = x + k < 0 || x + k >= w || a[y * w + x + k];
+            tmp[y * w + x] = v && a[y * w + x];
         }
     }
     for (int y = 0; y < h; y++) {
         for (int x = 0; x < w; x++) {
             uint8_t v = 1;
-            for (int k = -r; k <= r && v; k++) v = y + k >= 0 && y + k < h && tmp[(y + k) * w + x];
-            a[y * w + x] = v;
+            for (int k = -r; k <= r && v; k++) v = y + k < 0 || y + k >= h || tmp[(y + k) * w + x];
+            a[y * w + x] = v && tmp[y * w + x];
         }
     }
 }
@@ -210,7 +212,7 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
     double above_tissue_db = (m->i_shaft - t->median) / ND_GREY_PER_DB;
     double above_bg_db = (m->i_shaft - m->i_bg) / ND_GREY_PER_DB;
     /* a short streak needs a stronger echo, the more so near the horizontal (pieces of fasciae) */
-    double need_db = tracking ? 9.0 : (m->len_mm < 10.0 ? (ang < 10.0 ? 20.0 : 17.0) : 13.0);
+    double need_db = tracking ? 9.0 : (m->len_mm < 10.0 ? (ang < 10.0 ? 20.0 : 18.0) : 13.0);
     if (above_tissue_db < need_db) return 11;
     /* an inserted needle shows from the imaged region's edge; one that does not
      * (its first part out of plane) must be unmistakable */
@@ -344,6 +346,14 @@ static int acquire(usg_needle_tracker *t, const usg_image *img, const usg_edge *
     nd_downsample2f(t->half, t->w2, t->quarter, t->w4, t->h4);
     vote_scale(t, &t->hs2, t->quarter, t->mask4, t->ridge4, t->w4, t->h4, 2.0, ND_STEEP_DEG);
 #ifdef ND_DEBUG
+    if (getenv("ND_ACCAT")) {
+        int th0 = atoi(getenv("ND_ACCAT")), r0 = atoi(getenv("ND_RHO"));
+        for (int b = th0 - 4; b <= th0 + 4; b++) {
+            fprintf(stderr, "acc th=%d:", b);
+            for (int r = r0 - 4; r <= r0 + 4; r++) fprintf(stderr, " %.1f", t->hg.acc[b * t->hg.nrho + (int)lrint(r + t->hg.rho_off)]);
+            fprintf(stderr, "\n");
+        }
+    }
     if (getenv("ND_PEAKS")) {
         nd_hough_peak all[40];
         float *save = malloc(sizeof(float) * 180 * t->hg.nrho);

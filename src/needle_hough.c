@@ -73,7 +73,7 @@ static int near_peak(const nd_hough_peak *a, const nd_hough_peak *b) {
 }
 
 int nd_hough_peaks(nd_hough *hg, nd_hough_peak *out, int k) {
-    enum { POOL = 64 };
+    enum { POOL = 128 };
     nd_hough_peak pool[POOL];
     int np = 0;
     for (int b = 0; b < 180; b++) {
