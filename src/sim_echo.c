@@ -13,7 +13,7 @@
 #define BONE_FLOOR 0.25       /* diffuse share of the cortical echo at oblique incidence */
 #define BONE_LOBE_DEG 35.0
 #define BONE_TRANSMIT 0.07    /* amplitude passing the cortex: -23 dB */
-#define BONE_REVERB 0.02      /* probe-to-cortex multiple echo at twice the depth: -34 dB */
+#define BONE_REVERB 0.006     /* probe-to-cortex multiple echo at twice the depth: -44 dB */
 #define A_NEEDLE 60.0
 #define NEEDLE_FLOOR 0.06
 #define NEEDLE_LOBE_DEG 22.0
