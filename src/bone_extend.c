@@ -123,7 +123,9 @@ int usg_bone_wall(const usg_bone_grid *g, const usg_image *img, const usg_bone_w
     if (deep < 3) deep = 3;
     if (deep > nrow) deep = nrow;
     double uw = median_of(med + nrow - deep, deep, 3);
-    if (isnan(uw) || (uw - ue) * dir < 0 || (uo - uw) * dir <= 0) return 0;
+    /* a wall between this bone's end and the middle of the gap; farther out
+     * the boundary found is the other bone's echo across a dark cleft */
+    if (isnan(uw) || (uw - ue) * dir < 0 || (uw - ue) * dir >= (uo - uw) * dir) return 0;
     /* the wall's top, and the boundary from the end down to it */
     int n = 0;
     for (int i = 0; i < nrow && n < wp->cap; i++) {
