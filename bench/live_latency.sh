@@ -1,7 +1,8 @@
 #!/bin/bash
 # live_latency.sh - capture-to-overlay latency of `usguide live` on a paced
 # sample sequence at 30 and 60 fps, alone and with a CPU hog on the other
-# core, plus one run with the budget squeezed to 1 ms (drops, not delay).
+# core, one run with the budget squeezed to 1 ms (drops, not delay), and the
+# hog runs again with --no-realtime (threads not raised) for comparison.
 #
 # usage: bench/live_latency.sh [USGUIDE] [SEQUENCE_DIR]
 #   USGUIDE       the CLI (default: build/usguide beside this script's repo)
@@ -71,3 +72,6 @@ run 30 hog
 run 60 idle
 run 60 hog
 run 60 idle --budget-ms 1
+# the same without raising the loop's threads (SCHED_FIFO / nice), for comparison
+run 30 hog --no-realtime
+run 60 hog --no-realtime
