@@ -245,6 +245,7 @@ static void frame_levels(usg_needle_tracker *t, const usg_image *img) {
     v = 11;
     while (v < 255 && acc + hist[v] < 0.5 * nt) acc += hist[v++];
     t->median = v;
+    t->c.tissue_grey = v;
 }
 
 /* ---------------------------------------------------------- acquisition */

@@ -103,6 +103,7 @@ typedef struct nd_ctx {
     float *pk_v, *pk_c;     /* per strip column: contrast peak offset and value */
     uint8_t *pk_ok;
     int flank, box_a;       /* ridge flank distance, along-axis box half-length (px) */
+    double tissue_grey;     /* this frame's typical tissue echo (grey median), 0 unknown */
 } nd_ctx;
 
 /* What one measurement found. */

@@ -528,14 +528,22 @@ static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir) {
         }
     }
     if (n < 8) return k_end;
-    const double floor_grey = nd_median(tmp, n) + 10.0 * gpd;
+    const double beside = nd_median(tmp, n), floor_grey = beside + 10.0 * gpd;
+    /* walking on beyond the run: beside a cortex the flanks glow, so the
+     * frame's typical tissue is the reference there */
+    const double walk_floor = (c->tissue_grey > 0 && c->tissue_grey < beside ? c->tissue_grey : beside) + 10.0 * gpd;
     /* the most distal local maximum of the step contrast above `step` */
-    int kf = -1, top = L + reach;
+    /* search beyond the run's end while the echo along the axis stays bright
+     * (a needle lying on a cortex loses its ridge contrast, not its echo), up
+     * to 8 mm; never past a bone column or a ~1 mm stretch of plain tissue */
+    int kf = -1, top = L + reach, far = L + clampi((int)lrint(8.0 / c->sp), reach, 80);
     double dprev = -1e9;
-    for (int i = L + 1; i <= L + reach; i++) { /* never past a bone column beyond the run */
+    for (int i = L + 1; i <= far; i++) {
         int k = k_start + dir * i;
-        if (k < 0 || k >= len) break;
-        if (c->pk_c[k] <= ND_BONE_COL) { top = i - 1; break; }
+        if (k < 0 || k >= len || c->pk_c[k] <= ND_BONE_COL) { top = i - 1; break; }
+        double ahead = mean_amp(g, len, k, k + dir * (W - 1));
+        if (ahead < 0 || ahead < walk_floor) { top = i + W; break; }
+        top = i;
     }
     for (int i = top; i >= (3 * L) / 10; i--) {
         int k = k_start + dir * i;
