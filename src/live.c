@@ -429,6 +429,7 @@ usg_status usg_live_run(usg_live *lv) {
     }
     lv->cap_started = 1;
     mb_take *t = lv->take;
+    t->closed = 0;
     for (;;) {
         if (stopping(lv)) break;
         mailbox_take(&lv->mb, LIVE_WAIT_MS, t);
@@ -437,14 +438,15 @@ usg_status usg_live_run(usg_live *lv) {
         if (stop) usg_live_stop(lv);
         if (t->closed) break;
     }
-    /* stop: let the capture thread finish, then report what already arrived */
+    /* stop: report what already arrived (as dropped) until the capture thread
+     * has closed the mailbox - taking keeps it from waiting on a full event list */
     usg_live_stop(lv);
+    while (!t->closed) {
+        mailbox_take(&lv->mb, LIVE_WAIT_MS, t);
+        handle_take(lv, t, 1);
+    }
     pthread_join(lv->cap, NULL);
     lv->cap_started = 0;
-    do {
-        mailbox_take(&lv->mb, 0, t);
-        handle_take(lv, t, 1);
-    } while (!t->closed);
     lv->t_end = live_now_ms();
     restore_priority(lv);
     lv->exit_status = t->close_status;
