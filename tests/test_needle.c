@@ -232,3 +232,89 @@ Test(needle, rejects_a_wrong_frame_size) {
     usg_image_free(&img);
     usg_needle_tracker_free(t);
 }
+
+/* A straight cortex from (x0, y0) to (x1, y1): amplitude 30, shadow beneath (column-wise). */
+static void straight_bone(synth *s, double x0, double y0, double x1, double y1) {
+    for (int x = (int)x0; x <= (int)x1; x++) {
+        double yc = y0 + (y1 - y0) * (x - x0) / (x1 - x0);
+        for (int y = 0; y < H; y++) {
+            double d = y - yc;
+            float *p = &s->f[y * W + x];
+            if (d > 3) *p *= 0.04f;
+            *p += (float)(30.0 * exp(-0.5 * d * d / (1.6 * 1.6)));
+        }
+    }
+}
+
+Test(needle, never_reports_a_straight_bone_surface) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    usg_edge *edge = calloc(1, sizeof *edge); /* the bone stage's edge of the same cortex */
+    for (unsigned seed = 1; seed <= 6; seed++) {
+        synth s = {seed, malloc(sizeof(float) * W * H)};
+        tissue(&s, 1.0);
+        straight_bone(&s, 300, 200, 639, 200 + 339 * tan(20 * M_PI / 180)); /* 20 degrees, from the border */
+        to_image(&s, &img);
+        free(s.f);
+        usg_needle n;
+        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        cr_expect(!n.found, "seed %u: straight cortex reported as a needle (%.1f,%.1f)-(%.1f,%.1f)", seed, n.entry.x,
+                  n.entry.y, n.tip.x, n.tip.y);
+        edge->found = 1;
+        edge->n = 0;
+        for (double x = 300; x <= 639 && edge->n < USG_EDGE_MAX; x += 2) {
+            edge->pts[edge->n++] = (usg_point){x, 200 + (x - 300) * tan(20 * M_PI / 180)};
+        }
+        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, edge, NULL, 0, &n), USG_OK);
+        cr_expect(!n.found, "seed %u: cortex on the bone edge reported as a needle", seed);
+    }
+    free(edge);
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}
+
+Test(needle, finds_a_needle_entering_a_curvilinear_fan_at_its_edge) {
+    usg_probe p;
+    usg_probe_default(&p);
+    p.geometry = USG_GEOM_CURVILINEAR;
+    p.spacing_x_mm = p.spacing_y_mm = 0.15;
+    p.apex_x = 320;
+    p.apex_y = -120;
+    p.radius_inner = 130;
+    p.radius_outer = 600;
+    p.angle_start_deg = -35;
+    p.angle_end_deg = 35;
+    usg_needle_params np = {&p, USG_SIDE_AUTO};
+    usg_needle_tracker *t = NULL;
+    cr_assert_eq(usg_needle_tracker_new(&np, W, H, &t), USG_OK, "%s", usg_last_error());
+    /* from the tip (420, 260) back up-right at 25 degrees to where the path leaves the fan */
+    double tx = 420, ty = 260, ux = cos(25 * M_PI / 180), uy = -sin(25 * M_PI / 180), ex = tx, ey = ty;
+    while (usg_probe_inside(&p, ex + 0.25 * ux, ey + 0.25 * uy)) { ex += 0.25 * ux; ey += 0.25 * uy; }
+    synth s = {7, malloc(sizeof(float) * W * H)};
+    tissue(&s, 1.0);
+    needle(&s, ex + 8 * ux, ey + 8 * uy, tx, ty, 40); /* drawn from outside: the fan cuts it */
+    for (int y = 0; y < H; y++) {
+        for (int x = 0; x < W; x++) {
+            if (!usg_probe_inside(&p, x, y)) s.f[y * W + x] = 0;
+        }
+    }
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    to_image(&s, &img);
+    free(s.f);
+    usg_needle n;
+    cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+    cr_assert(n.found, "needle entering the fan edge not found");
+    cr_expect_lt(hypot(n.tip.x - tx, n.tip.y - ty), 2.5, "tip (%.1f,%.1f) vs (%.1f,%.1f)", n.tip.x, n.tip.y, tx, ty);
+    cr_expect_lt(hypot(n.entry.x - ex, n.entry.y - ey), 3.0, "entry (%.1f,%.1f) vs the fan edge at (%.1f,%.1f)",
+                 n.entry.x, n.entry.y, ex, ey);
+    cr_expect_lt(angle_diff(n.angle_deg, 155.0), 0.5, "angle %.2f", n.angle_deg);
+    /* degraded mode: the window around the prediction keeps the track */
+    for (int f = 0; f < 3; f++) {
+        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 1, &n), USG_OK);
+        cr_expect(n.found, "window-only frame %d lost the needle", f);
+    }
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}
