@@ -41,42 +41,51 @@ static void clip_rect(const usg_probe *p, const usg_rgb *img, int *x, int *y, in
     usg_probe_clip_rect(p, img->width, img->height, x, y, w, h);
 }
 
+/* A point of the fan (radius r, angle a in radians from the vertical) in frame pixels. */
+static usg_point fan_point(const usg_rgb *img, const usg_probe *p, double r, double a) {
+    return usg_probe_to_frame(p, img->width, img->height, p->apex_x + r * sin(a), p->apex_y + r * cos(a));
+}
+
 /* Arc of the fan at radius r, as a polyline in frame pixels. */
-static void fan_arc(usg_rgb *img, const usg_probe *p, double ox, double oy, double r) {
+static void fan_arc(usg_rgb *img, const usg_probe *p, double r) {
     double xy[2 * 33];
     for (int i = 0; i <= 32; i++) {
         double a = (p->angle_start_deg + (p->angle_end_deg - p->angle_start_deg) * i / 32.0) * M_PI / 180.0;
-        xy[2 * i] = ox + p->apex_x + r * sin(a);
-        xy[2 * i + 1] = oy + p->apex_y + r * cos(a);
+        usg_point q = fan_point(img, p, r, a);
+        xy[2 * i] = q.x;
+        xy[2 * i + 1] = q.y;
     }
     cvshim_polyline(img, xy, 33, COL_CLIP, 1);
 }
 
-static void draw_fan(usg_rgb *img, const usg_probe *p, double ox, double oy) {
-    fan_arc(img, p, ox, oy, p->radius_inner);
-    fan_arc(img, p, ox, oy, p->radius_outer);
+static void draw_fan(usg_rgb *img, const usg_probe *p) {
+    fan_arc(img, p, p->radius_inner);
+    fan_arc(img, p, p->radius_outer);
     const double ends[2] = {p->angle_start_deg, p->angle_end_deg};
     for (int k = 0; k < 2; k++) {
         double a = ends[k] * M_PI / 180.0;
-        cvshim_line(img, ox + p->apex_x + p->radius_inner * sin(a), oy + p->apex_y + p->radius_inner * cos(a),
-                    ox + p->apex_x + p->radius_outer * sin(a), oy + p->apex_y + p->radius_outer * cos(a), COL_CLIP, 1);
+        usg_point q0 = fan_point(img, p, p->radius_inner, a), q1 = fan_point(img, p, p->radius_outer, a);
+        cvshim_line(img, q0.x, q0.y, q1.x, q1.y, COL_CLIP, 1);
     }
 }
 
-/* The y (frame pixels) of zero depth: the top of the image, or the fan's skin line. */
-static double skin_y(const usg_probe *p, int cy) {
-    return p->geometry == USG_GEOM_CURVILINEAR ? cy + p->apex_y + p->radius_inner : cy;
+/* Frame row of a depth (mm) below the transducer face: usg_probe_depth_mm is linear in y. */
+static double row_of_depth(const usg_rgb *img, const usg_probe *p, double mm) {
+    double d0 = usg_probe_depth_mm(p, img->width, img->height, 0);
+    double d1 = usg_probe_depth_mm(p, img->width, img->height, 1);
+    return (mm - d0) / (d1 - d0);
 }
 
-/* Depth scale in cm along the right side of the clip. */
+/* Depth scale in cm along the right side of the clip, from the skin line down
+ * (up when the transducer is at the bottom). */
 static void draw_depth_scale(usg_rgb *img, const usg_probe *p, int cx, int cy, int cw, int ch, double ts) {
     if (!(p->spacing_y_mm > 0)) return;
-    double y0 = skin_y(p, cy), px_per_mm = 1.0 / p->spacing_y_mm;
-    double x = cx + cw - 6;
-    cvshim_line(img, x, y0, x, cy + ch - 1, COL_SCALE, 1);
+    double x = cx + cw - 6, y0 = row_of_depth(img, p, 0);
+    int up = usg_probe_near_side_down(p);
+    cvshim_line(img, x, y0, x, up ? cy : cy + ch - 1, COL_SCALE, 1);
     for (int mm = 0;; mm += 5) {
-        double y = y0 + mm * px_per_mm;
-        if (y > cy + ch - 1) break;
+        double y = row_of_depth(img, p, mm);
+        if (y > cy + ch - 1 || y < cy) break;
         int major = mm % 10 == 0;
         cvshim_line(img, x - (major ? 10 : 5), y, x, y, COL_SCALE, 1);
         if (major && mm > 0) {
@@ -87,7 +96,7 @@ static void draw_depth_scale(usg_rgb *img, const usg_probe *p, int cx, int cy, i
             label(img, t, (int)(x - 14 - tw), (int)(y + th / 3), ts, COL_SCALE);
         }
     }
-    label(img, "cm", (int)(x - 28), (int)(y0 + 16 * ts + 2), ts, COL_SCALE);
+    label(img, "cm", (int)(x - 28), (int)(up ? y0 - 6 : y0 + 16 * ts + 2), ts, COL_SCALE);
 }
 
 /* A bone edge; its name sits toward the outer end, away from the joint cleft
@@ -104,7 +113,7 @@ static void draw_edge(usg_rgb *img, const usg_edge *e, unsigned col, const char 
     label(img, name, (int)at->x - tw / 2, (int)at->y - th, ts * 0.9, col);
 }
 
-static void draw_target(usg_rgb *img, const usg_target *t, const usg_probe *p, int cy, double ts) {
+static void draw_target(usg_rgb *img, const usg_target *t, const usg_probe *p, double ts) {
     if (!t->found) return;
     double x = t->point.x, y = t->point.y, r = 9;
     cvshim_circle(img, x, y, r, COL_TARGET, 1);
@@ -113,7 +122,7 @@ static void draw_target(usg_rgb *img, const usg_target *t, const usg_probe *p, i
     cvshim_line(img, x, y - 2 * r, x, y - 4, COL_TARGET, 1);
     cvshim_line(img, x, y + 4, x, y + 2 * r, COL_TARGET, 1);
     char text[48];
-    if (p->spacing_y_mm > 0) snprintf(text, sizeof text, "target %.1f mm", (y - skin_y(p, cy)) * p->spacing_y_mm);
+    if (p->spacing_y_mm > 0) snprintf(text, sizeof text, "target %.1f mm", usg_probe_depth_mm(p, img->width, img->height, y));
     else snprintf(text, sizeof text, "target");
     label(img, text, (int)(x + 2 * r + 4), (int)(y + 5), ts, COL_TARGET);
 }
@@ -178,12 +187,12 @@ usg_status usg_overlay_render(const usg_image *frame, const usg_result *res, con
     clip_rect(probe, out, &cx, &cy, &cw, &ch);
     double ts = text_scale(out);
     if (probe->has_clip) cvshim_rect(out, cx, cy, cw, ch, COL_CLIP, 1);
-    if (probe->geometry == USG_GEOM_CURVILINEAR) draw_fan(out, probe, cx, cy);
+    if (probe->geometry == USG_GEOM_CURVILINEAR) draw_fan(out, probe);
     draw_depth_scale(out, probe, cx, cy, cw, ch, ts);
     if (res && res->status == USG_FRAME_OK) {
         draw_edge(out, &res->sacrum, COL_SACRUM, "sacrum", ts);
         draw_edge(out, &res->ilium, COL_ILIUM, "ilium", ts);
-        draw_target(out, &res->target, probe, cy, ts);
+        draw_target(out, &res->target, probe, ts);
         draw_needle(out, res, cy, ch, ts);
     } else if (res && res->status == USG_FRAME_ERROR) {
         label(out, "FRAME ERROR", cx + 10, cy + ch / 2, ts * 1.5, COL_MISS);

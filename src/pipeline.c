@@ -1,14 +1,21 @@
 /* pipeline.c - clip -> denoise -> bone -> needle -> target, timed per stage.
- * Stages see the clipped image and clipped coordinates; results are moved to
- * full-frame coordinates at the end. Everything is allocated in _new. */
+ * Stages see the clipped image, normalised so the transducer is at the top
+ * (flipped when the profile's orientation says near side down), in clipped
+ * coordinates; results are mapped to full-frame coordinates at the end.
+ * Everything is allocated in _new. */
 #include "usg/pipeline.h"
 #include "usg/bone.h"
 #include "usg/needle.h"
 #include "usg/target.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
 
 struct usg_pipeline {
     usg_pipeline_params p;
@@ -19,6 +26,7 @@ struct usg_pipeline {
     usg_needle_tracker *needle;
     usg_target_tracker *target;
     usg_image den;          /* clip-sized denoised frame */
+    usg_image flipped;      /* clip-sized, near-side-down profiles only */
     usg_edge *sacrum, *ilium; /* clipped coordinates, kept for degraded frames */
     usg_degrade degrade;
 };
@@ -36,6 +44,7 @@ void usg_pipeline_free(usg_pipeline *pl) {
     usg_needle_tracker_free(pl->needle);
     usg_target_tracker_free(pl->target);
     usg_image_free(&pl->den);
+    usg_image_free(&pl->flipped);
     free(pl->sacrum);
     free(pl->ilium);
     free(pl);
@@ -43,6 +52,7 @@ void usg_pipeline_free(usg_pipeline *pl) {
 
 static usg_status make_stages(usg_pipeline *pl) {
     usg_status st = usg_image_alloc(&pl->den, pl->cw, pl->ch);
+    if (st == USG_OK && usg_probe_near_side_down(&pl->p.probe)) st = usg_image_alloc(&pl->flipped, pl->cw, pl->ch);
     if (st != USG_OK) return st;
     pl->sacrum = calloc(1, sizeof *pl->sacrum);
     pl->ilium = calloc(1, sizeof *pl->ilium);
@@ -74,17 +84,34 @@ usg_status usg_pipeline_new(const usg_pipeline_params *p, int frame_w, int frame
     return USG_OK;
 }
 
-static void shift_point(usg_point *pt, double dx, double dy) {
-    pt->x += dx;
-    pt->y += dy;
+/* A point of the normalised clipped image in frame pixels. */
+static usg_point to_frame(const usg_pipeline *pl, usg_point p) {
+    return usg_probe_to_frame(&pl->p.probe, pl->fw, pl->fh, p.x, p.y);
 }
 
-static void copy_edge(const usg_edge *src, usg_edge *dst, double dx, double dy) {
+static void copy_edge(const usg_pipeline *pl, const usg_edge *src, usg_edge *dst) {
     dst->found = src->found;
     dst->n = src->found ? src->n : 0;
-    for (int i = 0; i < dst->n; i++) {
-        dst->pts[i] = src->pts[i];
-        shift_point(&dst->pts[i], dx, dy);
+    for (int i = 0; i < dst->n; i++) dst->pts[i] = to_frame(pl, src->pts[i]); /* a flip keeps the x order */
+}
+
+/* The clipped view, flipped into a buffer when the transducer is at the bottom. */
+static usg_image normalised_view(usg_pipeline *pl, const usg_image *frame) {
+    usg_image raw = usg_image_view(frame, pl->cx, pl->cy, pl->cw, pl->ch);
+    if (!pl->flipped.data) return raw;
+    for (int y = 0; y < pl->ch; y++) {
+        memcpy(usg_image_row(&pl->flipped, pl->ch - 1 - y), usg_image_row(&raw, y), (size_t)pl->cw);
+    }
+    return pl->flipped;
+}
+
+static void needle_to_frame(const usg_pipeline *pl, usg_needle *n) {
+    if (!n->found) return;
+    n->tip = to_frame(pl, n->tip);
+    n->entry = to_frame(pl, n->entry);
+    if (pl->flipped.data) { /* the axis direction mirrors */
+        double a = atan2(n->tip.y - n->entry.y, n->tip.x - n->entry.x) * 180.0 / M_PI;
+        n->angle_deg = fmod(a + 360.0, 180.0);
     }
 }
 
@@ -100,7 +127,7 @@ usg_status usg_pipeline_process(usg_pipeline *pl, const usg_image *frame, usg_re
                         pl->fw, pl->fh);
     }
     double t0 = usg_now_ms();
-    usg_image raw = usg_image_view(frame, pl->cx, pl->cy, pl->cw, pl->ch);
+    usg_image raw = normalised_view(pl, frame);
     const usg_image *img = &raw;
     usg_status st = USG_OK;
     if (pl->degrade < USG_DEGRADE_NO_DENOISE) {
@@ -123,16 +150,12 @@ usg_status usg_pipeline_process(usg_pipeline *pl, const usg_image *frame, usg_re
     double t4 = usg_now_ms();
     if (st != USG_OK) return st;
 
-    double dx = pl->cx, dy = pl->cy;
-    copy_edge(pl->sacrum, &res->sacrum, dx, dy);
-    copy_edge(pl->ilium, &res->ilium, dx, dy);
+    copy_edge(pl, pl->sacrum, &res->sacrum);
+    copy_edge(pl, pl->ilium, &res->ilium);
     res->needle = needle;
-    if (needle.found) {
-        shift_point(&res->needle.tip, dx, dy);
-        shift_point(&res->needle.entry, dx, dy);
-    }
+    needle_to_frame(pl, &res->needle);
     res->target = target;
-    if (target.found) shift_point(&res->target.point, dx, dy);
+    if (target.found) res->target.point = to_frame(pl, target.point);
     res->degraded = (int)pl->degrade;
     res->has_latency = 1;
     res->latency.denoise = t1 - t0;

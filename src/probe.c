@@ -290,3 +290,20 @@ usg_status usg_probe_mask(const usg_probe *p, usg_image *mask) {
 }
 
 double usg_probe_spacing(const usg_probe *p) { return sqrt(p->spacing_x_mm * p->spacing_y_mm); }
+
+int usg_probe_near_side_down(const usg_probe *p) { return p->orientation[1] == 'N'; }
+
+usg_point usg_probe_to_frame(const usg_probe *p, int frame_w, int frame_h, double x, double y) {
+    int cx, cy, cw, ch;
+    usg_probe_clip_rect(p, frame_w, frame_h, &cx, &cy, &cw, &ch);
+    usg_point out = {cx + x, cy + (usg_probe_near_side_down(p) ? ch - 1 - y : y)};
+    return out;
+}
+
+double usg_probe_depth_mm(const usg_probe *p, int frame_w, int frame_h, double y) {
+    int cx, cy, cw, ch;
+    usg_probe_clip_rect(p, frame_w, frame_h, &cx, &cy, &cw, &ch);
+    double yn = usg_probe_near_side_down(p) ? ch - 1 - (y - cy) : y - cy; /* normalised row */
+    double skin = p->geometry == USG_GEOM_CURVILINEAR ? p->apex_y + p->radius_inner : 0;
+    return (yn - skin) * p->spacing_y_mm;
+}

@@ -15,6 +15,9 @@
 extern "C" {
 #endif
 
+/* A point in pixels: x to the right, y down, origin at the centre of the top-left pixel. */
+typedef struct usg_point { double x, y; } usg_point;
+
 /* 8-bit grey image; stride in bytes. */
 typedef struct usg_image {
     uint8_t *data;

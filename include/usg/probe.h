@@ -21,7 +21,7 @@ typedef struct usg_probe {
     double spacing_x_mm, spacing_y_mm; /* mm per pixel */
     int has_clip;                      /* 0: the whole frame */
     int clip_x, clip_y, clip_w, clip_h;
-    char orientation[8];               /* PLUS orientation, e.g. "MF" */
+    char orientation[8];               /* PLUS orientation, e.g. "MF"; "?N" = near side (transducer) at the bottom */
     usg_side medial_side;
     /* curvilinear fan, pixels of the clipped image; angles in degrees from the vertical */
     double apex_x, apex_y, radius_inner, radius_outer, angle_start_deg, angle_end_deg;
@@ -52,6 +52,20 @@ void usg_probe_clip_rect(const usg_probe *p, int frame_w, int frame_h,
 
 /* The clipped zero-copy view of a frame. */
 usg_image usg_probe_clip_view(const usg_probe *p, const usg_image *frame);
+
+/* 1 when the profile's orientation puts the transducer (near side) at the
+ * bottom of the image (PLUS "MN"/"UN"). The stages then see the clipped image
+ * flipped vertically, so the transducer is always at the top; `apex` and the
+ * fan are given in that normalised (near-side-up) image. */
+int usg_probe_near_side_down(const usg_probe *p);
+
+/* Map a point of the normalised clipped image (near side up) to pixels of the
+ * grabbed frame (undoing the flip, adding the clip offset). */
+usg_point usg_probe_to_frame(const usg_probe *p, int frame_w, int frame_h, double x, double y);
+
+/* Depth below the transducer face in mm of a grabbed-frame pixel row y
+ * (the skin line: top of the image, or the fan's inner arc). */
+double usg_probe_depth_mm(const usg_probe *p, int frame_w, int frame_h, double y);
 
 /* 1 if (x, y), in pixels of the clipped image, is inside the imaged region:
  * always 1 for linear probes, inside the fan for curvilinear ones. */

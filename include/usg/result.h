@@ -7,15 +7,13 @@
 #define USG_RESULT_H
 
 #include <stddef.h>
-#include "usg/status.h"
+#include "usg/image.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define USG_EDGE_MAX 4096
-
-typedef struct usg_point { double x, y; } usg_point;
 
 typedef struct usg_needle {
     int found;
