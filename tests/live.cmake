@@ -41,3 +41,10 @@ endif()
 if(TARGET test_igtl)
   target_include_directories(test_igtl PRIVATE ${IGTL_INCLUDE})
 endif()
+
+# test_live.c's NO SIGNAL window test runs the example image server.
+if(TARGET test_live AND TARGET igtl_examples)
+  target_compile_definitions(test_live PRIVATE
+    IMAGER_SERVER="${igtl_ex_dir}/ImagerServer" IMAGER_IMG="${USG_IGTL_EXAMPLES}/Imager/img")
+  add_dependencies(test_live igtl_examples)
+endif()

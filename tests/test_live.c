@@ -16,7 +16,9 @@
 #include "live_impl.h"
 #include "source_impl.h"
 #include "testutil.h"
+#include "usg/igtl_server.h"
 #include "usg/live.h"
+#include "usg/overlay.h"
 #include "usg/png_io.h"
 
 /* ---- mailbox ------------------------------------------------------------ */
@@ -457,15 +459,10 @@ static double best_match(const usg_image *screen, const usg_image *ov) {
     return best;
 }
 
-Test(live_window, xvfb_screenshot_shows_the_overlay, .timeout = 120) {
-    if (!tu_have_shared()) cr_skip_test("../shared/data/plus is absent");
-    tu_run chk = tu_sh("command -v Xvfb");
-    int have = chk.status == 0;
-    tu_run_free(&chk);
-    if (!have) cr_skip_test("Xvfb is not installed");
-    const char *d = tu_scratch("live_window");
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s", d);
+/* Start Xvfb on a free display with its screen as an XWD file in `dir`
+ * (-fbdir); returns the display number, -1 on failure. Its pid is in
+ * dir/xvfb.pid: the test's shell command ends it right after the screenshot. */
+static int start_xvfb(const char *dir) {
     int disp = 90 + (int)(getpid() % 800);
     for (int k = 0; k < 100; k++, disp++) { /* a display number nobody uses */
         char lock[64], sock[64];
@@ -473,13 +470,30 @@ Test(live_window, xvfb_screenshot_shows_the_overlay, .timeout = 120) {
         snprintf(sock, sizeof sock, "/tmp/.X11-unix/X%d", disp);
         if (access(lock, F_OK) != 0 && access(sock, F_OK) != 0) break;
     }
-    /* Xvfb writes its screen as an XWD file into -fbdir: the screenshot */
     tu_run x = tu_sh("cd '%s' && (Xvfb :%d -screen 0 1600x1200x24 -fbdir . -nolisten tcp >xvfb.log 2>&1 & echo $! > xvfb.pid); "
                      "for i in $(seq 100); do [ -e /tmp/.X11-unix/X%d ] && [ -e Xvfb_screen0 ] && break; sleep 0.05; done; "
                      "[ -e Xvfb_screen0 ]",
                      dir, disp, disp);
-    cr_assert_eq(x.status, 0, "Xvfb did not start: %s", x.err);
+    int ok = x.status == 0;
     tu_run_free(&x);
+    return ok ? disp : -1;
+}
+
+static int have_xvfb(void) {
+    tu_run chk = tu_sh("command -v Xvfb");
+    int have = chk.status == 0;
+    tu_run_free(&chk);
+    return have;
+}
+
+Test(live_window, xvfb_screenshot_shows_the_overlay, .timeout = 120) {
+    if (!tu_have_shared()) cr_skip_test("../shared/data/plus is absent");
+    if (!have_xvfb()) cr_skip_test("Xvfb is not installed");
+    const char *d = tu_scratch("live_window");
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", d);
+    int disp = start_xvfb(dir);
+    cr_assert(disp >= 0, "Xvfb did not start");
     /* 10 frames at 4 fps (2.5 s); screenshot at 1.6 s while the window is up */
     tu_run r = tu_sh("cd '%s' && (LSAN_OPTIONS=suppressions=%s/tests/live/lsan.supp DISPLAY=:%d " PROSTATE_ARGS " --fps 4 --window --overlay ov/ --results r.jsonl 2>live.err & p=$!; "
                      "sleep 1.6; cp Xvfb_screen0 shot.xwd; wait $p; echo rc=$?); kill $(cat xvfb.pid); cat live.err",
@@ -506,3 +520,49 @@ Test(live_window, xvfb_screenshot_shows_the_overlay, .timeout = 120) {
     usg_image_free(&screen);
     tu_run_free(&r);
 }
+
+#if defined(IMAGER_SERVER) && defined(IMAGER_IMG)
+/* The image server goes away: the window must show the NO SIGNAL card. */
+Test(live_window, xvfb_no_signal_card_when_the_server_goes_away, .timeout = 120) {
+    if (!have_xvfb()) cr_skip_test("Xvfb is not installed");
+    const char *d = tu_scratch("live_window_nosignal");
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", d);
+    int disp = start_xvfb(dir);
+    cr_assert(disp >= 0, "Xvfb did not start");
+    /* a free port: bind port 0 with our own server, note it, close it */
+    usg_igtl_server *probe_srv;
+    cr_assert_eq(usg_igtl_server_open(NULL, 0, &probe_srv), USG_OK);
+    int port = usg_igtl_server_port(probe_srv);
+    usg_igtl_server_close(probe_srv);
+    tu_run r = tu_sh("cd '%s' && (%s %d 30 %s >/dev/null 2>&1 & echo $! > srv.pid); sleep 0.5; "
+                     "(LSAN_OPTIONS=suppressions=%s/tests/live/lsan.supp DISPLAY=:%d %s live igtl://127.0.0.1:%d --window "
+                     "2>live.err & echo $! > live.pid); sleep 1.5; kill $(cat srv.pid); sleep 1.5; cp Xvfb_screen0 shot.xwd; "
+                     "kill -INT $(cat live.pid); sleep 1; kill -9 $(cat live.pid) 2>/dev/null; kill $(cat xvfb.pid); cat live.err",
+                     dir, IMAGER_SERVER, port, IMAGER_IMG, USG_SOURCE_DIR, disp, USGUIDE_BIN, port);
+    cr_expect(strstr(r.out, "NO SIGNAL") != NULL, "%s", r.out);
+    cr_expect(strstr(r.out, "usguide live: frames in ") != NULL, "no summary after Ctrl-C: %s", r.out);
+    usg_image screen = {0};
+    char path[1200];
+    snprintf(path, sizeof path, "%s/shot.xwd", dir);
+    cr_assert_eq(read_xwd_grey(path, &screen), 0, "cannot read the screenshot %s", path);
+    /* the card's upper half (the words NO SIGNAL) does not depend on the detail line */
+    usg_rgb card;
+    usg_image card_top = {0};
+    usg_rgb_alloc(&card, 256, 256);
+    usg_overlay_no_signal("", &card);
+    usg_image_alloc(&card_top, 256, 128);
+    for (int y = 0; y < 128; y++) {
+        for (int x = 0; x < 256; x++) {
+            const uint8_t *p = card.data + y * card.stride + 3 * x;
+            usg_image_row(&card_top, y)[x] = (uint8_t)((299u * p[0] + 587u * p[1] + 114u * p[2] + 500u) / 1000u);
+        }
+    }
+    double m = best_match(&screen, &card_top);
+    cr_expect(m >= 0.99, "the window does not show NO SIGNAL (best match %.3f)", m);
+    usg_image_free(&card_top);
+    usg_rgb_free(&card);
+    usg_image_free(&screen);
+    tu_run_free(&r);
+}
+#endif
