@@ -1,15 +1,20 @@
 /* needle.c - in-plane needle detection, tip localisation and tracking.
  *
- * Acquisition (full frame): half-resolution Hessian ridge filter, thinned
- * ridge pixels vote in a Hough space only near their own orientation, the
- * strongest lines are measured at full resolution. Tracking: the same
- * measurement in a strip around the Kalman prediction only.
- *
- * Measurement of a line: the image is resampled along it (a strip), the
- * across-axis ridge contrast peaks are fitted robustly (straightness), the
- * shaft is the maximal run of contrast along the axis, the tip the sub-pixel
- * half-level crossing of the intensity at its far end. Bone is rejected by
- * the acoustic shadow beneath it and by the bone stage's edges. */
+ * Acquisition (full frame, half resolution): a Hessian (steerable second
+ * derivative) ridge filter at a fine scale, and at a coarse scale on a
+ * quarter-resolution image for steep axes; thinned ridge pixels vote in a
+ * Hough space only near their own orientation; the strongest lines are
+ * screened for a run of strong echo with no acoustic shadow beneath, ranked
+ * by echo mass, and measured at full resolution (needle_measure.c).
+ * A measurement is a needle if it is straight, long enough, starts at the
+ * imaged region's edge (or is unmistakable), its echo stands well above the
+ * frame's tissue and the tissue beside it, and it is not bone (shadow
+ * beneath, the bone stage's edges).
+ * Tracking: Kalman filters on the axis direction, its offset and the tip
+ * position along it predict the needle; the measurement runs in a band
+ * around the prediction (fast path), with relaxed thresholds; when it fails
+ * the full search runs (unless degraded); after ND_COAST misses the track is
+ * dropped and nothing is reported. */
 #include "usg/needle.h"
 #include "needle_internal.h"
 
@@ -32,7 +37,9 @@
 #endif
 #define ND_STEEP_DEG 35.0
 #define ND_PEAKS 80        /* Hough peaks screened */
+#ifndef ND_CANDIDATES
 #define ND_CANDIDATES 16   /* measured at most */
+#endif
 /* B-mode grey per dB of echo amplitude: 255 grey over a 60 dB display range */
 #define ND_GREY_PER_DB (255.0 / 60.0)
 #define ND_COAST 2          /* frames a lost track is still drawn (predicted) */
@@ -49,7 +56,7 @@ struct usg_needle_tracker {
     nd_hessian hs, hs2;     /* fine and coarse ridge filters */
     nd_hough hg;
     int r_track, r_acq;
-    double bright, median;  /* this frame: 99.5th intensity percentile, tissue median (grey > 10) */
+    double median;          /* this frame's tissue echo: median grey of what is not black */
     /* track */
     int tracking, misses, hits;
     nd_kf1 kth, krho;
@@ -225,24 +232,18 @@ static int plausible(const usg_needle_tracker *t, const nd_meas *m, int tracking
     return implausible(t, m, tracking) == 0;
 }
 
-/* Intensity statistics inside the imaged region (sparse sample): the 99.5th
- * percentile and the median (the typical tissue echo). */
+/* The frame's typical tissue echo: the median grey of the imaged region's
+ * pixels that are not shadow or black (grey > 10), on a sparse sample. */
 static void frame_levels(usg_needle_tracker *t, const usg_image *img) {
-    int hist[256] = {0}, n = 0;
+    int hist[256] = {0};
     for (int y = 1; y < t->c.h; y += 3) {
         const uint8_t *row = usg_image_row(img, y), *m = t->c.mask + (size_t)y * t->c.w;
         for (int x = 1; x < t->c.w; x += 3) {
-            if (m[x]) { hist[row[x]]++; n++; }
+            if (m[x]) hist[row[x]]++;
         }
     }
-    int acc = 0, v = 255;
-    while (v > 0 && acc + hist[v] < 0.005 * n) acc += hist[v--];
-    t->bright = v < 16 ? 16 : v;
-    /* tissue: the median of what is not shadow or black (grey > 10) */
-    int nt = 0;
-    for (v = 11; v < 256; v++) nt += hist[v];
-    acc = 0;
-    v = 11;
+    int nt = 0, acc = 0, v = 11;
+    for (int g = 11; g < 256; g++) nt += hist[g];
     while (v < 255 && acc + hist[v] < 0.5 * nt) acc += hist[v++];
     t->median = v;
     t->c.tissue_grey = v;
@@ -347,14 +348,6 @@ static int acquire(usg_needle_tracker *t, const usg_image *img, const usg_edge *
     nd_downsample2f(t->half, t->w2, t->quarter, t->w4, t->h4);
     vote_scale(t, &t->hs2, t->quarter, t->mask4, t->ridge4, t->w4, t->h4, 2.0, ND_STEEP_DEG);
 #ifdef ND_DEBUG
-    if (getenv("ND_ACCAT")) {
-        int th0 = atoi(getenv("ND_ACCAT")), r0 = atoi(getenv("ND_RHO"));
-        for (int b = th0 - 4; b <= th0 + 4; b++) {
-            fprintf(stderr, "acc th=%d:", b);
-            for (int r = r0 - 4; r <= r0 + 4; r++) fprintf(stderr, " %.1f", t->hg.acc[b * t->hg.nrho + (int)lrint(r + t->hg.rho_off)]);
-            fprintf(stderr, "\n");
-        }
-    }
     if (getenv("ND_PEAKS")) {
         nd_hough_peak all[40];
         float *save = malloc(sizeof(float) * 180 * t->hg.nrho);

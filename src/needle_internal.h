@@ -51,8 +51,6 @@ typedef struct nd_strip {
     uint8_t *smok;
     float *con;             /* ridge contrast */
     uint8_t *conok;
-    double *pre;            /* prefix sums, cap_len + 1 */
-    int *precnt;
 } nd_strip;
 
 usg_status nd_strip_init(nd_strip *s, int cap_len, int cap_rows);

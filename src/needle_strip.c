@@ -17,9 +17,7 @@ usg_status nd_strip_init(nd_strip *s, int cap_len, int cap_rows) {
     s->ok = malloc(n);
     s->smok = malloc(n);
     s->conok = malloc(n);
-    s->pre = malloc((size_t)(cap_len + 1) * sizeof(double));
-    s->precnt = malloc((size_t)(cap_len + 1) * sizeof(int));
-    if (!s->val || !s->sm || !s->con || !s->ok || !s->smok || !s->conok || !s->pre || !s->precnt) {
+    if (!s->val || !s->sm || !s->con || !s->ok || !s->smok || !s->conok) {
         nd_strip_free(s);
         return usg_fail(USG_ERR_NOMEM, "needle: out of memory for a %dx%d strip", cap_len, cap_rows);
     }
@@ -29,7 +27,6 @@ usg_status nd_strip_init(nd_strip *s, int cap_len, int cap_rows) {
 void nd_strip_free(nd_strip *s) {
     free(s->val); free(s->sm); free(s->con);
     free(s->ok); free(s->smok); free(s->conok);
-    free(s->pre); free(s->precnt);
     memset(s, 0, sizeof *s);
 }
 
