@@ -499,7 +499,7 @@ static double mean_amp(const float *amp, int len, int a, int b) {
  * least 6 dB between ~1.5 mm windows (a needle may fade gradually along its
  * length, but ends abruptly); it is refined at the crossing of the local
  * shaft/background amplitude level (ND_TIP_LEVEL). */
-static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir) {
+static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir, int *stepped) {
     const nd_strip *s = &c->st;
     const int len = s->len;
     if (3 * len + 64 > c->scratch_cap) return k_end;
@@ -556,6 +556,7 @@ static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir) {
         }
         dprev = d;
     }
+    if (stepped) *stepped = kf >= 0;
     if (kf < 0) kf = k_end;
     /* local levels: just before the fall (a bright bevel counts) and beyond it */
     /* the local shaft level: the brightest 3-px mean in the last ~2W before the
@@ -730,7 +731,16 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     }
     m->border_entry = be >= 0 && (be == 0) == low_entry;
     int ke = low_entry ? k0 : k1, kt = low_entry ? k1 : k0, dir = low_entry ? 1 : -1;
-    double ktip = refine_tip(c, ke, kt, dir);
+    double ktip = refine_tip(c, ke, kt, dir, NULL);
+    if (hint) { /* needles seldom retract: a tip well short of the prediction may be a faded
+                 * stretch of shaft; look for a clear step at the predicted tip */
+        double kp = column_of(c, hint->tip);
+        if ((kp - ktip) * dir > 2.0 / c->sp && kp >= 0 && kp < c->st.len) {
+            int stepped = 0;
+            double k2 = refine_tip(c, ke, (int)lrint(kp), dir, &stepped);
+            if (stepped && (k2 - ktip) * dir > 0) ktip = k2;
+        }
+    }
     /* shaft features over the shaft itself, entry to tip */
     int s0 = ke < kt ? ke : (int)lrint(ktip), s1 = ke < kt ? (int)lrint(ktip) : ke;
     if (s1 - s0 < 2) ND_FAIL(10);
