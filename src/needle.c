@@ -204,7 +204,9 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
     if (ang > 90) ang = 180 - ang;
     if (ang > ND_MAX_ANGLE + 2) return 1;
     if (!tracking && ang < 2.5) return 1;   /* level with the skin: a fascia, not an inserted needle */
-    if (!tracking && m->bend_px > 1.5) return 14; /* a needle is straight; fasciae and septa bend */
+    /* a needle is straight; fasciae and septa bend (the sagitta grows with the square of the length:
+     * on a short stretch it says nothing) */
+    if (!tracking && m->len_mm >= 8.0 && m->bend_px > 1.5) return 14;
     if (m->len_mm < (tracking ? 2.0 : (m->border_entry ? 3.0 : 8.0))) return 2;
     if (m->snr < (tracking ? 4.0 : (m->border_entry ? 6.0 : 12.0))) return 3;
     if (m->fill < (tracking ? 0.5 : 0.6)) return 4;
