@@ -225,7 +225,8 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
     if (above_tissue_db < need_db) return 11;
     /* an inserted needle shows from the imaged region's edge; one that does not
      * (its first part out of plane) must be unmistakable */
-    if (!tracking && !m->border_entry && (above_tissue_db < 20.0 || m->len_mm < 10.0 || m->fill < 0.85)) return 13;
+    if (!tracking && !m->border_entry &&
+        (above_tissue_db < 20.0 || m->len_mm < 10.0 || m->fill < 0.85 || ang < 10.0)) return 13;
     if (above_bg_db < (tracking ? 5.0 : 8.0)) return 12;
     return 0;
 }

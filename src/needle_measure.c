@@ -221,11 +221,22 @@ static double column_of(const nd_ctx *c, usg_point p) {
 
 static usg_point column_point(const nd_ctx *c, double k) { return nd_line_at(&c->st.line, c->st.u0 + k, 0); }
 
+/* 1 if walking from column k along the axis, away from the run (step dir),
+ * leaves the imaged region within `margin` px: the shaft starts where its
+ * axis enters the image, as an inserted needle's does (being merely near a
+ * boundary, say below the probe face, is not enough). */
+static int exits_within(const nd_ctx *c, double k, int dir, double margin) {
+    for (double s = 0; s <= margin; s += 1.0) {
+        usg_point p = column_point(c, k + dir * s);
+        if (nd_ctx_border_px(c, p.x, p.y) < 1) return 1;
+    }
+    return 0;
+}
+
 /* Which end of run r lies on the imaged region's boundary: -1 none/both, 0 low, 1 high. */
 static int border_end(const nd_ctx *c, nd_run r) {
     double margin = fmax(12.0, 4.0 / c->sp);
-    usg_point p0 = column_point(c, r.k0), p1 = column_point(c, r.k1);
-    int b0 = nd_ctx_border_px(c, p0.x, p0.y) <= margin, b1 = nd_ctx_border_px(c, p1.x, p1.y) <= margin;
+    int b0 = exits_within(c, r.k0, -1, margin), b1 = exits_within(c, r.k1, 1, margin);
     return b0 == b1 ? -1 : b1;
 }
 
