@@ -435,24 +435,43 @@ static int read_xwd_grey(const char *path, usg_image *out) {
     return 0;
 }
 
-/* Share of the overlay's pixels found (luma within 2) at the best placement in the screen. */
-static double best_match(const usg_image *screen, const usg_image *ov) {
-    double best = 0;
-    for (int oy = 0; oy + ov->height <= screen->height; oy++) {
-        for (int ox = 0; ox + ov->width <= screen->width; ox++) {
-            int ok = 0; /* quick test on a sparse grid first */
-            for (int k = 0; k < 64; k++) {
-                int x = (k * 37) % ov->width, y = (k * 53) % ov->height;
-                ok += abs(usg_image_row(screen, oy + y)[ox + x] - usg_image_row(ov, y)[x]) <= 2;
+/* Share of the template's pixels found (luma within 2) at the best placement
+ * in the screen. Placements are first screened on up to 64 bright template
+ * pixels, so dark screen areas are rejected at once. */
+static double best_match(const usg_image *screen, const usg_image *tpl) {
+    int px[64], py[64], np = 0;
+    long bright = 0;
+    for (int y = 0; y < tpl->height; y++) {
+        for (int x = 0; x < tpl->width; x++) bright += usg_image_row(tpl, y)[x] > 60;
+    }
+    long step = bright / 64 + 1, k = 0;
+    for (int y = 0; y < tpl->height && np < 64; y++) {
+        for (int x = 0; x < tpl->width && np < 64; x++) {
+            if (usg_image_row(tpl, y)[x] > 60 && k++ % step == 0) {
+                px[np] = x;
+                py[np++] = y;
             }
-            if (ok < 56) continue;
+        }
+    }
+    for (; np < 16; np++) { /* a dark template: a fixed grid */
+        px[np] = (np * 37) % tpl->width;
+        py[np] = (np * 53) % tpl->height;
+    }
+    double best = 0;
+    for (int oy = 0; oy + tpl->height <= screen->height; oy++) {
+        for (int ox = 0; ox + tpl->width <= screen->width; ox++) {
+            int ok = 0;
+            for (int i = 0; i < np; i++) {
+                ok += abs(usg_image_row(screen, oy + py[i])[ox + px[i]] - usg_image_row(tpl, py[i])[px[i]]) <= 2;
+            }
+            if (ok < np * 7 / 8) continue;
             long same = 0;
-            for (int y = 0; y < ov->height; y++) {
-                for (int x = 0; x < ov->width; x++) {
-                    same += abs(usg_image_row(screen, oy + y)[ox + x] - usg_image_row(ov, y)[x]) <= 2;
+            for (int y = 0; y < tpl->height; y++) {
+                for (int x = 0; x < tpl->width; x++) {
+                    same += abs(usg_image_row(screen, oy + y)[ox + x] - usg_image_row(tpl, y)[x]) <= 2;
                 }
             }
-            double share = (double)same / ((double)ov->width * ov->height);
+            double share = (double)same / ((double)tpl->width * tpl->height);
             if (share > best) best = share;
         }
     }
