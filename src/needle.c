@@ -149,14 +149,15 @@ usg_status usg_needle_tracker_new(const usg_needle_params *p, int w, int h, usg_
     double sp = probe ? usg_probe_spacing(probe) : 0;
     if (!(sp > 0)) sp = 0.15;
     t->r_track = clampi((int)lrint(1.5 / sp), 6, 16);
-    t->r_acq = clampi((int)lrint(1.8 / sp), 8, 20);
+    t->r_acq = clampi((int)lrint(1.8 / sp), 8, 12); /* the Hough line is good to a few px, whatever the spacing */
     t->w2 = w / 2;
     t->h2 = h / 2;
     t->w4 = t->w2 / 2;
     t->h4 = t->h2 / 2;
     size_t n2 = (size_t)t->w2 * t->h2;
     int flank = clampi((int)lrint(0.9 / sp), 3, 9);
-    usg_status st = nd_ctx_init(&t->c, w, h, sp, 2 * (t->r_acq + flank) + 1);
+    int rmax = t->r_acq > t->r_track ? t->r_acq : t->r_track;
+    usg_status st = nd_ctx_init(&t->c, w, h, sp, 2 * (rmax + flank) + 1);
     if (st == USG_OK) st = nd_hessian_init(&t->hs, t->w2, t->h2, clampd(ND_RIDGE_SIGMA_MM / (2.0 * sp), 1.0, 3.0));
     if (st == USG_OK) st = nd_hessian_init(&t->hs2, t->w4, t->h4, clampd(ND_RIDGE_SIGMA2_MM / (4.0 * sp), 1.0, 3.0));
     if (st == USG_OK) st = nd_hough_init(&t->hg, t->w2, t->h2, ND_MAX_ANGLE);
