@@ -18,6 +18,7 @@ enum {
     COL_ILIUM = 0xE040FB,   /* magenta */
     COL_TARGET = 0x39FF88,  /* green */
     COL_NEEDLE = 0x40E0FF,  /* cyan */
+    COL_NEEDLE_COAST = 0x2A7F8F, /* dim cyan: predicted, not measured */
     COL_HIT = 0x39FF88,
     COL_MISS = 0xFF4040,
     COL_PATH = 0xD0D0D0,    /* no target: neutral */
@@ -157,12 +158,18 @@ static void draw_path(usg_rgb *img, const usg_result *res, int cy, int ch) {
     dashed(img, n->tip.x, n->tip.y, n->tip.x + dx * s, n->tip.y + dy * s, col);
 }
 
+/* Below this confidence the tracker is coasting on its prediction: drawn dim and marked. */
+#define USG_OVERLAY_COAST_CONFIDENCE 0.3
+
 static void draw_needle(usg_rgb *img, const usg_result *res, int cy, int ch, double ts) {
     const usg_needle *n = &res->needle;
     if (!n->found) return;
-    cvshim_line(img, n->entry.x, n->entry.y, n->tip.x, n->tip.y, COL_NEEDLE, 2);
+    int coasting = n->confidence < USG_OVERLAY_COAST_CONFIDENCE;
+    unsigned col = coasting ? COL_NEEDLE_COAST : COL_NEEDLE;
+    cvshim_line(img, n->entry.x, n->entry.y, n->tip.x, n->tip.y, col, coasting ? 1 : 2);
     draw_path(img, res, cy, ch);
-    cvshim_circle(img, n->tip.x, n->tip.y, 5, COL_NEEDLE, 2);
+    cvshim_circle(img, n->tip.x, n->tip.y, 5, col, 2);
+    if (coasting) label(img, "predicted", (int)n->tip.x + 10, (int)n->tip.y + 18, ts * 0.8, col);
     if (res->target.found && res->target.has_needle_metrics) {
         char text[64];
         unsigned col = res->target.trajectory_miss_mm <= USG_TRAJECTORY_HIT_MM ? COL_HIT : COL_MISS;
