@@ -95,14 +95,16 @@ static int take_device_opts(int *argc, char **argv, usg_source_opts *so, int *re
 }
 
 static void device_usage(void) {
-    printf("More live options:\n"
+    printf("\nMore live options:\n"
            "  --size WxH              /dev/videoN capture size request (default: the device's)\n"
            "  --pixel-format FOURCC   YUYV, MJPG, GREY, ... (default: the device's); --fps sets the rate\n"
            "  --no-realtime           do not raise the loop's threads (default: SCHED_FIFO if permitted,\n"
            "                          else nice -10)\n\n"
            "Budget: a frame over --budget-ms raises the degradation level (1 needle window only,\n"
            "2 no denoise, 3 bone reused); at level 3 overruns drop frames; 15 calm frames recover.\n"
-           "Dropped frames get \"status\": \"dropped\" result lines. Ctrl-C stops cleanly.\n");
+           "Dropped frames get \"status\": \"dropped\" result lines. --overlay is written by its own\n"
+           "thread: overlays it cannot keep up with (a PNG directory at 60 fps) are counted, not waited\n"
+           "for; prefer .avi/.mp4 at high rates. Ctrl-C stops cleanly with the summary.\n");
 }
 
 /* ---- outputs ------------------------------------------------------------ */
