@@ -36,5 +36,6 @@ if [ "$needles" -eq 0 ]; then [ "$transforms" -eq 0 ] || fail "TRANSFORM sent wi
 if [ "$targets" -eq 10 ]; then [ "$points" -eq "$images" ] || fail "$points POINT for $images IMAGE"; fi
 if [ "$targets" -eq 0 ]; then [ "$points" -eq 0 ] || fail "POINT sent without a target"; fi
 [ "$points" -eq 0 ] || [ "$(grep -c ' Name      : Target$' "$rcerr")" -eq "$points" ] || fail "POINT element is not named Target"
+[ "$points" -eq 0 ] || [ "$(grep -c ' Owner     : Image$' "$rcerr")" -eq "$points" ] || fail "POINT owner is not the image 'Image'"
 [ $(( transforms + points )) -gt 0 ] || fail "neither TRANSFORM nor POINT arrived (needle found $needles, target $targets of 10)"
 note "serve: $images IMAGE, $transforms TRANSFORM, $points POINT (needle in $needles, target in $targets of 10 frames)"
