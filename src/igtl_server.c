@@ -49,6 +49,7 @@ struct usg_igtl_server {
     int ncl;
     /* counters (usg_igtl_server_stats), written by both threads */
     atomic_long clients_total, clients_now, published, packed, sent, dropped;
+    atomic_int idle;         /* nothing pending to pack or send (server thread's view) */
 };
 
 /* ---- packing ------------------------------------------------------------ */
@@ -176,6 +177,7 @@ static void take_published(usg_igtl_server *s) {
         s->work = s->slot;
         s->slot = t;
         s->pending = 0;
+        atomic_store(&s->idle, 0); /* until this frame has gone out */
     }
     pthread_mutex_unlock(&s->mu);
     if (!have) return;
@@ -214,6 +216,12 @@ static void *server_main(void *arg) {
             }
             take_published(s);
         }
+        int busy = 0;
+        for (int i = 0; i < s->ncl; i++) busy |= s->cl[i].off < s->cl[i].len;
+        pthread_mutex_lock(&s->mu);
+        busy |= s->pending;
+        pthread_mutex_unlock(&s->mu);
+        atomic_store(&s->idle, !busy);
     }
     return NULL;
 }
@@ -245,6 +253,7 @@ usg_status usg_igtl_server_open(const char *bind_addr, int port, usg_igtl_server
     s->slot = 1;
     s->work = 2;
     atomic_init(&s->stop, 0);
+    atomic_init(&s->idle, 1);
     if (make_wake_pipe(s->wake) < 0 || pthread_mutex_init(&s->mu, NULL) ||
         pthread_create(&s->th, NULL, server_main, s)) {
         if (s->wake[0] >= 0) close(s->wake[0]);
@@ -288,6 +297,17 @@ usg_status usg_igtl_server_publish(usg_igtl_server *s, const usg_rgb *overlay, c
     ssize_t w = write(s->wake[1], &one, 1); /* a full pipe already means "wake up" */
     (void)w;
     return USG_OK;
+}
+
+int usg_igtl_server_flush(usg_igtl_server *s, int timeout_ms) {
+    for (int waited = 0;; waited += 5) {
+        pthread_mutex_lock(&s->mu);
+        int pending = s->pending;
+        pthread_mutex_unlock(&s->mu);
+        if (!pending && atomic_load(&s->idle)) return 1;
+        if (waited >= timeout_ms) return 0;
+        usleep(5000);
+    }
 }
 
 void usg_igtl_server_get_stats(usg_igtl_server *s, usg_igtl_server_stats *st) {

@@ -56,6 +56,11 @@ int usg_igtl_server_port(const usg_igtl_server *s);
 usg_status usg_igtl_server_publish(usg_igtl_server *s, const usg_rgb *overlay, const usg_result *r,
                                    double sx_mm, double sy_mm);
 
+/* Wait up to timeout_ms until the last published frame has been packed and
+ * every client has taken what it was given (before closing, so clients get
+ * the last frame). Returns 1 when everything went out, 0 on timeout. */
+int usg_igtl_server_flush(usg_igtl_server *s, int timeout_ms);
+
 /* Current counters. */
 void usg_igtl_server_get_stats(usg_igtl_server *s, usg_igtl_server_stats *st);
 

@@ -365,6 +365,7 @@ static void summary(live_cli *c) {
     cli_info(1, "usguide live: of it waiting before processing ms: p50 %.2f p99 %.2f; threads %s", st.wait_p50,
              st.wait_p99, st.sched);
     if (c->srv) {
+        usg_igtl_server_flush(c->srv, 300); /* the last frame to every client that takes it */
         usg_igtl_server_stats ss;
         usg_igtl_server_get_stats(c->srv, &ss);
         cli_info(1, "usguide live: serve: %ld clients, %ld frame deliveries, %ld skipped for busy clients",

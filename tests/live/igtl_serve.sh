@@ -27,6 +27,8 @@ images=$(grep -c "Receiving IMAGE data type." "$rcerr")
 [ "$(grep -c 'Dimensions            : (640, 480, 1)' "$rcerr")" -eq "$images" ] || fail "IMAGE size is not 640x480x1"
 grep -q 'Scalar Type           : 3' "$rcerr" || fail "IMAGE scalar type is not uint8 (3)"
 grep -q 'Spacing               : (0.3' "$rcerr" || fail "IMAGE spacing is not the profile's 0.3 mm"
+sent=$(sed -n 's/.*serve: 1 clients, \([0-9]*\) frame deliveries.*/\1/p' "$SCRATCH/igtl_serve.err")
+[ "$sent" = "$images" ] || fail "the server counted ${sent:-?} deliveries, the client got $images IMAGE messages"
 needles=$(grep -c '"needle": {"found": true' "$out")
 targets=$(grep -c '"target": {"found": true' "$out")
 transforms=$(grep -c "Receiving TRANSFORM data type." "$rcerr")
