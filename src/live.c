@@ -190,6 +190,8 @@ static void *capture_main(void *arg) {
             if (stopping(lv)) break;
         }
         double stamp = live_now_ms();
+        /* live sources stamp the arrival themselves (before CRC checks and decoding) */
+        if (lv->live_src && fr.t_ms > stamp - 1000.0 && fr.t_ms <= stamp) stamp = fr.t_ms;
         if (st == USG_OK || st == USG_ERR_FRAME) {
             if (t0 < 0) t0 = stamp;
             double t_ms = lv->live_src ? stamp - t0 : fr.t_ms;

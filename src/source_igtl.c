@@ -6,7 +6,9 @@
  * usg_source_next codes: USG_OK a frame; USG_ERR_FRAME one bad IMAGE (CRC,
  * unsupported kind); USG_ERR_NET the connection is down (reconnecting on the
  * next calls); USG_ERR_TIMEOUT nothing arrived within the read timeout. A
- * call blocks at most about the read timeout (opts->timeout_ms, default 2 s). */
+ * call blocks at most about the read timeout (opts->timeout_ms, default 2 s).
+ * A frame's t_ms is its arrival on the monotonic clock (live_now_ms), taken
+ * when the message was complete, before its CRC check and decoding. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,10 +125,11 @@ static usg_status read_body(igtl_src *g, const igtlm_header *h) {
                            &got, g->peer);
 }
 
-/* One IMAGE body to a frame; USG_ERR_FRAME for a bad one (the stream goes on). */
-static usg_status image_to_frame(igtl_src *g, const igtlm_header *h, usg_frame *out) {
+/* One IMAGE body to a frame; USG_ERR_FRAME for a bad one (the stream goes on).
+ * t_ms is the arrival stamp (taken when the body was complete). */
+static usg_status image_to_frame(igtl_src *g, const igtlm_header *h, double arrived, usg_frame *out) {
     out->index = g->index++;
-    out->t_ms = live_now_ms();
+    out->t_ms = arrived;
     usg_status st = igtlm_check_crc(h, g->body, g->peer);
     if (st != USG_OK) return USG_ERR_FRAME;
     const uint8_t *content;
@@ -167,7 +170,7 @@ static usg_status igtl_next(usg_source *s, usg_frame *out) {
         }
         g->last_data_ms = live_now_ms();
         if (strcmp(h.type, "IMAGE") != 0) continue; /* other message types are not ours */
-        return image_to_frame(g, &h, out);
+        return image_to_frame(g, &h, g->last_data_ms, out);
     }
 }
 

@@ -66,9 +66,10 @@ static usg_status v4l2_next(usg_source *s, usg_frame *out) {
     }
     double t;
     usg_status st = cvshim_capture_read(v->cap, &v->grey, &t);
+    double arrived = live_now_ms(); /* after the driver handed the frame over (and the shim converted it) */
     if (st == USG_ERR_FRAME) {
         out->index = v->index++;
-        out->t_ms = live_now_ms();
+        out->t_ms = arrived;
         return st;
     }
     if (st != USG_OK) {
@@ -80,7 +81,7 @@ static usg_status v4l2_next(usg_source *s, usg_frame *out) {
     }
     out->image = v->grey;
     out->index = v->index++;
-    out->t_ms = live_now_ms();
+    out->t_ms = arrived;
     out->has_spacing = 0;
     return USG_OK;
 }
