@@ -372,8 +372,8 @@ static int acquire(usg_needle_tracker *t, const usg_image *img, const usg_edge *
     for (int i = 0; i < np; i++) { /* keep the brightest lines, in order of echo mass */
         double sc = bright_run(t, &pk[i]);
         if (sc <= 0) continue;
+        if (nc == ND_CANDIDATES && sc <= score[nc - 1]) continue; /* full, and weaker than the last */
         int j = nc < ND_CANDIDATES ? nc++ : ND_CANDIDATES - 1;
-        if (j == ND_CANDIDATES - 1 && nc == ND_CANDIDATES && sc <= score[j]) continue;
         nd_hough_peak p = pk[i];
         while (j > 0 && score[j - 1] < sc) { score[j] = score[j - 1]; pk[j] = pk[j - 1]; j--; }
         score[j] = sc;
