@@ -29,25 +29,25 @@ sim() {
 }
 
 # curvilinear, needle from the lateral (iliac) side at 30 deg, sacrum on the left
-sim curv_lateral      --seed 101 --frames 40 --geometry curvilinear --width 640 --height 480 --spacing-mm 0.2 \
+sim curv_lateral      --seed 101 --frames 30 --geometry curvilinear --width 640 --height 480 --spacing-mm 0.2 \
                       --needle lateral --needle-angle-deg 30 --medial-side left
 # linear, shallower anatomy, needle from the medial (sacral) side at 25 deg, sacrum on the right
-sim linear_medial     --seed 202 --frames 40 --geometry linear --width 512 --height 384 --spacing-mm 0.1 \
+sim linear_medial     --seed 202 --frames 30 --geometry linear --width 512 --height 384 --spacing-mm 0.1 \
                       --needle medial --needle-angle-deg 25 --medial-side right
 # no needle at all (bone and target only)
 sim curv_no_needle    --seed 303 --frames 30 --geometry curvilinear --width 640 --height 480 --spacing-mm 0.22 \
                       --needle none --medial-side right
 # low gain, small dynamic range, strong frame-to-frame decorrelation: heavy speckle
-sim curv_lowgain_speckle --seed 404 --frames 40 --geometry curvilinear --width 512 --height 384 --spacing-mm 0.25 \
+sim curv_lowgain_speckle --seed 404 --frames 30 --geometry curvilinear --width 512 --height 384 --spacing-mm 0.25 \
                       --needle lateral --needle-angle-deg 20 --gain-db -8 --freq-mhz 2.5 --decorrelation 0.5
 # steep (50 deg) and therefore faint needle
-sim curv_steep_faint  --seed 505 --frames 40 --geometry curvilinear --width 640 --height 480 --spacing-mm 0.2 \
+sim curv_steep_faint  --seed 505 --frames 30 --geometry curvilinear --width 640 --height 480 --spacing-mm 0.2 \
                       --needle lateral --needle-angle-deg 50 --medial-side right
 # grabbed screen: the image inside a scanner UI frame (probe.ini has clip =)
-sim curv_frame_ui     --seed 606 --frames 40 --geometry curvilinear --width 640 --height 480 --spacing-mm 0.2 \
+sim curv_frame_ui     --seed 606 --frames 30 --geometry curvilinear --width 640 --height 480 --spacing-mm 0.2 \
                       --needle medial --needle-angle-deg 35 --frame-ui
 # linear, shallow 15 deg needle aimed 3 mm beside the joint entry (a deliberate miss)
-sim linear_shallow_miss --seed 707 --frames 40 --geometry linear --width 480 --height 360 --spacing-mm 0.12 \
+sim linear_shallow_miss --seed 707 --frames 30 --geometry linear --width 480 --height 360 --spacing-mm 0.12 \
                       --needle lateral --needle-angle-deg 15 --needle-miss-mm 3 --medial-side left
 # deep curvilinear view (11 cm), joint entry at 55 mm, medial needle at 40 deg
 sim curv_deep_medial  --seed 808 --frames 30 --geometry curvilinear --width 512 --height 384 --spacing-mm 0.3 \

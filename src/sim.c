@@ -181,7 +181,7 @@ usg_status usg_sim_render(usg_sim *s, int index, usg_image *frame, usg_result *t
     sim_beam_axial(&s->b);
     double len = sim_needle_length(&s->a, index, s->p.frames);
     sim_echo_speculars(s, &P, len);
-    sim_beam_finish(&s->b);
+    sim_beam_finish(&s->b, &r);
     sim_beam_scan_convert(&s->b, &s->canon);
     compose(s, frame, index);
     if (truth) sim_truth_make(s, index, &P, len, truth);

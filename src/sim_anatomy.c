@@ -36,9 +36,13 @@ int sim_anatomy_in_cleft(const sim_anatomy *a, double x, double y) {
     return y > ys + (x - xs) / (xi - xs) * (yi - ys);
 }
 
+#define CLOSE_SHARE 0.25      /* share of seeds where the two bones lie at about the same depth */
+#define LEAD_REF_MM 10.0      /* the ilium's lead (how much shallower) is set this far from the cleft */
+#define NEEDLE_CLEAR_MM 0.5   /* the needle line passes at least this far above the near bone's end */
+
 /* Shape of one bone: depth rises (gets shallower) away from the cleft with
  * slope `slope` flattening after `s_flat`, a rounded corner of radius r_c at the
- * cleft end, and a small smooth wobble. */
+ * cleft end, and a small smooth wobble (none with x = NAN). */
 typedef struct bone_shape { double end_y, slope, s_flat, r_c; sim_wave wobble; } bone_shape;
 
 static double bone_profile(const bone_shape *s, double dist, double x) {
@@ -51,7 +55,7 @@ static double bone_profile(const bone_shape *s, double dist, double x) {
         corner = s->r_c - sqrt(s->r_c * s->r_c - q * q);
     }
     double taper = dist < 4.0 * s->r_c ? dist / (4.0 * s->r_c) : 1.0; /* no wobble at the very end */
-    return s->end_y - rise + corner + taper * sim_wave_eval(&s->wobble, x);
+    return s->end_y - rise + corner + (isnan(x) ? 0.0 : taper * sim_wave_eval(&s->wobble, x));
 }
 
 static usg_status bone_table(sim_bone *b, const bone_shape *s, double end_x, int left_bone, double x_lo, double x_hi) {
@@ -190,6 +194,49 @@ double sim_needle_length(const sim_anatomy *a, int index, int frames) {
     return n->len_start + (n->len_final - n->len_start) * ease;
 }
 
+/* Tabulate both bones with the ilium's end dy below the sacrum's around the
+ * nominal joint entry, shoulders kept below `top` (fat plus some muscle), and
+ * find the exact joint entry. The shapes are copied (s_flat may shrink). */
+static usg_status build_bones(sim_anatomy *a, const sim_geom *g, const bone_shape *sac0, const bone_shape *ili0,
+                              double dy, double cleft, double top) {
+    bone_shape sac = *sac0, ili = *ili0;
+    sac.end_y = a->nominal_y - dy / 2;
+    ili.end_y = a->nominal_y + dy / 2;
+    bone_shape *shapes[2] = {&sac, &ili};
+    for (int i = 0; i < 2; i++) {
+        double max_rise = shapes[i]->end_y - top;
+        if (shapes[i]->slope * shapes[i]->s_flat / 2 > max_rise)
+            shapes[i]->s_flat = fmax(2.0 / g->sp, 2.0 * max_rise / shapes[i]->slope);
+    }
+    sim_anatomy_free(a);
+    double margin = 0.25 * g->w + 64, xt = a->nominal_x;
+    usg_status st = bone_table(&a->sacrum, &sac, xt - cleft / 2, 1, -margin, g->w + margin);
+    if (st == USG_OK) st = bone_table(&a->ilium, &ili, xt + cleft / 2, 0, -margin, g->w + margin);
+    if (st == USG_OK) exact_target(a, 20.0 / g->sp);
+    return st;
+}
+
+/* Smallest vertical gap (px) between the needle line aimed at the joint entry
+ * (beside it by the requested miss) and the near bone's surface, over that bone. */
+static double needle_gap(const sim_anatomy *a, const usg_sim_params *p, double theta_deg) {
+    int lateral = p->needle == USG_SIM_NEEDLE_LATERAL;
+    const sim_bone *b = lateral ? &a->ilium : &a->sacrum;
+    double ux = (lateral ? -1.0 : 1.0) * cos(theta_deg * DEG), uy = sin(theta_deg * DEG);
+    double nx = uy, ny = -ux;
+    if (ny > 0) { nx = -nx; ny = -ny; }
+    double miss = p->needle_miss_mm / p->spacing_mm;
+    double ax = a->target_x + miss * nx, ay = a->target_y + miss * ny;
+    double best = INFINITY;
+    for (int k = 0; k < b->n; k++) {
+        double x = b->x0 + k * b->step;
+        double t = (x - ax) / ux; /* along the path, negative before the aim point */
+        if (t > 0) continue;
+        double gap = b->y[k] - (ay + t * uy);
+        if (gap < best) best = gap;
+    }
+    return best;
+}
+
 usg_status sim_anatomy_build(sim_anatomy *a, const usg_sim_params *p, const sim_geom *g) {
     sim_rng r;
     sim_rng_seed(&r, p->seed, STREAM_ANATOMY);
@@ -208,52 +255,50 @@ usg_status sim_anatomy_build(sim_anatomy *a, const usg_sim_params *p, const sim_
         return usg_fail(USG_ERR_ARG, "simulator: target depth %.1f mm does not fit an image %.1f mm deep "
                         "(8 mm .. 80 %% of the depth)", dt_mm, depth_mm);
     }
-    a->target_x = (g->w - 1) / 2.0 + sim_rng_range(&r, -0.12, 0.12) * g->w;
-    a->target_y = face + dt_mm * mm;
+    a->target_x = a->nominal_x = (g->w - 1) / 2.0 + sim_rng_range(&r, -0.12, 0.12) * g->w;
+    a->target_y = a->nominal_y = face + dt_mm * mm;
     /* soft-tissue layers */
     a->skin_px = sim_rng_range(&r, 1.2, 2.2) * mm;
     a->fat_px = fmax(3.0, sim_rng_range(&r, 0.15, 0.35) * dt_mm) * mm;
     sim_wave_init(&a->fat_wave, &r, sim_rng_range(&r, 0.8, 2.5) * mm, 15 * mm, 60 * mm);
     a->fibre_deg = sim_rng_range(&r, -20.0, 20.0);
-    /* cortices */
+    /* cortices: both slope down toward the cleft; the ilium (the posterior
+     * iliac border, lateral) is the steeper and usually the shallower bone */
     double cleft = sim_rng_range(&r, 2.0, 5.5) * mm;
-    double dy = sim_rng_range(&r, -1.5, 1.5) * mm;
-    if (p->needle != USG_SIM_NEEDLE_NONE) dy = (1.0 * mm + fabs(dy)) * (dy < 0 ? -1 : 1);
+    double lead = (sim_rng_uniform(&r) < CLOSE_SHARE ? sim_rng_range(&r, -0.3, 1.0) : sim_rng_range(&r, 1.5, 5.0)) * mm;
     int near_left = p->needle == USG_SIM_NEEDLE_MEDIAL, near_right = p->needle == USG_SIM_NEEDLE_LATERAL;
-    if (near_left) dy = -fabs(dy);  /* the near bone's end lies a little deeper */
-    if (near_right) dy = fabs(dy);
     double theta = sim_needle_angle(p);
     bone_shape sac, ili;
-    sac.end_y = a->target_y - dy / 2;
-    ili.end_y = a->target_y + dy / 2;
     sac.r_c = sim_rng_range(&r, 0.6, 1.4) * mm;
     ili.r_c = sim_rng_range(&r, 0.6, 1.4) * mm;
-    double slope_s = sim_rng_range(&r, 12.0, 38.0), slope_i = sim_rng_range(&r, 12.0, 38.0);
-    if (near_left) slope_s = fmax(2.0, fmin(slope_s, theta - 12.0));
-    if (near_right) slope_i = fmax(2.0, fmin(slope_i, theta - 12.0));
+    double slope_i = sim_rng_range(&r, 16.0, 40.0), ratio = sim_rng_range(&r, 0.35, 0.75);
+    if (near_right) slope_i = fmax(3.0, fmin(slope_i, theta - 10.0)); /* the needle passes over the ilium */
+    double slope_s = ratio * slope_i;
+    if (near_left) slope_s = fmax(2.0, fmin(slope_s, theta - 12.0));  /* ... over the sacrum */
     sac.slope = tan(slope_s * DEG);
     ili.slope = tan(slope_i * DEG);
     sac.s_flat = sim_rng_range(&r, 25.0, 50.0) * mm;
     ili.s_flat = sim_rng_range(&r, 25.0, 50.0) * mm;
     sim_wave_init(&sac.wobble, &r, sim_rng_range(&r, 0.1, 0.45) * mm, 10 * mm, 40 * mm);
     sim_wave_init(&ili.wobble, &r, sim_rng_range(&r, 0.1, 0.45) * mm, 10 * mm, 40 * mm);
-    /* keep the shoulders below the fat with some muscle over them */
-    double top_allowed = face + a->fat_px + 2.5 * mm + 6.0 * mm;
-    bone_shape *shapes[2] = {&sac, &ili};
-    for (int i = 0; i < 2; i++) {
-        double max_rise = shapes[i]->end_y - top_allowed;
-        if (shapes[i]->slope * shapes[i]->s_flat / 2 > max_rise) {
-            shapes[i]->s_flat = fmax(2.0 * mm, 2.0 * max_rise / shapes[i]->slope);
-        }
+    /* end depths (dy: the ilium's end below the sacrum's) giving the lead 10 mm
+     * from the cleft; then, with a needle, the near bone's end lowered until the
+     * needle line toward the joint entry clears it */
+    double dref = LEAD_REF_MM * mm;
+    sac.end_y = ili.end_y = 0;
+    double dy = bone_profile(&sac, dref, NAN) - bone_profile(&ili, dref, NAN) - lead;
+    usg_status st = USG_OK;
+    for (int it = 0; it < 12; it++) {
+        st = build_bones(a, g, &sac, &ili, dy, cleft, face + a->fat_px + 8.5 * mm);
+        if (st != USG_OK || p->needle == USG_SIM_NEEDLE_NONE) break;
+        double short_by = NEEDLE_CLEAR_MM * mm - needle_gap(a, p, theta);
+        if (short_by <= 0.02 * mm) break;
+        dy += (near_right ? 2.0 : -2.0) * short_by;
     }
-    double margin = 0.25 * g->w + 64;
-    usg_status st = bone_table(&a->sacrum, &sac, a->target_x - cleft / 2, 1, -margin, g->w + margin);
-    if (st == USG_OK) st = bone_table(&a->ilium, &ili, a->target_x + cleft / 2, 0, -margin, g->w + margin);
     if (st != USG_OK) return st;
-    exact_target(a, 20.0 * mm);
     sim_wave_init(&a->sacrum.amp_mod, &r, 0.6, 4 * mm, 20 * mm);
     sim_wave_init(&a->ilium.amp_mod, &r, 0.6, 4 * mm, 20 * mm);
-    a->cleft_floor_px = fmax(sac.end_y, ili.end_y) + 1.5 * mm + sim_rng_range(&r, 4.0, 9.0) * mm;
+    a->cleft_floor_px = fmax(sim_bone_y(&a->sacrum, a->sacrum.end_x), sim_bone_y(&a->ilium, a->ilium.end_x)) + 0.5 * mm + sim_rng_range(&r, 4.0, 9.0) * mm;
     /* intermuscular fascia between the fat and the shallowest bone */
     double shallowest = fmin(sim_bone_y(&a->sacrum, a->sacrum.x0), sim_bone_y(&a->ilium, a->ilium.x0 + (a->ilium.n - 1) * a->ilium.step));
     a->has_inter = sim_rng_uniform(&r) < 0.6;

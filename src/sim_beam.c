@@ -12,7 +12,10 @@
 #define TGC_SHARE 0.9         /* share of the round-trip attenuation the TGC gives back */
 #define TGC_MAX_DB 30.0       /* the TGC sliders' range */
 #define NOISE_DB (-55.0)      /* receiver noise relative to muscle-like scatter at the face */
-#define LEVEL_TOP_DB 58.0     /* echo level (dB re muscle rms) shown as white at 0 dB gain */
+#define FLOOR_DB (4.0)       /* electronic noise floor after TGC (white per sample, then
+                               * smoothed by the video filter): the faint grey texture that
+                               * fills an acoustic shadow and the deepest speckle nulls */
+#define LEVEL_TOP_DB 61.5     /* echo level (dB re muscle rms) shown as white at 0 dB gain */
 
 static double freq_of(const usg_sim_params *p) {
     if (p->freq_mhz > 0) return p->freq_mhz;
@@ -122,6 +125,7 @@ usg_status sim_beam_new(sim_beam *b, sim_geom *g, const usg_sim_params *p) {
     b->gain_db = p->gain_db;
     b->dr_db = p->dynamic_range_db;
     b->noise_sigma = pow(10.0, NOISE_DB / 20.0);
+    b->floor_power = pow(10.0, FLOOR_DB / 10.0);
     return USG_OK;
 }
 
@@ -190,16 +194,27 @@ static void smooth_line(const float *in, float *out, int n, int step, const floa
     }
 }
 
-static void smooth_intensity(sim_beam *b) {
+/* The electronic noise floor (white, one value per sample, the same power at
+ * every depth: it is added after the TGC) and the video filter over both. */
+static void floor_and_smooth(sim_beam *b, sim_rng *r) {
     static const float w3[3] = {0.25f, 0.5f, 0.25f};
     static const float w5[5] = {1 / 16.f, 4 / 16.f, 6 / 16.f, 4 / 16.f, 1 / 16.f};
     int nl = b->nl, ns = b->ns;
     float *p = b->grey, *tmp = b->im2; /* im2 is free after the lateral pass */
-    for (int i = 0; i < nl; i++) smooth_line(p + (size_t)i * ns, tmp + (size_t)i * ns, ns, 1, w3, 1);
+    const float fl = (float)(0.5 * b->floor_power);
+    for (int i = 0; i < nl; i++) {
+        float *line = p + (size_t)i * ns;
+        for (int j = 0; j < ns; j++) {
+            float nr, ni;
+            sim_rng_gauss2(r, &nr, &ni);
+            line[j] += fl * (nr * nr + ni * ni);
+        }
+        smooth_line(line, tmp + (size_t)i * ns, ns, 1, w3, 1);
+    }
     for (int j = 0; j < ns; j++) smooth_line(tmp + j, p + j, nl, ns, w5, 2);
 }
 
-void sim_beam_finish(sim_beam *b) {
+void sim_beam_finish(sim_beam *b, sim_rng *r) {
     int R = b->lat_r, ns = b->ns;
     float *ore = b->re2, *oim = b->im2;
     for (int i = 0; i < b->nl; i++) {
@@ -218,7 +233,7 @@ void sim_beam_finish(sim_beam *b) {
         float *pw = b->grey + (size_t)i * ns;
         for (int j = 0; j < ns; j++) pw[j] = (ore[j] * ore[j] + oim[j] * oim[j]) * b->tgc[j] * b->tgc[j];
     }
-    smooth_intensity(b);
+    floor_and_smooth(b, r);
     double lo = b->level_top - b->gain_db - b->dr_db; /* dB shown as black */
     float k255 = (float)(255.0 / b->dr_db);
     size_t n = (size_t)b->nl * ns;

@@ -9,15 +9,19 @@
 #define DEG (M_PI / 180.0)
 
 /* Echo strengths relative to muscle-like scatter (amplitude per line). */
-#define A_BONE 160.0
+#define A_BONE 190.0
 #define BONE_FLOOR 0.25       /* diffuse share of the cortical echo at oblique incidence */
 #define BONE_LOBE_DEG 35.0
 #define BONE_TRANSMIT 0.07    /* amplitude passing the cortex: -23 dB */
+#define BONE_ECHO 0.6         /* bone's own scatter (uniform, no fibres), re muscle-like scatter */
+#define BONE_SCATTER 600.0    /* ... times this just under the cortex (trabecular scatter and
+                               * reverberation; seen through the -23 dB transmission) */
+#define BONE_SCATTER_MM 15.0  /* ... fading over this depth into the bone */
 #define BONE_REVERB 0.006     /* probe-to-cortex multiple echo at twice the depth: -44 dB */
-#define A_NEEDLE 60.0
+#define A_NEEDLE 71.0
 #define NEEDLE_FLOOR 0.06
 #define NEEDLE_LOBE_DEG 22.0
-#define A_BEVEL 250.0        /* diffuse echo of the bevel, any angle */
+#define A_BEVEL 297.0        /* diffuse echo of the bevel, any angle */
 #define NEEDLE_DIAMETER_MM 0.72
 #define NEEDLE_REVERBS 6
 #define NEEDLE_REVERB_DECAY 0.35
@@ -45,12 +49,17 @@ void sim_echo_scatterers(usg_sim *s, const sim_pose *P, sim_rng *r) {
     int skin = (int)ceil(s->a.skin_px), face = (int)ceil(0.4 / s->g.sp);
     for (int i = 0; i < b->nl; i++) {
         float transmit = 1.0f;
+        int j_bone = -1; /* first sample inside bone on this line */
         for (int j = 0; j < b->ns; j++) {
             size_t c = (size_t)i * b->ns + j;
             double qx, qy;
             sim_pose_invert(P, b->cell_x[c], b->cell_y[c], &qx, &qy);
-            if (transmit == 1.0f && sim_anatomy_in_bone(&s->a, qx, qy)) transmit = (float)BONE_TRANSMIT;
+            if (j_bone < 0 && sim_anatomy_in_bone(&s->a, qx, qy)) {
+                transmit = (float)BONE_TRANSMIT;
+                j_bone = j;
+            }
             float e = j < face ? FACE_ECHO : j < skin ? SKIN_ECHO : sim_tissue_echo(&s->t, qx, qy);
+            if (j_bone >= 0) e = (float)(BONE_ECHO * (1.0 + BONE_SCATTER * exp(-(j - j_bone) * s->g.sp / BONE_SCATTER_MM)));
             float zr, zi, fr, fi, nr, ni;
             sim_tissue_scat(&s->t, qx, qy, &zr, &zi);
             sim_rng_gauss2(r, &fr, &fi);

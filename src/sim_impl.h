@@ -93,7 +93,8 @@ typedef struct sim_anatomy {
     double fibre_deg;                  /* muscle fibre direction from horizontal */
     sim_bone sacrum, ilium;
     double cleft_floor_px;             /* depth (y) where bone closes the cleft */
-    double target_x, target_y;         /* nominal joint entry (anatomy frame) */
+    double nominal_x, nominal_y;       /* the cleft's centre as drawn (anatomy frame) */
+    double target_x, target_y;         /* the joint entry (anatomy frame) */
     sim_needle_path needle;
     /* jitter */
     sim_wave jit_x, jit_y, jit_rot;
@@ -160,6 +161,7 @@ typedef struct sim_beam {
     double level_top;        /* dB mapped to white (before gain) */
     double gain_db, dr_db;
     double noise_sigma;
+    double floor_power;      /* mean intensity of the noise floor after TGC */
 } sim_beam;
 
 usg_status sim_beam_new(sim_beam *b, sim_geom *g, const usg_sim_params *p);
@@ -169,8 +171,9 @@ void sim_beam_free(sim_beam *b);
 void sim_beam_splat(sim_beam *b, double x, double y, double ar, double ai);
 /* Axial pass over the scatterer field (in place). */
 void sim_beam_axial(sim_beam *b);
-/* Lateral pass, envelope, TGC, log compression into b->grey. */
-void sim_beam_finish(sim_beam *b);
+/* Lateral pass, envelope, TGC, the electronic noise floor (white, drawn from r),
+ * video smoothing and log compression into b->grey. */
+void sim_beam_finish(sim_beam *b, sim_rng *r);
 /* Scan convert b->grey into a canonical image (w x h). */
 void sim_beam_scan_convert(const sim_beam *b, usg_image *img);
 

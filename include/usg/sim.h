@@ -14,14 +14,21 @@
  *  - each beam line is convolved with a separable point-spread function (axial
  *    and lateral Gaussian, FWHM 3/f and 6/f + 0.1/f * depth mm for f in MHz),
  *    attenuated with depth (0.5 dB/cm/MHz), given receiver noise, envelope
- *    detected, amplified by time-gain compensation, lightly smoothed (a
- *    scanner's video filter) and log compressed to a dynamic range in dB;
+ *    detected, amplified by time-gain compensation, given an electronic noise
+ *    floor (so a shadow is a faint textured grey, not black, and the deepest
+ *    speckle nulls are filled), lightly smoothed (a scanner's video filter)
+ *    and log compressed to a dynamic range in dB;
+ *  - bone scatters weakly just under the cortex (seen through the shadow,
+ *    fading over about a centimetre);
  *  - curvilinear probes are simulated on a polar (line, sample) grid and scan
  *    converted into a fan that is black outside; linear probes on the pixel grid.
  * Between frames the probe jitters slightly and the speckle partly decorrelates;
  * the needle advances toward the joint entry after a few needle-free frames.
  * Anatomy (slopes, depths, cleft width, cortical curvature, layer thickness,
- * fibre direction) varies with the seed. Everything is deterministic: the same
+ * fibre direction) varies with the seed. Both cortices slope down toward the
+ * cleft; the ilium is the steeper and usually (about 3 seeds in 4) the
+ * shallower bone, by 1.5-5 mm 10 mm from the cleft; with a needle, the bone on
+ * its side is kept flatter than the needle and its end below the needle line. Everything is deterministic: the same
  * parameters give the same bytes, and any frame can be rendered on its own.
  *
  * Usage:
