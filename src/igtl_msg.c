@@ -365,7 +365,7 @@ usg_status igtlm_read_full(int fd, uint8_t *buf, size_t n, double deadline_ms, s
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
             return usg_fail(USG_ERR_NET, "%s: receive failed: %s", peer, strerror(errno));
         }
-        double left = deadline_ms - live_now_ms();
+        double left = deadline_ms - usg_now_ms();
         if (left <= 0) return usg_fail(USG_ERR_TIMEOUT, "%s: no data for a while (stalled)", peer);
         struct pollfd p = {.fd = fd, .events = POLLIN};
         int pr = poll(&p, 1, (int)(left + 1));

@@ -94,7 +94,7 @@ uint64_t igtlm_now_timestamp(void);
  * with USG_ERR_NET set naming host:port and the reason. */
 int igtlm_connect(const char *host, int port, int timeout_ms);
 
-/* Read exactly n bytes before the monotonic deadline (ms, live_now_ms clock).
+/* Read exactly n bytes before the monotonic deadline (ms, usg_now_ms clock).
  * USG_OK; USG_ERR_TIMEOUT when the deadline passes (partial data is lost for
  * the caller: treat the stream as broken unless nothing was read, see *got);
  * USG_ERR_NET when the peer closed or failed. */

@@ -125,7 +125,7 @@ static int stopping(usg_live *lv) { return atomic_load(&lv->stop) != 0; }
 /* Sleep until the monotonic time `due_ms`, waking every LIVE_WAIT_MS to check for stop. */
 static void sleep_until(usg_live *lv, double due_ms) {
     for (;;) {
-        double left = due_ms - live_now_ms();
+        double left = due_ms - usg_now_ms();
         if (left <= 0 || stopping(lv)) return;
         if (left > LIVE_WAIT_MS) left = LIVE_WAIT_MS;
         long long ns = (long long)(left * 1e6);
@@ -183,13 +183,13 @@ static void *capture_main(void *arg) {
         }
         if (!lv->live_src && (st == USG_OK || st == USG_ERR_FRAME)) {
             /* a recording stands in for a device: frame k arrives at t0 + k * period */
-            double now = live_now_ms();
+            double now = usg_now_ms();
             due = due == 0 ? now : due + lv->period_ms;
             if (due < now - lv->period_ms) due = now; /* decoding fell behind: do not burst */
             sleep_until(lv, due);
             if (stopping(lv)) break;
         }
-        double stamp = live_now_ms();
+        double stamp = usg_now_ms();
         /* live sources stamp the arrival themselves (before CRC checks and decoding) */
         if (lv->live_src && fr.t_ms > stamp - 1000.0 && fr.t_ms <= stamp) stamp = fr.t_ms;
         if (st == USG_OK || st == USG_ERR_FRAME) {
@@ -202,7 +202,7 @@ static void *capture_main(void *arg) {
         } else if (lv->live_src && transient(st)) {
             mailbox_post_fault(&lv->mb, usg_last_error());
             sleep_until(lv, last_fault + LIVE_FAULT_SPACING_MS);
-            last_fault = live_now_ms();
+            last_fault = usg_now_ms();
         } else {
             mailbox_close(&lv->mb, st == USG_ERR_EOF ? USG_OK : st,
                           st == USG_ERR_EOF ? "" : usg_last_error());
@@ -333,7 +333,7 @@ static int process_frame(usg_live *lv, const mb_frame *f) {
         lv->dropped_budget++;
         return emit_unprocessed(lv, f->index, f->t_ms, USG_FRAME_DROPPED, NULL);
     }
-    double t_begin = live_now_ms();
+    double t_begin = usg_now_ms();
     int fresh = !lv->pl || lv->pl_w != f->img.width || lv->pl_h != f->img.height;
     usg_status st = ensure_pipeline(lv, f->img.width, f->img.height, f->has_spacing, f->spacing_x_mm,
                                     f->spacing_y_mm);
@@ -348,10 +348,10 @@ static int process_frame(usg_live *lv, const mb_frame *f) {
     char line[160];
     snprintf(line, sizeof line, "%.1f fps  latency %.1f ms  drops %ld  degrade %d", lv->status.fps,
              lv->status.e2e_ms, lv->dropped, level);
-    double t_ov = live_now_ms();
+    double t_ov = usg_now_ms();
     st = usg_overlay_render(&f->img, r, usg_pipeline_probe(lv->pl),
                             lv->p.status_line ? line : NULL, &lv->overlay);
-    double now = live_now_ms();
+    double now = usg_now_ms();
     if (st != USG_OK) return emit_unprocessed(lv, f->index, f->t_ms, USG_FRAME_ERROR, usg_last_error());
     double e2e = now - f->stamp_ms;
     r->has_latency = 1;
@@ -375,7 +375,7 @@ static int process_frame(usg_live *lv, const mb_frame *f) {
 /* Live sources: the NO SIGNAL card while frames do not come. */
 static int check_signal(usg_live *lv, const mb_take *t) {
     if (!lv->live_src) return 0;
-    double now = live_now_ms();
+    double now = usg_now_ms();
     double since = now - (t->last_arrival_ms > 0 ? t->last_arrival_ms : lv->t_start);
     if (!t->fault && since < lv->p.no_signal_ms) return 0;
     if (lv->status.no_signal && now - lv->last_card_ms < LIVE_CARD_EVERY_MS) return 0;
@@ -422,7 +422,7 @@ static void prime(usg_live *lv) {
 }
 
 usg_status usg_live_run(usg_live *lv) {
-    lv->t_start = live_now_ms();
+    lv->t_start = usg_now_ms();
     raise_priority(lv); /* the capture thread inherits it */
     prime(lv);
     if (pthread_create(&lv->cap, NULL, capture_main, lv)) {
@@ -449,7 +449,7 @@ usg_status usg_live_run(usg_live *lv) {
     }
     pthread_join(lv->cap, NULL);
     lv->cap_started = 0;
-    lv->t_end = live_now_ms();
+    lv->t_end = usg_now_ms();
     restore_priority(lv);
     lv->exit_status = t->close_status;
     if (t->close_status != USG_OK) return usg_fail((usg_status)t->close_status, "%s", t->close_msg);
@@ -474,7 +474,7 @@ void usg_live_get_stats(const usg_live *lv, usg_live_stats *st) {
     st->e2e_mean = lv->hist.n ? lv->hist.sum / (double)lv->hist.n : 0;
     st->wait_p50 = histo_quantile(&lv->wait_hist, 0.50);
     st->wait_p99 = histo_quantile(&lv->wait_hist, 0.99);
-    st->wall_ms = (lv->t_end > 0 ? lv->t_end : live_now_ms()) - lv->t_start;
+    st->wall_ms = (lv->t_end > 0 ? lv->t_end : usg_now_ms()) - lv->t_start;
     snprintf(st->sched, sizeof st->sched, "%s", lv->sched[0] ? lv->sched : "not started");
 }
 

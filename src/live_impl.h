@@ -14,8 +14,8 @@
 #include <pthread.h>
 #include "usg/image.h"
 
-/* Monotonic clock in ms (CLOCK_MONOTONIC), the stamp of every captured frame. */
-double live_now_ms(void);
+/* Stamps and timings use usg_now_ms() (usg/pipeline.h, CLOCK_MONOTONIC). */
+#include "usg/pipeline.h"
 
 /* ---- mailbox ----------------------------------------------------------- */
 
@@ -25,7 +25,7 @@ typedef struct mb_frame {
     size_t cap;
     int index;           /* input position */
     double t_ms;         /* the source's timestamp */
-    double stamp_ms;     /* capture stamp (live_now_ms at arrival) */
+    double stamp_ms;     /* capture stamp (usg_now_ms at arrival) */
     int has_spacing;
     double spacing_x_mm, spacing_y_mm;
 } mb_frame;

@@ -14,12 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-double live_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 static void abs_deadline(struct timespec *ts, double wait_ms) {
     clock_gettime(CLOCK_MONOTONIC, ts);
     long long ns = ts->tv_nsec + (long long)(wait_ms * 1e6);

@@ -7,7 +7,7 @@
  * unsupported kind); USG_ERR_NET the connection is down (reconnecting on the
  * next calls); USG_ERR_TIMEOUT nothing arrived within the read timeout. A
  * call blocks at most about the read timeout (opts->timeout_ms, default 2 s).
- * A frame's t_ms is its arrival on the monotonic clock (live_now_ms), taken
+ * A frame's t_ms is its arrival on the monotonic clock (usg_now_ms), taken
  * when the message was complete, before its CRC check and decoding. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,7 +80,7 @@ static void drop_connection(igtl_src *g) {
         close(g->fd);
     }
     g->fd = -1;
-    g->next_try_ms = live_now_ms() + g->backoff_ms;
+    g->next_try_ms = usg_now_ms() + g->backoff_ms;
 }
 
 static void sleep_ms(double ms) {
@@ -93,21 +93,21 @@ static void sleep_ms(double ms) {
 /* Connect when it is time (waiting at most the read timeout for the back-off). */
 static usg_status ensure_connected(igtl_src *g) {
     if (g->fd >= 0) return USG_OK;
-    double wait = g->next_try_ms - live_now_ms();
+    double wait = g->next_try_ms - usg_now_ms();
     if (wait > g->timeout_ms) {
         sleep_ms(g->timeout_ms);
         return usg_fail(USG_ERR_NET, "%s: disconnected, reconnecting in %.0f ms", g->peer,
-                        g->next_try_ms - live_now_ms());
+                        g->next_try_ms - usg_now_ms());
     }
     sleep_ms(wait);
     g->fd = igtlm_connect(g->host, g->port, g->timeout_ms);
     if (g->fd < 0) {
         g->backoff_ms = g->backoff_ms * 2 > IGTL_BACKOFF_MAX_MS ? IGTL_BACKOFF_MAX_MS : g->backoff_ms * 2;
-        g->next_try_ms = live_now_ms() + g->backoff_ms;
+        g->next_try_ms = usg_now_ms() + g->backoff_ms;
         return usg_fail_context(USG_ERR_NET, "no signal");
     }
     g->backoff_ms = IGTL_BACKOFF_MIN_MS;
-    g->last_data_ms = live_now_ms();
+    g->last_data_ms = usg_now_ms();
     return USG_OK;
 }
 
@@ -121,7 +121,7 @@ static usg_status read_body(igtl_src *g, const igtlm_header *h) {
     }
     size_t got;
     /* the body follows its header at once: allow the read timeout for it */
-    return igtlm_read_full(g->fd, g->body, (size_t)h->body_size, live_now_ms() + g->timeout_ms,
+    return igtlm_read_full(g->fd, g->body, (size_t)h->body_size, usg_now_ms() + g->timeout_ms,
                            &got, g->peer);
 }
 
@@ -153,9 +153,9 @@ static usg_status igtl_next(usg_source *s, usg_frame *out) {
         if (st != USG_OK) return st;
         uint8_t raw[IGTLM_HEADER_SIZE];
         size_t got;
-        st = igtlm_read_full(g->fd, raw, sizeof raw, live_now_ms() + g->timeout_ms, &got, g->peer);
+        st = igtlm_read_full(g->fd, raw, sizeof raw, usg_now_ms() + g->timeout_ms, &got, g->peer);
         if (st == USG_ERR_TIMEOUT && got == 0) {
-            double silent = live_now_ms() - g->last_data_ms;
+            double silent = usg_now_ms() - g->last_data_ms;
             if (silent >= IGTL_STALL_RECONNECT_MS) drop_connection(g);
             return usg_fail(USG_ERR_TIMEOUT, "%s: no image for %.0f ms%s", g->peer, silent,
                             g->fd < 0 ? ", reconnecting" : "");
@@ -168,7 +168,7 @@ static usg_status igtl_next(usg_source *s, usg_frame *out) {
             drop_connection(g);
             return st == USG_ERR_NOMEM ? st : usg_fail_context(USG_ERR_NET, "no signal");
         }
-        g->last_data_ms = live_now_ms();
+        g->last_data_ms = usg_now_ms();
         if (strcmp(h.type, "IMAGE") != 0) continue; /* other message types are not ours */
         return image_to_frame(g, &h, g->last_data_ms, out);
     }
@@ -205,7 +205,7 @@ usg_status usg_source_open_igtl(usg_source *s, const char *uri, const usg_source
         free(g);
         return usg_fail(USG_ERR_IO, "%s (is the server running?)", why);
     }
-    g->last_data_ms = live_now_ms();
+    g->last_data_ms = usg_now_ms();
     s->vt = &igtl_vt;
     s->priv = g;
     s->count = -1;

@@ -41,17 +41,17 @@ static void sleep_ms(double ms) {
 /* Reopen a lost device when its back-off has passed (waiting at most the timeout). */
 static usg_status reopen(v4l2_src *v) {
     int timeout = v->opts.timeout_ms > 0 ? v->opts.timeout_ms : 2000;
-    double wait = v->next_try_ms - live_now_ms();
+    double wait = v->next_try_ms - usg_now_ms();
     sleep_ms(wait > timeout ? timeout : wait);
-    if (live_now_ms() < v->next_try_ms) {
+    if (usg_now_ms() < v->next_try_ms) {
         return usg_fail(USG_ERR_IO, "%s: no signal, reopening in %.0f ms", v->path,
-                        v->next_try_ms - live_now_ms());
+                        v->next_try_ms - usg_now_ms());
     }
     usg_status st = open_device(v);
     if (st != USG_OK) {
         v->cap = NULL;
         v->backoff_ms = v->backoff_ms * 2 > V4L2_BACKOFF_MAX_MS ? V4L2_BACKOFF_MAX_MS : v->backoff_ms * 2;
-        v->next_try_ms = live_now_ms() + v->backoff_ms;
+        v->next_try_ms = usg_now_ms() + v->backoff_ms;
         return usg_fail_context(USG_ERR_IO, "no signal");
     }
     v->backoff_ms = V4L2_BACKOFF_MIN_MS;
@@ -66,7 +66,7 @@ static usg_status v4l2_next(usg_source *s, usg_frame *out) {
     }
     double t;
     usg_status st = cvshim_capture_read(v->cap, &v->grey, &t);
-    double arrived = live_now_ms(); /* after the driver handed the frame over (and the shim converted it) */
+    double arrived = usg_now_ms(); /* after the driver handed the frame over (and the shim converted it) */
     if (st == USG_ERR_FRAME) {
         out->index = v->index++;
         out->t_ms = arrived;
@@ -76,7 +76,7 @@ static usg_status v4l2_next(usg_source *s, usg_frame *out) {
         /* the device failed or vanished: close it and reopen with back-off */
         cvshim_capture_close(v->cap);
         v->cap = NULL;
-        v->next_try_ms = live_now_ms() + v->backoff_ms;
+        v->next_try_ms = usg_now_ms() + v->backoff_ms;
         return usg_fail_context(st == USG_ERR_NOMEM ? st : USG_ERR_IO, "no signal");
     }
     out->image = v->grey;

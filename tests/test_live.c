@@ -29,7 +29,7 @@ static void put_frame(mailbox *m, int index, uint8_t value) {
     memset(f->img.data, value, 12);
     f->index = index;
     f->t_ms = index * 10.0;
-    f->stamp_ms = live_now_ms();
+    f->stamp_ms = usg_now_ms();
     mailbox_publish(m);
 }
 
@@ -40,7 +40,7 @@ Test(mailbox, newest_frame_wins_and_overwritten_ones_are_listed) {
     put_frame(&m, 0, 10);
     put_frame(&m, 1, 11);
     put_frame(&m, 2, 12);
-    mailbox_post_error(&m, 3, 30.0, live_now_ms(), "frame 3: bad CRC");
+    mailbox_post_error(&m, 3, 30.0, usg_now_ms(), "frame 3: bad CRC");
     cr_assert_eq(mailbox_take(&m, 0, t), 1);
     cr_assert(t->frame);
     cr_expect_eq(t->frame->index, 2);
@@ -54,9 +54,9 @@ Test(mailbox, newest_frame_wins_and_overwritten_ones_are_listed) {
     cr_expect_str_eq(t->ev[2].msg, "frame 3: bad CRC");
     cr_expect_float_eq(t->ev[1].t_ms, 10.0, 1e-9);
     /* nothing more: a timed take returns 0 after waiting */
-    double t0 = live_now_ms();
+    double t0 = usg_now_ms();
     cr_expect_eq(mailbox_take(&m, 30, t), 0);
-    cr_expect(live_now_ms() - t0 >= 25, "take did not wait");
+    cr_expect(usg_now_ms() - t0 >= 25, "take did not wait");
     cr_expect_null(t->frame);
     /* the consumer's buffer is not the one the producer fills next */
     put_frame(&m, 4, 14);
@@ -309,9 +309,9 @@ Test(live_loop, stop_ends_a_running_loop_promptly) {
     cr_assert_eq(usg_live_new(src, &lp, &lv), USG_OK);
     pthread_t th;
     pthread_create(&th, NULL, stop_later, lv);
-    double t0 = live_now_ms();
+    double t0 = usg_now_ms();
     cr_assert_eq(usg_live_run(lv), USG_OK);
-    double took = live_now_ms() - t0;
+    double took = usg_now_ms() - t0;
     pthread_join(th, NULL);
     cr_expect(took < 600, "stop took %.0f ms", took);
     usg_live_stats st;
