@@ -42,6 +42,11 @@
 #endif
 /* B-mode grey per dB of echo amplitude: 255 grey over a 60 dB display range */
 #define ND_GREY_PER_DB (255.0 / 60.0)
+/* a track shorter or fainter than this keeps the full search running; a
+ * candidate that scores ND_SWITCH times more replaces it */
+#define ND_WEAK_MM 12.0
+#define ND_WEAK_SNR 10.0
+#define ND_SWITCH 1.5
 #define ND_COAST 2          /* frames a lost track is still drawn (predicted) */
 
 struct usg_needle_tracker {
@@ -473,6 +478,16 @@ static void update_track(usg_needle_tracker *t, const nd_meas *m) {
     t->misses = 0;
 }
 
+/* A measurement too short or too faint to rule out a fascia by itself. */
+static int weak(const nd_meas *m) { return m->len_mm < ND_WEAK_MM || m->snr < ND_WEAK_SNR; }
+
+/* Do two measurements lie on the same axis (within 5 degrees and 3 mm at the tip)? */
+static int same_line(const nd_meas *a, const nd_meas *b, double sp) {
+    double c = fabs(a->line.dx * b->line.dx + a->line.dy * b->line.dy);
+    double off = fabs(-b->line.dy * (a->tip.x - b->line.px) + b->line.dx * (a->tip.y - b->line.py));
+    return c > cos(5.0 * M_PI / 180.0) && off * sp < 3.0;
+}
+
 static double meas_confidence(const nd_meas *m) {
     double a = clampd((m->snr - 3.0) / 12.0, 0, 1);
     double b = clampd(m->len_mm / 10.0, 0.3, 1);
@@ -536,6 +551,15 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
         if (okm && plausible(t, &m, 1)) {
             update_track(t, &m);
             got = 1;
+            /* a weak track (a short or faint shaft) may be a fascia picked up
+             * before the needle showed: while it stays weak the full search
+             * also runs, and a clearly stronger needle elsewhere takes over */
+            nd_meas a;
+            if (!window_only && weak(&m) && acquire(t, img, sacrum, ilium, &a) && a.score > ND_SWITCH * m.score &&
+                !same_line(&a, &m, t->c.sp)) {
+                start_track(t, &a);
+                m = a;
+            }
         }
         if (!got && !window_only && acquire(t, img, sacrum, ilium, &m)) {
             update_track(t, &m);
