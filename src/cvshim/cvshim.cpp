@@ -133,6 +133,7 @@ usg_status cvshim_capture_open_device(const char *path, int width, int height, d
         if (width > 0) c->cap.set(cv::CAP_PROP_FRAME_WIDTH, width);
         if (height > 0) c->cap.set(cv::CAP_PROP_FRAME_HEIGHT, height);
         if (fps > 0) c->cap.set(cv::CAP_PROP_FPS, fps);
+        c->cap.set(cv::CAP_PROP_BUFFERSIZE, 1); // the newest frame, not a queue of old ones
         *out = c;
         return USG_OK;
     } catch (const std::exception &e) {

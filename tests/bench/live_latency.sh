@@ -4,13 +4,13 @@
 # core, one run with the budget squeezed to 1 ms (drops, not delay), and the
 # hog runs again with --no-realtime (threads not raised) for comparison.
 #
-# usage: bench/live_latency.sh [USGUIDE] [SEQUENCE_DIR]
+# usage: tests/bench/live_latency.sh [USGUIDE] [SEQUENCE_DIR]
 #   USGUIDE       the CLI (default: build/usguide beside this script's repo)
 #   SEQUENCE_DIR  a folder of PNG frames (default: a 600-frame `usguide sim`
 #                 sequence, made once and kept in ${TMPDIR:-/tmp}/usguide_live_bench_600)
 # Environment: HOG_CORE (default 1) - the core the hog spins on (taskset).
 set -u
-here=$(cd "$(dirname "$0")/.." && pwd)
+here=$(cd "$(dirname "$0")/../.." && pwd)
 usguide=${1:-$here/build/usguide}
 seq=${2:-}
 [ -x "$usguide" ] || { echo "usage: $0 [USGUIDE] [SEQUENCE_DIR] ($usguide is not executable)" >&2; exit 2; }
