@@ -31,6 +31,8 @@
 #define CLEFT_WIDE_MM 8.0       /* the V against a wider chord adds to its strength, */
 #define CLEFT_WIDE_V_MM 2.0     /* ... and this deep it needs no echo dip */
 #define CLEFT_DIP 0.15          /* ... with the echo this much below the surface's mean */
+#define CLEFT_SHALLOW_V_MM 0.25 /* a shallow V (bones at one depth, blurred across the cleft) ... */
+#define CLEFT_SHALLOW_DIP 0.3   /* ... will do with this deep an echo dip */
 #define CLEFT_DIP_WEIGHT 2.0    /* mm of V worth a full echo dip */
 #define NOTCH_LEVEL 0.75f       /* a closed cleft's bottom: where the echo below falls to this share */
 #define NOTCH_MAX_MM 1.5        /* a closed cleft's echo ends within this below the path */
@@ -47,6 +49,9 @@
 #define WALL_DEPTH_MM 12.0      /* cleft-side ends: most wall points kept (depth span) */
 #define WALL_INNER_MM 1.5       /* ... scanned from under the surface this far from the end */
 #define SIDE_DECAY 0.9          /* auto medial side: vote memory */
+#define SIDE_FROM_MM 1.5        /* ... depths compared this far from the cleft ... */
+#define SIDE_TO_MM 25.0         /* ... up to this far */
+#define SIDE_SLOPE_MM 15.0      /* ... plus the difference in rise over this distance */
 #define SIDE_VOTE_CAP_MM 5.0
 
 typedef struct segment {
@@ -320,8 +325,9 @@ static int split_at_cleft(const usg_bone_detector *d, const segment *s, segment 
         double dip = 1.0 - low / (sum / n);
         double near = d->prev_cleft >= 0 ? fabs(0.5 * (k0 + k1) - d->prev_cleft) : 1e9;
         double f = near <= reach ? 0.5 : 1.0; /* where the cleft was last frame, half the evidence will do */
-        if (v < f * CLEFT_V_MM ||
-            (dip < f * CLEFT_DIP && v < 2 * f * CLEFT_V_MM && v_wide < f * CLEFT_WIDE_V_MM)) continue;
+        int shallow = v >= f * CLEFT_SHALLOW_V_MM && dip >= f * CLEFT_SHALLOW_DIP;
+        if (!shallow && (v < f * CLEFT_V_MM ||
+            (dip < f * CLEFT_DIP && v < 2 * f * CLEFT_V_MM && v_wide < f * CLEFT_WIDE_V_MM))) continue;
         double strength = v + v_wide + CLEFT_DIP_WEIGHT * dip + 0.5 * (k1 - k0) * g->lateral_mm;
         int in = near <= reach, best_in = best_near <= reach;
         int better = in != best_in ? in : strength > best;
@@ -423,6 +429,38 @@ static void merge_fragments(usg_bone_detector *d, segment *s, const segment *oth
             changed = 1;
         }
     }
+}
+
+/* Evidence (mm) that the sacrum is the left surface l, the ilium the right
+ * one r (< 0: the other way round). The ilium is the shallower bone and the
+ * steeper one: compared at the same distances from the cleft (SIDE_FROM_MM to
+ * SIDE_TO_MM, as far as both reach), the depth of l minus that of r, plus the
+ * difference of their rise away from the cleft over SIDE_SLOPE_MM. */
+static double side_evidence(const usg_bone_detector *d, const segment *l, const segment *r) {
+    const usg_bone_grid *g = &d->g;
+    const double sx = d->probe.spacing_x_mm, sy = d->probe.spacing_y_mm;
+    double xl0, yl0, xr0, yr0;
+    usg_bone_grid_point(g, l->j1, d->depth[l->j1], &xl0, &yl0);
+    usg_bone_grid_point(g, r->j0, d->depth[r->j0], &xr0, &yr0);
+    int k0 = (int)lround(SIDE_FROM_MM / g->lateral_mm), k1 = (int)lround(SIDE_TO_MM / g->lateral_mm);
+    double n = 0, sk = 0, skk = 0, sl = 0, sr = 0, skl = 0, skr = 0;
+    for (int k = k0; k <= k1; k++) {
+        int jl = l->j1 - k, jr = r->j0 + k;
+        if (jl < l->j0 || jr > r->j1) break;
+        if (d->path[jl] < 0 || d->path[jr] < 0) continue;
+        double xl, yl, xr, yr;
+        usg_bone_grid_point(g, jl, d->depth[jl], &xl, &yl);
+        usg_bone_grid_point(g, jr, d->depth[jr], &xr, &yr);
+        double x = 0.5 * ((xl0 - xl) + (xr - xr0)) * sx; /* distance from the cleft */
+        yl *= sy; yr *= sy;
+        n++; sk += x; skk += x * x; sl += yl; sr += yr; skl += x * yl; skr += x * yr;
+    }
+    if (n < 2) return r->depth_mm - l->depth_mm < 0 ? 0.5 : -0.5; /* overall: the shallower is the ilium */
+    double diff = (sl - sr) / n;
+    double vx = skk - sk * sk / n;
+    if (n < 4 || vx < 1e-9) return diff;
+    double bl = (skl - sk * sl / n) / vx, br = (skr - sk * sr / n) / vx; /* depth change per mm away from the cleft */
+    return diff + SIDE_SLOPE_MM * (bl - br);
 }
 
 /* Medial side to use this frame. */
@@ -552,9 +590,9 @@ static void label_surfaces(usg_bone_detector *d, const usg_image *img, usg_edge 
             trim_facing_end(d, r, -1);
             d->cur_cleft = 0.5 * (l->j1 + r->j0);
             if (d->medial == USG_SIDE_AUTO) {
-                double v = r->depth_mm - l->depth_mm; /* > 0: left shallower = ilium left */
+                double v = side_evidence(d, l, r);
                 v = v > SIDE_VOTE_CAP_MM ? SIDE_VOTE_CAP_MM : v < -SIDE_VOTE_CAP_MM ? -SIDE_VOTE_CAP_MM : v;
-                d->side_vote = SIDE_DECAY * d->side_vote - v;
+                d->side_vote = SIDE_DECAY * d->side_vote + v;
             }
             if (medial_side(d) == USG_SIDE_LEFT) { sa = l; il = r; } else { sa = r; il = l; }
         } else {

@@ -6,6 +6,9 @@
 # 95th percentile <= 2.5 mm.
 # Latency: the bone and target stages together, median <= 1.5 ms per 640x480
 # frame (single-threaded, `usguide bench` on the curvilinear sample).
+# Medial side inferred: every sample is replayed again with `--medial-side auto`
+# (the ilium is the shallower and steeper bone, a running vote): no label swaps
+# on any frame, and both bones still covered (>= 0.90).
 # The real-tissue check (BoneUltrasound_L14 against tests/data/l14_cortex.txt)
 # is in tests/test_bone.c.
 file(GLOB USG_BONE_TRUTHS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/sample_frames/*/truth.jsonl)
@@ -21,6 +24,12 @@ foreach(truth ${USG_BONE_TRUTHS})
            COMMAND sh -c "b=\"$1\" d=\"$2\" r=\"$3\"; shift 3; \"$b\" replay \"$d\" --quiet --results \"$r\" && \"$b\" eval \"$d/truth.jsonl\" \"$r\" \"$@\""
                    sh $<TARGET_FILE:usguide> ${seq_dir} ${results} ${reqs})
   set_tests_properties(bone_accuracy_${seq} PROPERTIES TIMEOUT 600 LABELS "accuracy;bone")
+  set(results_auto ${CMAKE_CURRENT_BINARY_DIR}/tmp/bone_auto_${seq}.jsonl)
+  set(reqs_auto --require "label_swaps<=0" --require "sacrum_coverage>=0.90" --require "ilium_coverage>=0.90")
+  add_test(NAME bone_auto_side_${seq}
+           COMMAND sh -c "b=\"$1\" d=\"$2\" r=\"$3\"; shift 3; \"$b\" replay \"$d\" --quiet --medial-side auto --results \"$r\" && \"$b\" eval \"$d/truth.jsonl\" \"$r\" \"$@\""
+                   sh $<TARGET_FILE:usguide> ${seq_dir} ${results_auto} ${reqs_auto})
+  set_tests_properties(bone_auto_side_${seq} PROPERTIES TIMEOUT 600 LABELS "accuracy;bone")
 endforeach()
 
 set(USG_BONE_BENCH_SEQ ${CMAKE_SOURCE_DIR}/sample_frames/curv_lateral)
