@@ -8,10 +8,7 @@
 
 #define LEVEL_MM0 1.0     /* tissue level measured 1..3 mm above the end */
 #define LEVEL_MM1 3.0
-#define SHADOW_MM0 2.0   /* shadow level measured 2..4 mm under the surface near the end */
-#define SHADOW_MM1 4.0
-#define SHADOW_SHARE 0.25 /* the shadow ends where the grey exceeds its level by this share of
-                           * the way up to the tissue level */
+#define SHADOW_SHARE 0.25 /* the shadow ends where the grey exceeds this share of the tissue level */
 #define BELOW_SURFACE_MM 1.0 /* first row: this far under the surface at `inner` */
 #define BELOW_END_MM 2.5  /* last row: this far under the deeper end */
 #define WALL_ROWS_MM 1.0  /* the wall's position: median boundary over the last rows */
@@ -108,18 +105,8 @@ int usg_bone_wall(const usg_bone_grid *g, const usg_image *img, const usg_bone_w
         float v = beam_mean(g, img, ue, re - mm / sp);
         if (v >= 0) { lev += v; nl++; }
     }
-    if (nl == 0) return 0;
-    lev /= nl;
-    /* shadow level under the surface at `inner` (a noise floor, weak scatter) */
-    double sh = 0;
-    int ns = 0;
-    for (double mm = SHADOW_MM0; mm <= SHADOW_MM1 + 1e-9; mm += 0.5) {
-        float v = beam_mean(g, img, ui, ri + mm / sp);
-        if (v >= 0) { sh += v; ns++; }
-    }
-    sh = ns > 0 ? sh / ns : 0;
-    if (lev - sh < 4) return 0;
-    const float thr = (float)(sh + SHADOW_SHARE * (lev - sh));
+    if (nl == 0 || lev / nl < 4) return 0;
+    const float thr = (float)(SHADOW_SHARE * lev / nl);
     const int r0 = (int)ceil(ri + BELOW_SURFACE_MM / sp);
     const int r1 = (int)floor((re > ro ? re : ro) + BELOW_END_MM / sp);
     const int nrow = r1 - r0 + 1;
