@@ -47,6 +47,9 @@
 #define ND_WEAK_MM 12.0
 #define ND_WEAK_SNR 10.0
 #define ND_SWITCH 1.5
+#ifndef ND_SHORT_DB
+#define ND_SHORT_DB 22.0 /* echo above the tissue needed by a shaft shorter than 10 mm (fascia pieces reach ~20) */
+#endif
 #define ND_COAST 2          /* frames a lost track is still drawn (predicted) */
 
 struct usg_needle_tracker {
@@ -227,7 +230,7 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
     double above_tissue_db = (m->i_shaft - t->median) / ND_GREY_PER_DB;
     double above_bg_db = (m->i_shaft - m->i_bg) / ND_GREY_PER_DB;
     /* a short streak needs a stronger echo, the more so near the horizontal (pieces of fasciae) */
-    double need_db = tracking ? 9.0 : (m->len_mm < 10.0 ? (ang < 10.0 ? 20.0 : 18.0) : 13.0);
+    double need_db = tracking ? 9.0 : (m->len_mm < 10.0 ? ND_SHORT_DB + (ang < 10.0 ? 2.0 : 0.0) : 13.0);
     if (above_tissue_db < need_db) return 11;
     /* an inserted needle shows from the imaged region's edge; one that does not
      * (its first part out of plane) must be unmistakable */
