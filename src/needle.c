@@ -21,9 +21,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef ND_DEBUG
-#include <stdio.h>
-#endif
 
 #define ND_MAX_ANGLE 78.0   /* steepest accepted axis, degrees from horizontal */
 /* Ridge filter scales (mm): a 22G needle blurred by the point-spread function
@@ -359,21 +356,6 @@ static int acquire(usg_needle_tracker *t, const usg_image *img, const usg_edge *
     /* a steep needle crosses the beam obliquely: a wider line, weaker echo */
     nd_downsample2f(t->half, t->w2, t->quarter, t->w4, t->h4);
     vote_scale(t, &t->hs2, t->quarter, t->mask4, t->ridge4, t->w4, t->h4, 2.0, ND_STEEP_DEG);
-#ifdef ND_DEBUG
-    if (getenv("ND_PEAKS")) {
-        nd_hough_peak all[40];
-        float *save = malloc(sizeof(float) * 180 * t->hg.nrho);
-        memcpy(save, t->hg.acc, sizeof(float) * 180 * t->hg.nrho);
-        int na = nd_hough_peaks(&t->hg, all, 40);
-        memcpy(t->hg.acc, save, sizeof(float) * 180 * t->hg.nrho);
-        free(save);
-        for (int i = 0; i < na; i++) {
-            double th = all[i].theta_deg * M_PI / 180.0;
-            fprintf(stderr, "peak %d th=%.0f votes=%.1f x0=%.1f y0=%.1f\n", i, all[i].theta_deg, all[i].votes,
-                    2 * (t->hg.cx - all[i].rho * sin(th)) + 0.5, 2 * (t->hg.cy + all[i].rho * cos(th)) + 0.5);
-        }
-    }
-#endif
     nd_hough_peak pk[ND_PEAKS];
     int np = nd_hough_peaks(&t->hg, pk, ND_PEAKS), nc = 0;
     double score[ND_PEAKS];
@@ -395,18 +377,8 @@ static int acquire(usg_needle_tracker *t, const usg_image *img, const usg_edge *
         nd_line l = {2 * x2 + 0.5, 2 * y2 + 0.5, c, s};
         nd_meas m;
         if (!nd_measure(&t->c, img, &l, t->r_acq, NULL, e1, e2, &m)) {
-#ifdef ND_DEBUG
-            fprintf(stderr, "cand %d th=%.1f votes=%.0f: no measurement\n", i, pk[i].theta_deg, pk[i].votes);
-#endif
             continue;
         }
-#ifdef ND_DEBUG
-        fprintf(stderr, "cand %d th=%.1f votes=%.0f: tip=(%.1f,%.1f) entry=(%.1f,%.1f) len=%.1fmm snr=%.1f fill=%.2f "
-                "rms=%.2f bend=%.2f shadow=%.2f tail=%.2f bone=%.2f shaft=%.0f/%.0f bg=%.0f sbg=%.1f cnr=%.1f border=%d -> %d\n",
-                i, pk[i].theta_deg, pk[i].votes, m.tip.x, m.tip.y, m.entry.x, m.entry.y, m.len_mm, m.snr, m.fill,
-                m.rms, m.bend_px, m.shadow, m.tail, m.bone_frac, m.i_shaft, t->median, m.i_bg, m.s_bg, (m.i_shaft - m.i_bg) / m.s_bg,
-                m.border_entry, -implausible(t, &m, 0));
-#endif
         if (!plausible(t, &m, 0)) continue;
         if (!found || m.score > best->score) {
             *best = m;
@@ -523,10 +495,6 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
                         img->height, t->c.w, t->c.h);
     }
     (void)raw;
-#ifdef ND_DEBUG
-    fprintf(stderr, "frame\n");
-    if (getenv("ND_ALWAYS_ACQUIRE")) usg_needle_tracker_reset(t);
-#endif
     frame_levels(t, img);
     nd_meas m;
     int got = 0;
@@ -544,13 +512,6 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
         hint.dy = pred.dy;
         hint.speed_px = fabs(t->ks.x[1]);
         int okm = nd_measure(&t->c, img, &pred, t->r_track, &hint, sacrum, ilium, &m);
-#ifdef ND_DEBUG
-        fprintf(stderr, "track pred tip=(%.1f,%.1f) entry=(%.1f,%.1f) -> %d tip=(%.1f,%.1f) entry=(%.1f,%.1f) len=%.1f snr=%.1f "
-                "fill=%.2f rms=%.2f shadow=%.2f bone=%.2f shaft=%.0f/%.0f bg=%.0f plaus=%d\n",
-                hint.tip.x, hint.tip.y, hint.entry.x, hint.entry.y, okm, m.tip.x, m.tip.y, m.entry.x, m.entry.y,
-                m.len_mm, m.snr, m.fill, m.rms, m.shadow, m.bone_frac, m.i_shaft, t->median, m.i_bg,
-                okm ? plausible(t, &m, 1) : -1);
-#endif
         if (okm && plausible(t, &m, 1)) {
             update_track(t, &m);
             got = 1;

@@ -13,9 +13,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef ND_DEBUG
-#include <stdio.h>
-#endif
 
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
 static double clampd(double v, double lo, double hi) { return v < lo ? lo : (v > hi ? hi : v); }
@@ -675,11 +672,7 @@ static int intensity_axis(const nd_ctx *c, int k0, int k1, double *a_out, double
     return 1;
 }
 
-#ifdef ND_DEBUG
-#define ND_FAIL(code) do { if (getenv("ND_WHY")) fprintf(stderr, "measure fail %d\n", code); return 0; } while (0)
-#else
-#define ND_FAIL(code) return 0
-#endif
+#define ND_FAIL(code) return 0 /* code: which check failed (kept for reading) */
 
 int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, const nd_hint *hint,
                const usg_edge *e1, const usg_edge *e2, nd_meas *m) {
@@ -720,16 +713,6 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     win[1] = fmax(column_of(c, r0), column_of(c, r1)) + gap;
     if (!shaft_run(c, img, e1, e2, noise, gap, win, &run, &level)) ND_FAIL(9);
     int k0 = run.k0, k1 = run.k1;
-#ifdef ND_DEBUG
-    if (getenv("ND_PROFILE")) {
-        fprintf(stderr, "profile noise=%.2f run %d..%d:", noise, k0, k1);
-        for (int k = 0; k < c->st.len; k += 4) {
-            usg_point q = column_point(c, k);
-            fprintf(stderr, " (%.0f,%.0f)%.1f", q.x, q.y, c->pk_ok[k] ? c->pk_c[k] / noise : -9.0);
-        }
-        fprintf(stderr, "\n");
-    }
-#endif
     /* which end is the entry: the prediction's, else the one on the boundary, else the shallower */
     int be = border_end(c, run);
     int low_entry;
