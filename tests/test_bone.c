@@ -178,6 +178,27 @@ Test(bone, auto_side_takes_the_shallower_bone_as_ilium) {
     free(r);
 }
 
+Test(bone, auto_side_uses_the_steeper_rise_when_depths_match) {
+    /* The steeper bone lies 1.5 mm deeper on average over the first 25 mm from
+     * the cleft (its end is deeper by the difference in rise, plus 10 px): the
+     * depth alone would take it for the sacrum; the steeper rise makes it the ilium. */
+    scene sc = default_scene();
+    usg_probe p = linear_probe(0.15);
+    double half = 0.5 * 25.0 / 0.15; /* mean distance of the compared points, px */
+    sc.left_slope = 0.15; sc.right_slope = 0.5;
+    sc.left_end_y = 300; sc.right_end_y = 310 + (sc.right_slope - sc.left_slope) * half;
+    run *r = detect(&sc, &p, USG_SIDE_AUTO, 3);
+    cr_assert(r->sacrum.found && r->ilium.found);
+    cr_expect(r->sacrum.pts[0].x < sc.cleft_x, "steeper right bone: sacrum starts at x %.1f", r->sacrum.pts[0].x);
+    free(r);
+    sc.left_slope = 0.5; sc.right_slope = 0.15;
+    sc.right_end_y = 300; sc.left_end_y = 310 + (sc.left_slope - sc.right_slope) * half;
+    r = detect(&sc, &p, USG_SIDE_AUTO, 3);
+    cr_assert(r->sacrum.found && r->ilium.found);
+    cr_expect(r->sacrum.pts[0].x > sc.cleft_x, "steeper left bone: sacrum starts at x %.1f", r->sacrum.pts[0].x);
+    free(r);
+}
+
 Test(bone, tissue_without_bone_finds_nothing) {
     scene sc = default_scene();
     sc.bones = 0;
