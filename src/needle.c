@@ -44,6 +44,7 @@
 #define ND_WEAK_MM 12.0
 #define ND_WEAK_SNR 10.0
 #define ND_SWITCH 1.5
+#define ND_RESEARCH 3
 #ifndef ND_SHORT_DB
 #define ND_SHORT_DB 22.0 /* echo above the tissue needed by a shaft shorter than 10 mm (fascia pieces reach ~20) */
 #endif
@@ -453,8 +454,13 @@ static void update_track(usg_needle_tracker *t, const nd_meas *m) {
     t->misses = 0;
 }
 
-/* A measurement too short or too faint to rule out a fascia by itself. */
-static int weak(const nd_meas *m) { return m->len_mm < ND_WEAK_MM || m->snr < ND_WEAK_SNR; }
+/* Is the track too weak to rule out a fascia (a short or faint shaft)?
+ * Checked on every ND_RESEARCH-th frame of a track only: the full search
+ * costs ~20 times the window. */
+static int weak(const usg_needle_tracker *t, const nd_meas *m) {
+    if (t->hits % ND_RESEARCH != 0) return 0;
+    return m->len_mm < ND_WEAK_MM || m->snr < ND_WEAK_SNR;
+}
 
 /* Do two measurements lie on the same axis (within 5 degrees and 3 mm at the tip)? */
 static int same_line(const nd_meas *a, const nd_meas *b, double sp) {
@@ -519,7 +525,7 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
              * before the needle showed: while it stays weak the full search
              * also runs, and a clearly stronger needle elsewhere takes over */
             nd_meas a;
-            if (!window_only && weak(&m) && acquire(t, img, sacrum, ilium, &a) && a.score > ND_SWITCH * m.score &&
+            if (!window_only && weak(t, &m) && acquire(t, img, sacrum, ilium, &a) && a.score > ND_SWITCH * m.score &&
                 !same_line(&a, &m, t->c.sp)) {
                 start_track(t, &a);
                 m = a;
