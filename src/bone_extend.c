@@ -15,6 +15,13 @@
 #define WALL_TOL_MM 0.3   /* the wall's top: first row whose boundary is this close to the wall */
 #define MEDIAN_ROWS 5     /* boundary smoothing across rows (odd) */
 #define MAX_ROWS 512
+#define SHADOW_MM0 2.0    /* the bone's own shadow level: 2..4 mm under the surface near the end */
+#define SHADOW_MM1 4.0
+#define CLEFT_MM0 0.5     /* the cleft's level: mid-gap, 0.5..2.5 mm below the deeper end */
+#define CLEFT_MM1 2.5
+#define EDGE_HALF_PX 3    /* wall edge in a grey shadow: means of 3 px either side, */
+#define EDGE_MAX_PX 1024
+#define EDGE_MIN_SHARE 0.15 /* ... a step of at least this share of the tissue level */
 
 /* Bilinear grey value at (x, y), -1 outside the image. */
 static float pixel(const usg_image *img, double x, double y) {
@@ -74,6 +81,43 @@ static double row_boundary(const usg_bone_grid *g, const usg_image *img, double 
     return NAN;
 }
 
+/* Where the bone's wall is on row r (below the surface's end) when its shadow
+ * is grey, not dark (a noise floor, scatter under the cortex) and the cleft
+ * beside it darker: scanning from u0 in direction dir up to u_stop, the
+ * strongest grey edge, at least min_step; NAN if none. */
+static double row_wall_edge(const usg_bone_grid *g, const usg_image *img, double r, double u0, int dir,
+                            double u_stop, float min_step) {
+    float v[EDGE_MAX_PX];
+    double du = u_step(g, r) * dir;
+    int n = 0;
+    for (double u = u0; (u_stop - u) * dir > 0 && n < EDGE_MAX_PX; u += du) {
+        float w = beam_mean(g, img, u, r);
+        if (w < 0) return NAN;
+        v[n++] = w;
+    }
+    const int h = EDGE_HALF_PX;
+    float best = 0;
+    int at = -1;
+    for (int i = h; i + h <= n; i++) {
+        float a = 0, b = 0;
+        for (int k = 1; k <= h; k++) { a += v[i - k]; b += v[i + k - 1]; }
+        float fall = (a - b) / h; /* from the bone's grey shadow into the darker cleft */
+        if (fall > best) { best = fall; at = i; }
+    }
+    return at >= 0 && best >= min_step ? u0 + (at - 0.5) * du : NAN;
+}
+
+/* Mean grey over beam points (u, r0..r1 step 1), -1 if none inside. */
+static double column_mean(const usg_bone_grid *g, const usg_image *img, double u, double r0, double r1) {
+    double s = 0;
+    int n = 0;
+    for (double r = r0; r <= r1; r += 1.0) {
+        float v = beam_mean(g, img, u, r);
+        if (v >= 0) { s += v; n++; }
+    }
+    return n > 0 ? s / n : -1;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -112,7 +156,26 @@ int usg_bone_wall(const usg_bone_grid *g, const usg_image *img, const usg_bone_w
     const int nrow = r1 - r0 + 1;
     if (nrow < MEDIAN_ROWS || nrow > MAX_ROWS) return 0;
     double b[MAX_ROWS], med[MAX_ROWS];
-    for (int i = 0; i < nrow; i++) b[i] = row_boundary(g, img, r0 + i, ui, dir, uo, thr);
+    /* the bone's own shadow near the end: dark (the boundary is where it ends)
+     * or grey; a grey one needs a visibly darker cleft beside it (else the
+     * cleft is closed or blurred shut: no wall), then above the end the
+     * boundary is where the grey rises from the shadow's level toward the
+     * tissue's, below it the wall is the falling edge into the cleft */
+    double sh = column_mean(g, img, ui, ri + SHADOW_MM0 / sp, ri + SHADOW_MM1 / sp);
+    const int grey = sh >= thr;
+    const float min_step = (float)fmax(4.0, EDGE_MIN_SHARE * lev / nl);
+    const double umid = 0.5 * (ue + uo), rdeep = re > ro ? re : ro;
+    if (grey) {
+        double cl = column_mean(g, img, umid, rdeep + CLEFT_MM0 / sp, rdeep + CLEFT_MM1 / sp);
+        if (cl < 0 || cl > sh - min_step) return 0;
+    }
+    const float thr_grey = (float)(sh + SHADOW_SHARE * fmax(0.0, lev / nl - sh));
+    for (int i = 0; i < nrow; i++) {
+        int row = r0 + i;
+        if (!grey) b[i] = row_boundary(g, img, row, ui, dir, uo, thr);
+        else if (row < re) b[i] = row_boundary(g, img, row, ui, dir, uo, thr_grey);
+        else b[i] = row_wall_edge(g, img, row, ui, dir, umid, min_step);
+    }
     const int h = MEDIAN_ROWS / 2;
     for (int i = 0; i < nrow; i++) {
         int a = i - h < 0 ? 0 : i - h, z = i + h >= nrow ? nrow - 1 : i + h;

@@ -91,7 +91,10 @@ void usg_bone_dp_run(usg_bone_dp *dp, const usg_bone_grid *g, const usg_bone_dp_
  * short. From inside the bone's shadow, each row (constant depth along the
  * beam) is scanned toward the cleft for where the shadow ends: that boundary
  * follows the surface down to the wall, then stays put along the wall. The
- * wall's top is where the boundary reaches the wall.
+ * wall's top is where the boundary reaches the wall. When the shadow is grey
+ * (a noise floor, scatter under the cortex) rather than dark, the rows above
+ * the end look for the rise from the shadow's own level, and the rows below
+ * it for the falling edge into a visibly darker cleft (none: no wall).
  *   end:     the surface end on the grid (clipped-image px)
  *   inner:   a surface point about 1.5 mm from the end, away from the cleft
  *   other:   the other bone's end (the scan never passes it)
