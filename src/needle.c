@@ -48,6 +48,7 @@
 #ifndef ND_SHORT_DB
 #define ND_SHORT_DB 22.0 /* echo above the tissue needed by a shaft shorter than 10 mm (fascia pieces reach ~20) */
 #endif
+#define ND_SHADOW_RATIO 0.65f /* below/above tissue ratio under a run that marks a cortex's shadow */
 #define ND_COAST 2          /* frames a lost track is still drawn (predicted) */
 
 struct usg_needle_tracker {
@@ -55,6 +56,7 @@ struct usg_needle_tracker {
     int w2, h2;
     float *half;
     uint8_t *mask2;         /* half resolution: where ridge votes count */
+    uint8_t *bone2;         /* half resolution: on a bone stage's cortex (this frame) */
     float *ridge;
     int w4, h4;             /* quarter resolution, for the coarse scale */
     float *quarter, *ridge4;
@@ -169,12 +171,13 @@ usg_status usg_needle_tracker_new(const usg_needle_params *p, int w, int h, usg_
     if (st == USG_OK) st = nd_hough_init(&t->hg, t->w2, t->h2, ND_MAX_ANGLE);
     if (st == USG_OK) {
         t->mask2 = malloc(n2);
+        t->bone2 = malloc(n2);
         t->half = malloc(n2 * sizeof(float));
         t->ridge = malloc(n2 * sizeof(float));
         t->quarter = malloc((size_t)t->w4 * t->h4 * sizeof(float));
         t->ridge4 = malloc((size_t)t->w4 * t->h4 * sizeof(float));
         t->mask4 = malloc((size_t)t->w4 * t->h4);
-        if (!t->mask2 || !t->half || !t->ridge || !t->quarter || !t->ridge4 || !t->mask4) st = usg_fail(USG_ERR_NOMEM, "needle: out of memory for %dx%d frames", w, h);
+        if (!t->mask2 || !t->bone2 || !t->half || !t->ridge || !t->quarter || !t->ridge4 || !t->mask4) st = usg_fail(USG_ERR_NOMEM, "needle: out of memory for %dx%d frames", w, h);
     }
     if (st == USG_OK) st = make_masks(t, probe);
     if (st != USG_OK) {
@@ -199,7 +202,7 @@ void usg_needle_tracker_free(usg_needle_tracker *t) {
     nd_hessian_free(&t->hs);
     nd_hessian_free(&t->hs2);
     nd_hough_free(&t->hg);
-    free(t->mask2); free(t->half); free(t->ridge);
+    free(t->mask2); free(t->bone2); free(t->half); free(t->ridge);
     free(t->quarter); free(t->ridge4); free(t->mask4);
     free(t);
 }
@@ -221,6 +224,7 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
     if (m->shadow < (tracking ? 0.45 : 0.55)) return 6;
     if (m->bone_frac > (tracking ? 0.5 : 0.3)) return 7;
     if (m->s_bg < 1.5) return 9;    /* flat flanks: a drawn line, not a needle in speckle */
+    if (!tracking && !m->tip_step) return 15; /* a needle ends abruptly at its tip; a fascia fades out */
     if (!tracking && m->tip.y < m->entry.y - 2) return 10; /* a needle goes in, downward */
     /* echo strength (grey levels are log amplitude, ND_GREY_PER_DB): a needle
      * is a specular reflector, far above the typical tissue echo of the frame
@@ -228,7 +232,8 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
     double above_tissue_db = (m->i_shaft - t->median) / ND_GREY_PER_DB;
     double above_bg_db = (m->i_shaft - m->i_bg) / ND_GREY_PER_DB;
     /* a short streak needs a stronger echo, the more so near the horizontal (pieces of fasciae) */
-    double need_db = tracking ? 9.0 : (m->len_mm < 10.0 ? ND_SHORT_DB + (ang < 10.0 ? 2.0 : 0.0) : 13.0);
+    /* (fasciae at the fan's edge reach ~20 dB over 5-10 mm, ~15 dB over 25 mm) */
+    double need_db = tracking ? 9.0 : clampd(ND_SHORT_DB - 0.5 * (m->len_mm - 12.0), 13.0, ND_SHORT_DB) + (ang < 10.0 ? 2.0 : 0.0);
     if (above_tissue_db < need_db) return 11;
     /* an inserted needle shows from the imaged region's edge; one that does not
      * (its first part out of plane) must be unmistakable */
@@ -264,8 +269,29 @@ static void frame_levels(usg_needle_tracker *t, const usg_image *img) {
 /* Cheap screen of a Hough line on the half-resolution image: the echo mass
  * (sum of dB above the threshold) of its best run of at least 2 mm whose echo
  * (max over +-2 px across) is 12 dB above the tissue median, with no
- * acoustic shadow 3-5 mm beneath it (a cortex); 0 if none. Fibres, faint
+ * acoustic shadow 3-5 mm beneath it (a cortex: darker than 35 % of the
+ * tissue median or than half the tissue 3-5 mm above); 0 if none. Fibres, faint
  * fasciae and bone surfaces score low or nothing. */
+/* Mark the half-resolution pixels on the bone stage's cortices: from 1 mm
+ * above each edge point to 2.5 mm beneath it, +-1 mm sideways. */
+static void mark_bone(usg_needle_tracker *t, const usg_edge *e1, const usg_edge *e2) {
+    memset(t->bone2, 0, (size_t)t->w2 * t->h2);
+    const usg_edge *edges[2] = {e1, e2};
+    const double s2 = 2.0 * t->c.sp;
+    const int up = clampi((int)lrint(1.0 / s2), 1, 20), down = clampi((int)lrint(2.5 / s2), 1, 40),
+              side = clampi((int)lrint(1.0 / s2), 1, 20);
+    for (int e = 0; e < 2; e++) {
+        if (!edges[e] || !edges[e]->found) continue;
+        for (int i = 0; i < edges[e]->n; i++) {
+            int x = (int)lrint(edges[e]->pts[i].x / 2.0), y = (int)lrint(edges[e]->pts[i].y / 2.0);
+            for (int yy = clampi(y - up, 0, t->h2 - 1); yy <= clampi(y + down, 0, t->h2 - 1); yy++) {
+                uint8_t *row = t->bone2 + (size_t)yy * t->w2;
+                for (int xx = clampi(x - side, 0, t->w2 - 1); xx <= clampi(x + side, 0, t->w2 - 1); xx++) row[xx] = 1;
+            }
+        }
+    }
+}
+
 static double bright_run(const usg_needle_tracker *t, const nd_hough_peak *pk) {
     double th = pk->theta_deg * M_PI / 180.0, dx = cos(th), dy = sin(th);
     nd_line l = {t->hg.cx - pk->rho * dy, t->hg.cy + pk->rho * dx, dx, dy};
@@ -285,12 +311,14 @@ static double bright_run(const usg_needle_tracker *t, const nd_hough_peak *pk) {
             float g = t->half[y * w2 + x];
             if (g > best) { best = g; bx = x; by = y; }
         }
-        int ok = best >= thr;
-        if (ok) { /* not on a cortex: the tissue beneath is not in shadow */
-            float sum = 0;
-            int n = 0;
+        int ok = best >= thr && !t->bone2[by * w2 + bx]; /* not on a cortex the bone stage found */
+        if (ok) { /* not on a cortex: the tissue beneath is not in shadow (black, or
+                   * at a scanner's noise floor: far darker than the tissue above) */
+            float sum = 0, sum_up = 0;
+            int n = 0, n_up = 0;
             for (int d = b0; d <= b1 && by + d < h2; d++) { sum += t->half[(by + d) * w2 + bx]; n++; }
-            ok = n == 0 || sum / n >= dark;
+            for (int d = b0; d <= b1 && by - d >= 0; d++) { sum_up += t->half[(by - d) * w2 + bx]; n_up++; }
+            ok = n == 0 || (sum / n >= dark && (n_up == 0 || sum / n >= ND_SHADOW_RATIO * sum_up / n_up));
         }
         if (ok) {
             run += 1 + gap;
@@ -352,6 +380,7 @@ static void vote_scale(usg_needle_tracker *t, nd_hessian *hs, const float *img, 
 static int acquire(usg_needle_tracker *t, const usg_image *img, const usg_edge *e1, const usg_edge *e2,
                    nd_meas *best) {
     nd_downsample2(img, t->half, t->w2, t->h2);
+    mark_bone(t, e1, e2);
     nd_hough_clear(&t->hg);
     vote_scale(t, &t->hs, t->half, t->mask2, t->ridge, t->w2, t->h2, 1.0, 0.0);
     /* a steep needle crosses the beam obliquely: a wider line, weaker echo */

@@ -112,6 +112,7 @@ typedef struct nd_meas {
     double bend_px;         /* sagitta of a parabola fitted to the shaft: 0 for a straight needle */
     double i_shaft, i_bg, s_bg; /* shaft / flank intensity (medians), flank spread */
     int border_entry;       /* the shaft starts at the imaged region's boundary */
+    int tip_step;           /* the echo ends in a clear step (>= 6 dB) at the tip */
 } nd_meas;
 
 /* A tracking prediction: where the shaft should be. */

@@ -727,7 +727,9 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     }
     m->border_entry = be >= 0 && (be == 0) == low_entry;
     int ke = low_entry ? k0 : k1, kt = low_entry ? k1 : k0, dir = low_entry ? 1 : -1;
-    double ktip = refine_tip(c, ke, kt, dir, NULL);
+    int stepped0 = 0;
+    double ktip = refine_tip(c, ke, kt, dir, &stepped0);
+    m->tip_step = stepped0;
     if (hint) { /* needles seldom retract: a tip well short of the prediction may be a faded
                  * stretch of shaft; look for a clear step at the predicted tip */
         double kp = column_of(c, hint->tip);
