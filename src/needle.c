@@ -232,8 +232,8 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
     double above_tissue_db = (m->i_shaft - t->median) / ND_GREY_PER_DB;
     double above_bg_db = (m->i_shaft - m->i_bg) / ND_GREY_PER_DB;
     /* a short streak needs a stronger echo, the more so near the horizontal (pieces of fasciae) */
-    /* (fasciae at the fan's edge reach ~20 dB over 5-10 mm, ~15 dB over 25 mm) */
-    double need_db = tracking ? 9.0 : clampd(ND_SHORT_DB - 0.5 * (m->len_mm - 12.0), 13.0, ND_SHORT_DB) + (ang < 10.0 ? 2.0 : 0.0);
+    /* (fasciae entering at the fan's edge reach ~20 dB over 5-20 mm) */
+    double need_db = tracking ? 9.0 : clampd(ND_SHORT_DB - 0.5 * (m->len_mm - 22.0), 13.0, ND_SHORT_DB) + (ang < 10.0 ? 2.0 : 0.0);
     if (above_tissue_db < need_db) return 11;
     /* an inserted needle shows from the imaged region's edge; one that does not
      * (its first part out of plane) must be unmistakable */
