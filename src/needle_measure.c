@@ -327,6 +327,9 @@ static void clear_on_bone(nd_ctx *c, const usg_edge *e1, const usg_edge *e2) {
     }
 }
 
+#define ND_REFIT_DEG 0.5 /* pass 3 samples again on its own refit axis when it turned more */
+#define ND_REFIT_MAX 3
+
 #ifndef ND_RUN_SPLIT
 #define ND_RUN_SPLIT 0.3
 #endif
@@ -706,12 +709,24 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     usg_point r0 = column_point(c, run.k0), r1 = column_point(c, run.k1);
     if (!hint && (level < 5.0 * noise || (run.k1 - run.k0) * c->sp < 2.0)) ND_FAIL(6); /* hopeless: save the time */
     if (!fit_axis(c, run.k0, run.k1, 0.0, 3.0, &l2)) ND_FAIL(7);
-    /* pass 3: on the final axis, the run again, the tip and the features */
-    if (!sample(c, img, &l2, 3 + c->flank, hint)) ND_FAIL(8);
-    strip_peaks(c, 2);
-    win[0] = fmin(column_of(c, r0), column_of(c, r1)) - gap;
-    win[1] = fmax(column_of(c, r0), column_of(c, r1)) + gap;
-    if (!shaft_run(c, img, e1, e2, noise, gap, win, &run, &level)) ND_FAIL(9);
+    /* pass 3: on the final axis, the run again, the tip and the features. The
+     * smoothing along the sampled axis pulls a short shaft's peaks toward that
+     * axis: while the refit turns by more than ND_REFIT_DEG, sample again on it */
+    for (int it = 0;; it++) {
+        if (!sample(c, img, &l2, 3 + c->flank, hint)) ND_FAIL(8);
+        strip_peaks(c, 2);
+        win[0] = fmin(column_of(c, r0), column_of(c, r1)) - gap;
+        win[1] = fmax(column_of(c, r0), column_of(c, r1)) + gap;
+        if (!shaft_run(c, img, e1, e2, noise, gap, win, &run, &level)) ND_FAIL(9);
+        nd_line l3;
+        if (it >= ND_REFIT_MAX || !fit_axis(c, run.k0, run.k1, 0.0, 3.0, &l3)) break;
+        double turn = acos(fmin(1.0, fabs(l3.dx * l2.dx + l3.dy * l2.dy))) * 180.0 / M_PI;
+        if (turn < ND_REFIT_DEG) break;
+        r0 = column_point(c, run.k0);
+        r1 = column_point(c, run.k1);
+        if (l3.dx * l2.dx + l3.dy * l2.dy < 0) { l3.dx = -l3.dx; l3.dy = -l3.dy; }
+        l2 = l3;
+    }
     int k0 = run.k0, k1 = run.k1;
     /* which end is the entry: the prediction's, else the one on the boundary, else the shallower */
     int be = border_end(c, run);
