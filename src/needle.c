@@ -49,6 +49,7 @@
 #define ND_SHORT_DB 22.0 /* echo above the tissue needed by a shaft shorter than 10 mm (fascia pieces reach ~20) */
 #endif
 #define ND_SHADOW_RATIO 0.65f /* below/above tissue ratio under a run that marks a cortex's shadow */
+#define ND_MIN_BORDER_MM 5.0 /* shortest shaft acquired from the region's edge (3-5 mm pieces of fasciae) */
 #define ND_COAST 2          /* frames a lost track is still drawn (predicted) */
 
 struct usg_needle_tracker {
@@ -217,7 +218,7 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
     /* a needle is straight; fasciae and septa bend (the sagitta grows with the square of the length:
      * on a short stretch it says nothing) */
     if (!tracking && m->len_mm >= 8.0 && m->bend_px > 1.5) return 14;
-    if (m->len_mm < (tracking ? 2.0 : (m->border_entry ? 3.0 : 8.0))) return 2;
+    if (m->len_mm < (tracking ? 2.0 : (m->border_entry ? ND_MIN_BORDER_MM : 8.0))) return 2;
     if (m->snr < (tracking ? 4.0 : (m->border_entry ? 6.0 : 12.0))) return 3;
     if (m->fill < (tracking ? 0.5 : 0.6)) return 4;
     if (m->rms > (tracking ? 1.5 : 1.2)) return 5;
