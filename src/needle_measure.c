@@ -330,6 +330,8 @@ static void clear_on_bone(nd_ctx *c, const usg_edge *e1, const usg_edge *e2) {
 #define ND_REFIT_DEG 0.5 /* pass 3 samples again on its own refit axis when it turned more */
 #define ND_REFIT_MAX 3
 
+#define ND_WALK_OFF_PX 1.9f /* the tip search walks on while the echo peaks this close to the axis */
+
 #ifndef ND_RUN_SPLIT
 #define ND_RUN_SPLIT 0.3
 #endif
@@ -545,15 +547,19 @@ static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir, int *steppe
      * frame's typical tissue is the reference there */
     const double walk_floor = (c->tissue_grey > 0 && c->tissue_grey < beside ? c->tissue_grey : beside) + 10.0 * gpd;
     /* the most distal local maximum of the step contrast above `step`, searched
-     * from just beyond the run's end (the along-axis smoothing length), never
-     * past a bone column or a ~1 mm stretch of plain tissue. (Walking on further
-     * while the echo stays bright followed the cortex beyond the tip of a
-     * needle that reached the bone: tip errors of 4-9 mm.) */
-    int kf = -1, top = L + reach, far = L + reach;
+     * beyond the run's end while the echo along the axis stays bright (a needle
+     * lying on a cortex loses its ridge contrast, not its echo), up to 8 mm;
+     * never past a bone column, a ~1 mm stretch of plain tissue, or a column
+     * whose echo peaks off the axis (a cortex just beside it: walking on there
+     * put tips 4-9 mm beyond those of needles aimed past the bone) */
+    int kf = -1, top = L + reach, far = L + clampi((int)lrint(8.0 / c->sp), reach, 80);
     double dprev = -1e9;
     for (int i = L + 1; i <= far; i++) {
         int k = k_start + dir * i;
         if (k < 0 || k >= len || c->pk_c[k] <= ND_BONE_COL) { top = i - 1; break; }
+        /* beyond the run the echo must stay centred on the axis: a cortex just
+         * beside it (a needle aimed past the bone) peaks off the axis */
+        if (i > L + reach && (!c->pk_ok[k] || fabsf(c->pk_v[k]) > ND_WALK_OFF_PX)) { top = i - 1; break; }
         double ahead = mean_amp(g, len, k, k + dir * (W - 1));
         if (ahead < 0 || ahead < walk_floor) { top = i + W; break; }
         top = i;
