@@ -50,6 +50,8 @@
 #endif
 #define ND_SHADOW_RATIO 0.65f /* below/above tissue ratio under a run that marks a cortex's shadow */
 #define ND_MIN_BORDER_MM 5.0 /* shortest shaft acquired from the region's edge (3-5 mm pieces of fasciae) */
+#define ND_TIP_DB 30.0  /* a bevel this far above the tissue ... */
+#define ND_BEVEL_DB 3.0 /* ... and this far above its shaft makes a faint shaft a needle */
 #define ND_COAST 2          /* frames a lost track is still drawn (predicted) */
 
 struct usg_needle_tracker {
@@ -235,7 +237,12 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
     /* a short streak needs a stronger echo, the more so near the horizontal (pieces of fasciae) */
     /* (fasciae entering at the fan's edge reach ~20 dB over 5-20 mm) */
     double need_db = tracking ? 9.0 : clampd(ND_SHORT_DB - 0.5 * (m->len_mm - 22.0), 13.0, ND_SHORT_DB) + (ang < 10.0 ? 2.0 : 0.0);
-    if (above_tissue_db < need_db) return 11;
+    /* ... unless its tip is the bright end: a bevel echo well above the shaft
+     * and far above the tissue (a steep needle's shaft can be fainter than a
+     * fascia, its bevel is not) */
+    double tip_db = (m->i_tip - t->median) / ND_GREY_PER_DB, bevel_db = (m->i_tip - m->i_shaft) / ND_GREY_PER_DB;
+    int bright_tip = m->tip_step && tip_db >= ND_TIP_DB && bevel_db >= ND_BEVEL_DB;
+    if (above_tissue_db < need_db && !bright_tip) return 11;
     /* an inserted needle shows from the imaged region's edge; one that does not
      * (its first part out of plane) must be unmistakable */
     if (!tracking && !m->border_entry &&

@@ -111,6 +111,7 @@ typedef struct nd_meas {
     double noise, level, snr, len_mm, fill, rms, shadow, tail, bone_frac, score;
     double bend_px;         /* sagitta of a parabola fitted to the shaft: 0 for a straight needle */
     double i_shaft, i_bg, s_bg; /* shaft / flank intensity (medians), flank spread */
+    double i_tip;           /* brightest echo over the last ~1.5 mm before the tip (the bevel) */
     int border_entry;       /* the shaft starts at the imaged region's boundary */
     int tip_step;           /* the echo ends in a clear step (>= 6 dB) at the tip */
 } nd_meas;

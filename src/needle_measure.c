@@ -614,6 +614,28 @@ static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir, int *steppe
     return kb + dir * frac;
 }
 
+/* The brightest echo (3-column mean of the centre rows, unsmoothed) over the
+ * last ~1.5 mm of shaft before the tip at column kt (dir: entry -> tip): a
+ * needle's bevel echoes brighter than its shaft. */
+static double tip_echo(const nd_ctx *c, double kt, int dir) {
+    const nd_strip *s = &c->st;
+    const int W = clampi((int)lrint(1.5 / c->sp), 3, 15), k0 = (int)lrint(kt);
+    double best = 0;
+    for (int i = 0; i <= W; i++) {
+        int k = k0 - dir * i;
+        double sum = 0;
+        int n = 0;
+        for (int kk = k - 1; kk <= k + 1; kk++) {
+            if (kk < 0 || kk >= s->len) continue;
+            for (int v = -1; v <= 1; v++) {
+                if (nd_strip_okrow(s, s->ok, v)[kk]) { sum += nd_strip_row(s, s->val, v)[kk]; n++; }
+            }
+        }
+        if (n && sum / n > best) best = sum / n;
+    }
+    return best;
+}
+
 /* ------------------------------------------------------------ measurement */
 
 /* Resample along `line` over the image (with a hint, over the predicted
@@ -784,6 +806,7 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     shaft_intensity(c, s0, s1, m);
     m->bend_px = bend(c, s0, s1);
     m->tip = column_point(c, ktip);
+    m->i_tip = tip_echo(c, ktip, dir);
     m->entry = m->border_entry ? walk_to_border(c, ke, dir) : column_point(c, ke);
     m->line = l2;
 #ifndef ND_NO_INTENSITY_AXIS
