@@ -52,6 +52,7 @@
 #define ND_MIN_BORDER_MM 5.0 /* shortest shaft acquired from the region's edge (3-5 mm pieces of fasciae) */
 #define ND_TIP_DB 30.0  /* a bevel this far above the tissue ... */
 #define ND_BEVEL_DB 3.0 /* ... and this far above its shaft makes a faint shaft a needle */
+#define ND_ANGLE_PX_DEG 60.0 /* angle noise (deg) of a 1 px long shaft; / length in px */
 #define ND_COAST 2          /* frames a lost track is still drawn (predicted) */
 
 struct usg_needle_tracker {
@@ -457,10 +458,18 @@ static nd_line track_line(const usg_needle_tracker *t) {
     return l;
 }
 
+/* Variance (deg^2) of a measured axis direction: about ND_ANGLE_PX_DEG / the
+ * shaft's length in px (a px of lateral noise at its ends), at least 0.3 deg. */
+static double angle_var(const usg_needle_tracker *t, const nd_meas *m) {
+    double L = fmax(m->len_mm / t->c.sp, 1.0), sd = fmax(ND_ANGLE_PX_DEG / L, 0.3);
+    return sd * sd;
+}
+
 static void start_track(usg_needle_tracker *t, const nd_meas *m) {
     double th, rho, st, se;
     meas_coords(t, m, 0, &th, &rho, &st, &se);
-    nd_kf1_init(&t->kth, th, 1.0, 0.3 * 0.3, 0.3 * 0.3);
+    double r_th = angle_var(t, m);
+    nd_kf1_init(&t->kth, th, r_th, 0.3 * 0.3, r_th);
     nd_kf1_init(&t->krho, rho, 4.0, 1.0, 0.5 * 0.5);
     nd_kf2_init(&t->ks, st, 4.0, 9.0, 1.0);
     t->s_entry = se;
@@ -476,6 +485,7 @@ static void update_track(usg_needle_tracker *t, const nd_meas *m) {
         start_track(t, m); /* a jump: the measurement wins */
         return;
     }
+    t->kth.r = angle_var(t, m);
     nd_kf1_update(&t->kth, th);
     nd_kf1_update(&t->krho, rho);
     if (fabs(st - t->ks.x[0]) > 6.0 / t->c.sp) {
@@ -593,7 +603,12 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
     out->found = 1;
     out->tip = m.tip;
     out->entry = m.entry;
-    double a = fmod(atan2(m.tip.y - m.entry.y, m.tip.x - m.entry.x) * 180.0 / M_PI, 180.0);
+    if (t->hits >= 2) { /* the filtered direction (a short shaft's own is noisy): the entry swung about the tip */
+        double L = hypot(m.tip.x - m.entry.x, m.tip.y - m.entry.y), th = t->kth.x * M_PI / 180.0;
+        out->entry.x = m.tip.x - L * cos(th);
+        out->entry.y = m.tip.y - L * sin(th);
+    }
+    double a = fmod(atan2(out->tip.y - out->entry.y, out->tip.x - out->entry.x) * 180.0 / M_PI, 180.0);
     out->angle_deg = a < 0 ? a + 180.0 : a;
     out->confidence = t->conf;
     return USG_OK;
