@@ -781,6 +781,15 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
             double k2 = refine_tip(c, ke, (int)lrint(kp), dir, &stepped);
             if (stepped && (k2 - ktip) * dir > 0) ktip = k2;
         }
+        /* a run with no step at its end, far beyond the prediction, ran on along
+         * something else (a cortex by the joint): the step near the predicted
+         * tip, else the predicted tip */
+        double ahead = 2.0 / c->sp + hint->speed_px;
+        if (!stepped0 && (ktip - kp) * dir > ahead && kp >= 0 && kp < c->st.len) {
+            int stepped = 0, kend = (int)lrint(kp + dir * ahead);
+            double k2 = refine_tip(c, ke, kend < 0 ? 0 : (kend >= c->st.len ? c->st.len - 1 : kend), dir, &stepped);
+            ktip = stepped && (k2 - kp) * dir <= ahead ? k2 : kp;
+        }
     }
     /* shaft features over the shaft itself, entry to tip */
     int s0 = ke < kt ? ke : (int)lrint(ktip), s1 = ke < kt ? (int)lrint(ktip) : ke;
