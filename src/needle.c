@@ -53,6 +53,9 @@
 #define ND_TIP_DB 30.0  /* a bevel this far above the tissue ... */
 #define ND_BEVEL_DB 3.0 /* ... and this far above its shaft makes a faint shaft a needle */
 #define ND_ANGLE_PX_DEG 60.0 /* angle noise (deg) of a 1 px long shaft; / length in px */
+#define ND_CORTEX_DEG 20.0
+#define ND_CORTEX_MM 15.0
+#define ND_CORTEX_SHADOW 0.9
 #define ND_COAST 2          /* frames a lost track is still drawn (predicted) */
 
 struct usg_needle_tracker {
@@ -226,6 +229,9 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
     if (m->fill < (tracking ? 0.5 : 0.6)) return 4;
     if (m->rms > (tracking ? 1.5 : 1.2)) return 5;
     if (m->shadow < (tracking ? 0.45 : 0.55)) return 6;
+    /* a long, nearly level line with darker tissue beneath is a cortex even
+     * when its shadow is not black (a scanner's noise floor, a wide display range) */
+    if (!tracking && ang < ND_CORTEX_DEG && m->len_mm > ND_CORTEX_MM && m->shadow < ND_CORTEX_SHADOW) return 16;
     if (m->bone_frac > (tracking ? 0.5 : 0.3)) return 7;
     if (m->s_bg < 1.5) return 9;    /* flat flanks: a drawn line, not a needle in speckle */
     if (!tracking && !m->tip_step) return 15; /* a needle ends abruptly at its tip; a fascia fades out */

@@ -318,3 +318,38 @@ Test(needle, finds_a_needle_entering_a_curvilinear_fan_at_its_edge) {
     usg_image_free(&img);
     usg_needle_tracker_free(t);
 }
+
+/* A cortex whose shadow is not black: the tissue beneath only 10 dB darker (a
+ * scanner's noise floor, a wide display range), no bone edges given. */
+static void grey_shadow_bone(synth *s, double y0, double amp, int x0, int x1) {
+    for (int x = x0; x < x1; x++) {
+        double yc = y0 + amp * sin(x / 90.0);
+        for (int y = 0; y < H; y++) {
+            double d = y - yc;
+            float *p = &s->f[y * W + x];
+            if (d > 3) *p *= 0.32f;
+            *p += (float)(30.0 * exp(-0.5 * d * d / (1.6 * 1.6)));
+        }
+    }
+}
+
+Test(needle, never_reports_a_cortex_over_a_grey_shadow) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    for (unsigned seed = 1; seed <= 6; seed++) {
+        synth s = {seed, malloc(sizeof(float) * W * H)};
+        tissue(&s, 1.0);
+        grey_shadow_bone(&s, 330, 25, 0, 300);
+        grey_shadow_bone(&s, 300, -15, 360, 640);
+        to_image(&s, &img);
+        free(s.f);
+        usg_needle_tracker_reset(t);
+        usg_needle n;
+        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        cr_expect(!n.found, "seed %u: cortex over a grey shadow reported as a needle (%.1f,%.1f)-(%.1f,%.1f)", seed,
+                  n.entry.x, n.entry.y, n.tip.x, n.tip.y);
+    }
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}
