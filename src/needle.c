@@ -56,6 +56,7 @@
 #define ND_CORTEX_DEG 20.0
 #define ND_CORTEX_MM 15.0
 #define ND_CORTEX_SHADOW 0.9
+#define ND_FLOORED_SHARE 0.6 /* black share of the imaged region above which the tissue is below the display floor */
 #define ND_COAST 2          /* frames a lost track is still drawn (predicted) */
 
 struct usg_needle_tracker {
@@ -72,6 +73,9 @@ struct usg_needle_tracker {
     nd_hough hg;
     int r_track, r_acq;
     double median;          /* this frame's tissue echo: median grey of what is not black */
+    int floored;            /* most of the imaged region is black: a narrow display range (or
+                             * low gain) puts the tissue below the display floor, so black
+                             * beneath an echo is no acoustic shadow */
     /* track */
     int tracking, misses, hits;
     nd_kf1 kth, krho;
@@ -233,7 +237,7 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
      * when its shadow is not black (a scanner's noise floor, a wide display range) */
     if (!tracking && ang < ND_CORTEX_DEG && m->len_mm > ND_CORTEX_MM && m->shadow < ND_CORTEX_SHADOW) return 16;
     if (m->bone_frac > (tracking ? 0.5 : 0.3)) return 7;
-    if (m->s_bg < 1.5) return 9;    /* flat flanks: a drawn line, not a needle in speckle */
+    if (m->s_bg < 1.5 && !t->floored) return 9; /* flat flanks: a drawn line, not a needle in speckle */
     if (!tracking && !m->tip_step) return 15; /* a needle ends abruptly at its tip; a fascia fades out */
     if (!tracking && m->tip.y < m->entry.y - 2) return 10; /* a needle goes in, downward */
     /* echo strength (grey levels are log amplitude, ND_GREY_PER_DB): a needle
@@ -272,10 +276,12 @@ static void frame_levels(usg_needle_tracker *t, const usg_image *img) {
             if (m[x]) hist[row[x]]++;
         }
     }
-    int nt = 0, acc = 0, v = 11;
+    int nt = 0, acc = 0, v = 11, nblack = 0;
     for (int g = 11; g < 256; g++) nt += hist[g];
+    for (int g = 0; g <= 10; g++) nblack += hist[g];
     while (v < 255 && acc + hist[v] < 0.5 * nt) acc += hist[v++];
     t->median = v;
+    t->floored = nblack > ND_FLOORED_SHARE * (nblack + nt);
     t->c.tissue_grey = v;
 }
 
@@ -333,7 +339,7 @@ static double bright_run(const usg_needle_tracker *t, const nd_hough_peak *pk) {
             int n = 0, n_up = 0;
             for (int d = b0; d <= b1 && by + d < h2; d++) { sum += t->half[(by + d) * w2 + bx]; n++; }
             for (int d = b0; d <= b1 && by - d >= 0; d++) { sum_up += t->half[(by - d) * w2 + bx]; n_up++; }
-            ok = n == 0 || (sum / n >= dark && (n_up == 0 || sum / n >= ND_SHADOW_RATIO * sum_up / n_up));
+            ok = n == 0 || ((t->floored || sum / n >= dark) && (n_up == 0 || sum / n >= ND_SHADOW_RATIO * sum_up / n_up));
         }
         if (ok) {
             run += 1 + gap;

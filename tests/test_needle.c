@@ -353,3 +353,26 @@ Test(needle, never_reports_a_cortex_over_a_grey_shadow) {
     usg_image_free(&img);
     usg_needle_tracker_free(t);
 }
+
+/* A narrow display range: the tissue is black, only the needle and the cortex
+ * show (nothing beneath an echo is an acoustic shadow then). */
+Test(needle, finds_a_needle_when_the_tissue_is_below_the_display_floor) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    scene sc = needle_scene(30, 0, 400, 200, 21u);
+    synth s = {sc.seed, malloc(sizeof(float) * W * H)};
+    tissue(&s, 0.02);
+    bone(&s, 330, 25, 20, 300);
+    bone(&s, 300, -15, 360, 620);
+    needle(&s, sc.ex, sc.ey, sc.tx, sc.ty, 40);
+    to_image(&s, &img);
+    free(s.f);
+    usg_needle n;
+    cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+    cr_assert(n.found, "needle on a black background not found");
+    cr_expect_lt(hypot(n.tip.x - 400, n.tip.y - 200), 2.5, "tip (%.1f,%.1f) vs (400,200)", n.tip.x, n.tip.y);
+    cr_expect_lt(angle_diff(n.angle_deg, angle_of(sc.ex, sc.ey, sc.tx, sc.ty)), 0.5, "angle %.2f", n.angle_deg);
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}
