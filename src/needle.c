@@ -4,17 +4,24 @@
  * derivative) ridge filter at a fine scale, and at a coarse scale on a
  * quarter-resolution image for steep axes; thinned ridge pixels vote in a
  * Hough space only near their own orientation; the strongest lines are
- * screened for a run of strong echo with no acoustic shadow beneath, ranked
- * by echo mass, and measured at full resolution (needle_measure.c).
- * A measurement is a needle if it is straight, long enough, starts at the
- * imaged region's edge (or is unmistakable), its echo stands well above the
- * frame's tissue and the tissue beside it, and it is not bone (shadow
- * beneath, the bone stage's edges).
- * Tracking: Kalman filters on the axis direction, its offset and the tip
- * position along it predict the needle; the measurement runs in a band
- * around the prediction (fast path), with relaxed thresholds; when it fails
- * the full search runs (unless degraded); after ND_COAST misses the track is
- * dropped and nothing is reported. */
+ * screened for a run of strong echo off the bone stage's cortices with no
+ * acoustic shadow beneath (darker than half the tissue above), ranked by echo
+ * mass, and measured at full resolution (needle_measure.c).
+ * A measurement is a needle if it is straight, long enough (5 mm from the
+ * imaged region's edge), ends in a clear step at its tip (a fascia fades
+ * out), its echo stands well above the frame's tissue (22 dB for shafts up to
+ * 22 mm: pieces of fasciae reach ~20) or its tip is the bright end (a bevel
+ * echo far above the tissue and above the shaft), it stands above the tissue
+ * beside it, and it is not bone (shadow beneath, black or grey; the bone
+ * stage's edges). A frame whose imaged region is mostly black (narrow display
+ * range) has no shadows to go by. Echo levels assume a 60 dB display range.
+ * Tracking: Kalman filters on the axis direction (measurement variance from
+ * the shaft's length), its offset and the tip position along it predict the
+ * needle; the measurement runs in a band around the prediction (fast path),
+ * with relaxed thresholds; when it fails the full search runs (unless
+ * degraded); while the track is weak (short or faint: maybe a fascia) the full
+ * search also runs every third frame and a clearly stronger needle takes
+ * over; after ND_COAST misses the track is dropped and nothing is reported. */
 #include "usg/needle.h"
 #include "needle_internal.h"
 
