@@ -7,7 +7,8 @@
 # Gates as in tests/needle.cmake: recall >= 0.98, fp <= 0.01 (0 without a
 # needle), tip p50 <= 0.5 / p95 <= 1.5 mm, angle p50 <= 1.0 / p95 <= 2.5 deg.
 # CASE names pick cases from the built-in list (default: all); `list` prints it.
-# FRAMES (default 30) sets the sequence length; REPLAY_OPTS adds replay options.
+# FRAMES (default 30) sets the sequence length; REPLAY_OPTS adds replay options;
+# SEED_OFFSET (default 0) is added to every case's seed (a fresh, held-out set).
 set -eu
 bin=${1:?usage: needle_sweep.sh USGUIDE [OUTDIR [CASE...]]}
 out=${2:-${TMPDIR:-/tmp}/needle_sweep}
@@ -64,6 +65,8 @@ cases | while read -r name opts; do
         case " $only " in *" $name "*) ;; *) continue ;; esac
     fi
     d="$out/$name"
+    seed=$(printf '%s\n' "$opts" | sed -n 's/.*--seed \([0-9]*\).*/\1/p')
+    opts=$(printf '%s\n' "$opts" | sed "s/--seed $seed/--seed $((seed + ${SEED_OFFSET:-0}))/")
     key="$opts --frames $frames"
     if [ "${REGEN:-0}" = 1 ] || [ ! -f "$d/truth.jsonl" ] || [ "$(cat "$d/sim_args" 2>/dev/null)" != "$key" ]; then
         # shellcheck disable=SC2086
@@ -90,4 +93,4 @@ cases | while read -r name opts; do
         print bad == "" ? "PASS" : "FAIL" bad }')
     printf '%-14s %7s %7s %7s %7s %7s %7s  %s\n' "$name" "$r" "$f" "$t50" "$t95" "$a50" "$a95" "$verdict"
 done | tee "$out/summary.txt"
-echo "passed $(grep -c ' PASS$' "$out/summary.txt" || true) of $(($(wc -l <"$out/summary.txt") - 1)) cases ($out/summary.txt)"
+echo "passed $(grep -c ' PASS$' "$out/summary.txt" || true) of $(wc -l <"$out/summary.txt") cases ($out/summary.txt)"
