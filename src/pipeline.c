@@ -9,6 +9,7 @@
 #include "usg/target.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,6 +17,18 @@
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
 #endif
+
+/* The asynchronous needle acquisition worker (params.async_needle_acquisition). */
+typedef struct acq_worker {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int running, quit, busy, done; /* under mu */
+    usg_needle_tracker *tracker;   /* owned by the worker while busy */
+    usg_image img;                 /* the frame handed over (denoised, clipped, normalised) */
+    usg_edge *sacrum, *ilium;      /* its bone edges */
+    usg_needle found;              /* the worker's result for that frame */
+} acq_worker;
 
 struct usg_pipeline {
     usg_pipeline_params p;
@@ -29,6 +42,8 @@ struct usg_pipeline {
     usg_image flipped;      /* clip-sized, near-side-down profiles only */
     usg_edge *sacrum, *ilium; /* clipped coordinates, kept for degraded frames */
     usg_degrade degrade;
+    acq_worker acq;         /* used when p.async_needle_acquisition */
+    int tracking;           /* async: the caller's tracker holds a track */
 };
 
 double usg_now_ms(void) {
@@ -37,8 +52,11 @@ double usg_now_ms(void) {
     return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 
+static void acq_stop(acq_worker *w);
+
 void usg_pipeline_free(usg_pipeline *pl) {
     if (!pl) return;
+    acq_stop(&pl->acq);
     usg_denoiser_free(pl->dn);
     usg_bone_detector_free(pl->bone);
     usg_needle_tracker_free(pl->needle);
@@ -48,6 +66,127 @@ void usg_pipeline_free(usg_pipeline *pl) {
     free(pl->sacrum);
     free(pl->ilium);
     free(pl);
+}
+
+/* ---- asynchronous needle acquisition ---- */
+
+static void *acq_main(void *arg) {
+    acq_worker *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->busy && !w->quit) pthread_cond_wait(&w->cv, &w->mu);
+        if (w->quit) break;
+        pthread_mutex_unlock(&w->mu);
+        usg_needle n;
+        usg_needle_tracker_reset(w->tracker);
+        if (usg_needle_tracker_process(w->tracker, &w->img, &w->img, w->sacrum, w->ilium, 0, &n) != USG_OK) {
+            n.found = 0;
+        }
+        pthread_mutex_lock(&w->mu);
+        w->found = n;
+        w->busy = 0;
+        w->done = 1;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Buffers and the thread, at normal priority even when the caller runs real-time. */
+static usg_status acq_start(acq_worker *w, int cw, int ch) {
+    usg_status st = usg_image_alloc(&w->img, cw, ch);
+    if (st != USG_OK) return st;
+    w->sacrum = calloc(1, sizeof *w->sacrum);
+    w->ilium = calloc(1, sizeof *w->ilium);
+    if (!w->sacrum || !w->ilium) return usg_fail(USG_ERR_NOMEM, "pipeline: out of memory");
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    pthread_attr_t attr;
+    struct sched_param sp = {0};
+    pthread_attr_init(&attr);
+    pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+    pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
+    pthread_attr_setschedparam(&attr, &sp);
+    int rc = pthread_create(&w->thread, &attr, acq_main, w);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) return usg_fail(USG_ERR_NOMEM, "pipeline: cannot start the needle acquisition thread (error %d)", rc);
+    w->running = 1;
+    return USG_OK;
+}
+
+/* Wait until the worker is idle (its tracker and buffers are the caller's
+ * again) and forget a result it may hold. */
+static void acq_wait_idle(acq_worker *w) {
+    if (!w->running) return;
+    pthread_mutex_lock(&w->mu);
+    while (w->busy) pthread_cond_wait(&w->cv, &w->mu);
+    w->done = 0;
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void acq_stop(acq_worker *w) {
+    if (w->running) {
+        pthread_mutex_lock(&w->mu);
+        w->quit = 1;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->thread, NULL);
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+        w->running = 0;
+    }
+    usg_needle_tracker_free(w->tracker);
+    w->tracker = NULL;
+    usg_image_free(&w->img);
+    free(w->sacrum);
+    free(w->ilium);
+    w->sacrum = w->ilium = NULL;
+}
+
+static void copy_edge_raw(const usg_edge *src, usg_edge *dst) {
+    dst->found = src->found;
+    dst->n = src->found ? src->n : 0;
+    memcpy(dst->pts, src->pts, sizeof(usg_point) * (size_t)dst->n);
+}
+
+/* Async needle stage: adopt a finished acquisition (swap trackers), track in a
+ * window, and when nothing is tracked hand this frame to an idle worker. */
+static usg_status needle_async(usg_pipeline *pl, const usg_image *img, usg_needle *out) {
+    acq_worker *w = &pl->acq;
+    pthread_mutex_lock(&w->mu);
+    int busy = w->busy;
+    if (w->done) {
+        w->done = 0;
+        if (w->found.found && !pl->tracking) {
+            usg_needle_tracker *t = pl->needle;
+            pl->needle = w->tracker;
+            w->tracker = t;
+            pl->tracking = 1;
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+    memset(out, 0, sizeof *out);
+    usg_status st = USG_OK;
+    if (pl->tracking) {
+        st = usg_needle_tracker_process(pl->needle, img, img, pl->sacrum, pl->ilium, 1, out);
+        pl->tracking = st == USG_OK && out->found;
+    }
+    if (!pl->tracking && !busy) {
+        usg_image_copy(img, &w->img);
+        copy_edge_raw(pl->sacrum, w->sacrum);
+        copy_edge_raw(pl->ilium, w->ilium);
+        pthread_mutex_lock(&w->mu);
+        w->busy = 1;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+    }
+    return st;
+}
+
+static usg_status run_needle(usg_pipeline *pl, const usg_image *img, const usg_image *raw, usg_needle *out) {
+    if (pl->p.async_needle_acquisition) return needle_async(pl, img, out);
+    return usg_needle_tracker_process(pl->needle, img, raw, pl->sacrum, pl->ilium,
+                                      pl->degrade >= USG_DEGRADE_WINDOW_ONLY, out);
 }
 
 static usg_status make_stages(usg_pipeline *pl) {
@@ -62,7 +201,10 @@ static usg_status make_stages(usg_pipeline *pl) {
     if ((st = usg_bone_detector_new(&bp, pl->cw, pl->ch, &pl->bone)) != USG_OK) return st;
     usg_needle_params np = {&pl->p.probe, pl->p.medial_side};
     if ((st = usg_needle_tracker_new(&np, pl->cw, pl->ch, &pl->needle)) != USG_OK) return st;
-    return usg_target_tracker_new(&pl->p.probe, &pl->target);
+    if (pl->p.async_needle_acquisition &&
+        (st = usg_needle_tracker_new(&np, pl->cw, pl->ch, &pl->acq.tracker)) != USG_OK) return st;
+    if ((st = usg_target_tracker_new(&pl->p.probe, &pl->target)) != USG_OK) return st;
+    return pl->p.async_needle_acquisition ? acq_start(&pl->acq, pl->cw, pl->ch) : USG_OK;
 }
 
 usg_status usg_pipeline_new(const usg_pipeline_params *p, int frame_w, int frame_h, usg_pipeline **out) {
@@ -140,8 +282,7 @@ usg_status usg_pipeline_process(usg_pipeline *pl, const usg_image *frame, usg_re
     usg_needle needle;
     memset(&needle, 0, sizeof needle);
     if (st == USG_OK) {
-        st = usg_needle_tracker_process(pl->needle, img, &raw, pl->sacrum, pl->ilium,
-                                        pl->degrade >= USG_DEGRADE_WINDOW_ONLY, &needle);
+        st = run_needle(pl, img, &raw, &needle);
     }
     double t3 = usg_now_ms();
     usg_target target;
@@ -180,6 +321,8 @@ void usg_pipeline_frame_size(const usg_pipeline *pl, int *w, int *h) {
 }
 
 void usg_pipeline_reset(usg_pipeline *pl) {
+    acq_wait_idle(&pl->acq);
+    pl->tracking = 0;
     usg_bone_detector_reset(pl->bone);
     usg_needle_tracker_reset(pl->needle);
     usg_target_tracker_reset(pl->target);

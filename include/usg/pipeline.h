@@ -17,6 +17,13 @@ typedef struct usg_pipeline_params {
     usg_probe probe;               /* copied */
     usg_denoise_method denoise;
     usg_side medial_side;          /* resolved: CLI > profile > auto */
+    /* Live mode: the full-frame needle search runs on a worker thread. While no
+     * needle is tracked, the newest frame goes to the worker (a second tracker);
+     * the caller's thread only tracks in a window, so its per-frame time stays
+     * small. When the worker locks on, the trackers swap and tracking goes on
+     * from the next frame. Results then depend on thread timing (replay keeps
+     * this off: deterministic). */
+    int async_needle_acquisition;
 } usg_pipeline_params;
 
 /* Degradation levels for the live loop's budget, in the order applied. */

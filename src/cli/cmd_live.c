@@ -104,7 +104,9 @@ static void device_usage(void) {
            "2 no denoise, 3 bone reused); at level 3 overruns drop frames; 15 calm frames recover.\n"
            "Dropped frames get \"status\": \"dropped\" result lines. --overlay is written by its own\n"
            "thread: overlays it cannot keep up with (a PNG directory at 60 fps) are counted, not waited\n"
-           "for; prefer .avi/.mp4 at high rates. Ctrl-C stops cleanly with the summary.\n");
+           "for; prefer .avi/.mp4 at high rates. Ctrl-C stops cleanly with the summary.\n"
+           "The full-frame needle search (acquisition) runs on a worker thread: the loop only tracks,\n"
+           "and a needle found by the worker is tracked from the next frame on.\n");
 }
 
 /* ---- outputs ------------------------------------------------------------ */
@@ -335,6 +337,7 @@ static int setup(live_cli *c) {
     int rc = cli_load_probe(&c->o, c->src, &c->probe);
     if (!rc) rc = cli_pipeline_params(&c->o, &c->probe, &c->lp.pipeline);
     if (rc) return rc;
+    c->lp.pipeline.async_needle_acquisition = 1; /* the full-frame needle search on the other core */
     c->lp.budget_ms = c->o.budget_ms;
     c->lp.pace_fps = usg_source_is_live(c->src) ? 0 : c->o.fps;
     c->lp.max_frames = c->o.max_frames;
