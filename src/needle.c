@@ -9,8 +9,8 @@
  * mass, and measured at full resolution (needle_measure.c).
  * A measurement is a needle if it is straight, long enough (5 mm from the
  * imaged region's edge), ends in a clear step at its tip (a fascia fades
- * out), its echo stands well above the frame's tissue (22 dB for shafts up to
- * 22 mm: pieces of fasciae reach ~20) or its tip is the bright end (a bevel
+ * out), its echo stands well above the frame's tissue (24 dB for shafts up to
+ * 22 mm: pieces of fasciae reach ~22) or its tip is the bright end (a bevel
  * echo far above the tissue and above the shaft), it stands above the tissue
  * beside it, and it is not bone (shadow beneath, black or grey; the bone
  * stage's edges). A frame whose imaged region is mostly black (narrow display
@@ -53,7 +53,7 @@
 #define ND_SWITCH 1.5
 #define ND_RESEARCH 3
 #ifndef ND_SHORT_DB
-#define ND_SHORT_DB 22.0 /* echo above the tissue needed by a shaft shorter than 10 mm (fascia pieces reach ~20) */
+#define ND_SHORT_DB 24.0 /* echo above the tissue needed by a shaft up to 22 mm (fasciae at the fan edge reach ~22) */
 #endif
 #define ND_SHADOW_RATIO 0.65f /* below/above tissue ratio under a run that marks a cortex's shadow */
 #define ND_MIN_BORDER_MM 5.0 /* shortest shaft acquired from the region's edge (3-5 mm pieces of fasciae) */
