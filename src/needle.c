@@ -289,6 +289,7 @@ static void frame_levels(usg_needle_tracker *t, const usg_image *img) {
     while (v < 255 && acc + hist[v] < 0.5 * nt) acc += hist[v++];
     t->median = v;
     t->floored = nblack > ND_FLOORED_SHARE * (nblack + nt);
+    if (t->floored) t->median = 10; /* the typical tissue is below the display floor; what shows is echoes */
     t->c.tissue_grey = v;
 }
 
