@@ -1,6 +1,7 @@
 /* sim_write.c - write a simulated sequence folder: frames/NNNN.png,
  * truth.jsonl and probe.ini. */
 #include "usg/sim.h"
+#include "usg/fs.h"
 #include "usg/png_io.h"
 
 #include <errno.h>
@@ -11,15 +12,6 @@
 #include <dirent.h>
 #include <unistd.h>
 #include <ctype.h>
-
-static usg_status make_dir(const char *path) {
-    if (mkdir(path, 0777) == 0 || errno == EEXIST) {
-        struct stat st;
-        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return USG_OK;
-        return usg_fail(USG_ERR_IO, "%s: exists and is not a directory", path);
-    }
-    return usg_fail(USG_ERR_IO, "%s: cannot create directory: %s", path, strerror(errno));
-}
 
 /* 1 if `name` is a frame file name the simulator writes: digits then ".png". */
 static int is_frame_name(const char *name) {
@@ -86,9 +78,9 @@ usg_status usg_sim_write_sequence(const usg_sim_params *p, const char *outdir, u
         usg_sim_free(s);
         return usg_fail(USG_ERR_NOMEM, "simulator: out of memory");
     }
-    st = make_dir(outdir);
+    st = usg_mkdirs(outdir);
     snprintf(path, plen, "%s/frames", outdir);
-    if (st == USG_OK) st = make_dir(path);
+    if (st == USG_OK) st = usg_mkdirs(path);
     if (st == USG_OK) st = remove_old_frames(path);
     if (st == USG_OK) {
         usg_probe probe;

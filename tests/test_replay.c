@@ -128,3 +128,24 @@ Test(replay, usage_errors_are_exit_2) {
     cr_expect(strstr(r.out, "--pace realtime|fast") != NULL);
     tu_run_free(&r);
 }
+
+Test(replay, output_folders_are_created, .description = "needs ../shared/data/plus") {
+    if (!tu_have_shared()) cr_skip_test("../shared/data/plus is absent");
+    const char *dir = tu_scratch("replay_mkdirs");
+    tu_run r = tu_sh("cd '%s' && %s replay %s --probe %s/probes/plus_prostate_video.ini --frames 2 "
+                     "--results a/b/r.jsonl --overlay c/d --quiet", dir, USGUIDE_BIN,
+                     tu_shared("Prostate10_video.igs.mhd"), USG_SOURCE_DIR);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/a/b/r.jsonl", dir);
+    cr_expect_eq(tu_count_lines(path), 2);
+    snprintf(path, sizeof path, "%s/c/d", dir);
+    cr_expect_eq(count_files(path, ".png"), 2);
+    tu_run_free(&r);
+    /* a results path under a regular file is an error naming it */
+    r = tu_sh("cd '%s' && %s replay %s --probe %s/probes/plus_prostate_video.ini --results a/b/r.jsonl/x.jsonl --quiet",
+              dir, USGUIDE_BIN, tu_shared("Prostate10_video.igs.mhd"), USG_SOURCE_DIR);
+    cr_expect_eq(r.status, 2);
+    cr_expect(strstr(r.err, "--results: a/b/r.jsonl: exists and is not a directory") != NULL, "%s", r.err);
+    tu_run_free(&r);
+}

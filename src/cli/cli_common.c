@@ -1,6 +1,7 @@
 /* cli_common.c - option parsing, probe lookup, results writing and progress
  * shared by the usguide commands. */
 #include "cli.h"
+#include "usg/fs.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -233,6 +234,12 @@ int cli_results_open(cli_results *w, const char *path) {
     if (!strcmp(path, "-")) {
         w->f = stdout;
         return 0;
+    }
+    if (usg_mkdirs_for_file(path) != USG_OK) {
+        cli_error("--results: %s", usg_last_error());
+        free(w->buf);
+        w->buf = NULL;
+        return CLI_EXIT_USAGE;
     }
     w->f = fopen(path, "w");
     if (!w->f) {
