@@ -222,12 +222,8 @@ static void needle_ridge(const rendered *r, double *within1, double *mean_err) {
     *mean_err = sum / cols;
 }
 
-Test(sim, needle_ridge_on_truth_axis_linear) {
-    usg_sim_params p = base_params();
-    p.geometry = USG_GEOM_LINEAR;
-    p.spacing_mm = 0.1;
-    p.needle_angle_deg = 22;
-    p.gain_db = -12; /* keep the shaft below saturation */
+/* Over seeds 1-3, the brightest ridge of the rendered needle lies on the truth axis. */
+static void expect_ridge_on_axis(usg_sim_params p) {
     for (uint64_t seed = 1; seed <= 3; seed++) {
         p.seed = seed;
         rendered r = render(&p, p.frames - 1);
@@ -240,20 +236,20 @@ Test(sim, needle_ridge_on_truth_axis_linear) {
     }
 }
 
+Test(sim, needle_ridge_on_truth_axis_linear) {
+    usg_sim_params p = base_params();
+    p.geometry = USG_GEOM_LINEAR;
+    p.spacing_mm = 0.1;
+    p.needle_angle_deg = 22;
+    p.gain_db = -12; /* keep the shaft below saturation */
+    expect_ridge_on_axis(p);
+}
+
 Test(sim, needle_ridge_on_truth_axis_curvilinear) {
     usg_sim_params p = base_params();
     p.needle_angle_deg = 25;
     p.gain_db = -12;
-    for (uint64_t seed = 1; seed <= 3; seed++) {
-        p.seed = seed;
-        rendered r = render(&p, p.frames - 1);
-        double within, mean;
-        needle_ridge(&r, &within, &mean);
-        cr_assert_geq(within, 0.9, "seed %llu: only %.0f%% of columns within 1 px", (unsigned long long)seed,
-                      100 * within);
-        cr_assert_leq(mean, 0.5, "seed %llu: mean ridge error %.2f px", (unsigned long long)seed, mean);
-        rendered_free(&r);
-    }
+    expect_ridge_on_axis(p);
 }
 
 Test(sim, steep_needle_is_fainter) {
