@@ -41,6 +41,8 @@
 #endif
 #define ND_STEEP_DEG 35.0
 #define ND_PEAKS 80        /* Hough peaks screened */
+#define ND_STEEP_PEAKS 20  /* ... and steep ones apart */
+#define ND_STEEP_CANDIDATES 4 /* steep lines measured even when weaker than ND_CANDIDATES others */
 #ifndef ND_CANDIDATES
 #define ND_CANDIDATES 16   /* measured at most */
 #endif
@@ -236,7 +238,11 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
      * on a short stretch it says nothing) */
     if (!tracking && m->len_mm >= 8.0 && m->bend_px > 1.5) return 14;
     if (m->len_mm < (tracking ? 2.0 : (m->border_entry ? ND_MIN_BORDER_MM : 8.0))) return 2;
-    if (m->snr < (tracking ? 4.0 : (m->border_entry ? 6.0 : 12.0))) return 3;
+    /* a bevel echo far above the tissue and above the shaft at a clear step
+     * (a steep needle's shaft can be fainter than a fascia, its bevel is not) */
+    double tip_db = (m->i_tip - t->median) / ND_GREY_PER_DB, bevel_db = (m->i_tip - m->i_shaft) / ND_GREY_PER_DB;
+    int bright_tip = m->tip_step && tip_db >= ND_TIP_DB && bevel_db >= ND_BEVEL_DB;
+    if (m->snr < (tracking ? 4.0 : (m->border_entry ? (bright_tip ? 5.0 : 6.0) : 12.0))) return 3;
     if (m->fill < (tracking ? 0.5 : 0.6)) return 4;
     if (m->rms > (tracking ? 1.5 : 1.2)) return 5;
     if (m->shadow < (tracking ? 0.45 : 0.55)) return 6;
@@ -255,17 +261,18 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
     /* a short streak needs a stronger echo, the more so near the horizontal (pieces of fasciae) */
     /* (fasciae entering at the fan's edge reach ~20 dB over 5-20 mm) */
     double need_db = tracking ? 9.0 : clampd(ND_SHORT_DB - 0.5 * (m->len_mm - 22.0), 13.0, ND_SHORT_DB) + (ang < 10.0 ? 2.0 : 0.0);
-    /* ... unless its tip is the bright end: a bevel echo well above the shaft
-     * and far above the tissue (a steep needle's shaft can be fainter than a
-     * fascia, its bevel is not) */
-    double tip_db = (m->i_tip - t->median) / ND_GREY_PER_DB, bevel_db = (m->i_tip - m->i_shaft) / ND_GREY_PER_DB;
-    int bright_tip = m->tip_step && tip_db >= ND_TIP_DB && bevel_db >= ND_BEVEL_DB;
+    /* ... unless its tip is the bright end (a bevel) */
     if (above_tissue_db < need_db && !bright_tip) return 11;
+    /* a shaft that fades out before its bevel: the bevel must carry it */
+    if (m->faded_mm > 0 && (!bright_tip || (!tracking && !m->border_entry))) return 17;
     /* an inserted needle shows from the imaged region's edge; one that does not
      * (its first part out of plane) must be unmistakable */
     if (!tracking && !m->border_entry &&
-        (above_tissue_db < 20.0 || m->len_mm < 10.0 || m->fill < 0.85 || ang < 10.0)) return 13;
-    if (above_bg_db < (tracking ? 5.0 : 8.0)) return 12;
+        (above_tissue_db < 20.0 || m->len_mm < 15.0 || m->fill < 0.85 || ang < 10.0 || m->shadow < ND_CORTEX_SHADOW)) {
+        return 13; /* (darker tissue beneath: a cortex the bone stage missed) */
+    }
+    /* (beside a steep shaft the flanks hold its lateral blur; a bevel vouches for it) */
+    if (above_bg_db < (tracking || bright_tip ? 5.0 : 8.0)) return 12;
     return 0;
 }
 
@@ -380,8 +387,8 @@ static void vote_scale(usg_needle_tracker *t, nd_hessian *hs, const float *img, 
     if (maxr <= 0) return;
     enum { NB = 512 };
     int hist[NB] = {0}, tot = 0;
-    for (int i = 0; i < w * h; i++) {
-        if (!mask[i]) continue;
+    for (int i = 0; i < w * h; i++) { /* over the orientations that vote */
+        if (!mask[i] || (min_deg > 0 && fabs(nd_hessian_angle(hs, i)) * 180.0 / M_PI < min_deg - 3)) continue;
         hist[(int)(ridge[i] / maxr * (NB - 1))]++;
         tot++;
     }
@@ -406,6 +413,32 @@ static void vote_scale(usg_needle_tracker *t, nd_hessian *hs, const float *img, 
     }
 }
 
+/* The best candidate lines by echo mass, in decreasing order. */
+typedef struct nd_cands {
+    int n, cap;
+    nd_hough_peak pk[ND_CANDIDATES + ND_STEEP_CANDIDATES];
+    double score[ND_CANDIDATES + ND_STEEP_CANDIDATES];
+} nd_cands;
+
+/* Insert p with score sc when it is among the cap best. */
+static void cands_keep(nd_cands *c, const nd_hough_peak *p, double sc) {
+    if (c->n == c->cap && sc <= c->score[c->n - 1]) return;
+    int j = c->n < c->cap ? c->n++ : c->cap - 1;
+    while (j > 0 && c->score[j - 1] < sc) { c->score[j] = c->score[j - 1]; c->pk[j] = c->pk[j - 1]; j--; }
+    c->score[j] = sc;
+    c->pk[j] = *p;
+}
+
+static int steep_peak(const nd_hough_peak *p) {
+    return (p->theta_deg <= 90 ? p->theta_deg : 180 - p->theta_deg) >= ND_STEEP_DEG;
+}
+
+/* Do two measurements find the same needle: tips within 2 mm, axes within 8 degrees? */
+static int same_needle(const nd_meas *a, const nd_meas *b, double sp) {
+    double c = fabs(a->line.dx * b->line.dx + a->line.dy * b->line.dy);
+    return c > cos(8.0 * M_PI / 180.0) && hypot(a->tip.x - b->tip.x, a->tip.y - b->tip.y) * sp < 2.0;
+}
+
 static int acquire(usg_needle_tracker *t, const usg_image *img, const usg_edge *e1, const usg_edge *e2,
                    nd_meas *best) {
     nd_downsample2(img, t->half, t->w2, t->h2);
@@ -415,36 +448,56 @@ static int acquire(usg_needle_tracker *t, const usg_image *img, const usg_edge *
     /* a steep needle crosses the beam obliquely: a wider line, weaker echo */
     nd_downsample2f(t->half, t->w2, t->quarter, t->w4, t->h4);
     vote_scale(t, &t->hs2, t->quarter, t->mask4, t->ridge4, t->w4, t->h4, 2.0, ND_STEEP_DEG);
-    nd_hough_peak pk[ND_PEAKS];
-    int np = nd_hough_peaks(&t->hg, pk, ND_PEAKS), nc = 0;
-    double score[ND_PEAKS];
-    for (int i = 0; i < np; i++) { /* keep the brightest lines, in order of echo mass */
+    /* the strongest lines, and the strongest steep ones apart (a steep shaft
+     * gathers fewer votes than the fibres and fasciae of the frame) */
+    nd_hough_peak pk[ND_PEAKS + ND_STEEP_PEAKS];
+    int np = nd_hough_peaks(&t->hg, pk, ND_PEAKS, 0.0);
+    int n_all = np;
+    for (int i = 0, n = nd_hough_peaks(&t->hg, pk + np, ND_STEEP_PEAKS, ND_STEEP_DEG); i < n; i++) {
+        int dup = 0;
+        for (int j = 0; j < n_all && !dup; j++) dup = nd_hough_near(&pk[n_all + i], &pk[j]);
+        if (!dup) pk[np++] = pk[n_all + i];
+    }
+    /* screened by echo mass: the best ND_CANDIDATES, and the best steep ones too */
+    nd_cands all = {.cap = ND_CANDIDATES}, steep = {.cap = ND_STEEP_CANDIDATES};
+    for (int i = 0; i < np; i++) {
         double sc = bright_run(t, &pk[i]);
         if (sc <= 0) continue;
-        if (nc == ND_CANDIDATES && sc <= score[nc - 1]) continue; /* full, and weaker than the last */
-        int j = nc < ND_CANDIDATES ? nc++ : ND_CANDIDATES - 1;
-        nd_hough_peak p = pk[i];
-        while (j > 0 && score[j - 1] < sc) { score[j] = score[j - 1]; pk[j] = pk[j - 1]; j--; }
-        score[j] = sc;
-        pk[j] = p;
+        cands_keep(&all, &pk[i], sc);
+        if (steep_peak(&pk[i])) cands_keep(&steep, &pk[i], sc);
     }
-    np = nc;
-    int found = 0;
+    for (int i = 0; i < steep.n; i++) { /* the steep ones not already in */
+        int dup = 0;
+        for (int j = 0; j < all.n && !dup; j++) dup = all.pk[j].theta_deg == steep.pk[i].theta_deg && all.pk[j].rho == steep.pk[i].rho;
+        if (!dup && all.n < ND_CANDIDATES + ND_STEEP_CANDIDATES) { all.pk[all.n] = steep.pk[i]; all.score[all.n++] = steep.score[i]; }
+    }
+    np = all.n;
+    nd_hough_peak *cand = all.pk;
+    nd_meas ok[ND_CANDIDATES + ND_STEEP_CANDIDATES];
+    int nok = 0;
     for (int i = 0; i < np; i++) {
-        double th = pk[i].theta_deg * M_PI / 180.0, c = cos(th), s = sin(th);
-        double x2 = t->hg.cx - pk[i].rho * s, y2 = t->hg.cy + pk[i].rho * c;
+        double th = cand[i].theta_deg * M_PI / 180.0, c = cos(th), s = sin(th);
+        double x2 = t->hg.cx - cand[i].rho * s, y2 = t->hg.cy + cand[i].rho * c;
         nd_line l = {2 * x2 + 0.5, 2 * y2 + 0.5, c, s};
         nd_meas m;
         if (!nd_measure(&t->c, img, &l, t->r_acq, NULL, e1, e2, &m)) {
             continue;
         }
         if (!plausible(t, &m, 0)) continue;
-        if (!found || m.score > best->score) {
-            *best = m;
-            found = 1;
-        }
+        ok[nok++] = m;
     }
-    return found;
+    if (!nok) return 0;
+    int b = 0;
+    for (int i = 1; i < nok; i++) if (ok[i].score > ok[b].score) b = i;
+    /* several lines may converge on the same needle, each measured a little
+     * differently (a short shaft's axis is sensitive to the starting line):
+     * of those, the one whose echo peaks lie closest to its axis */
+    int pick = b;
+    for (int i = 0; i < nok; i++) {
+        if (i != b && same_needle(&ok[i], &ok[b], t->c.sp) && ok[i].rms < ok[pick].rms) pick = i;
+    }
+    *best = ok[pick];
+    return 1;
 }
 
 /* -------------------------------------------------------------- tracking */

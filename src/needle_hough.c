@@ -66,18 +66,18 @@ static int local_max(const nd_hough *hg, int b, int idx) {
 }
 
 /* Distance test between two peaks in (angle, offset), following the 0/180 wrap. */
-static int near_peak(const nd_hough_peak *a, const nd_hough_peak *b) {
+int nd_hough_near(const nd_hough_peak *a, const nd_hough_peak *b) {
     double dt = fabs(a->theta_deg - b->theta_deg), dr = fabs(a->rho - b->rho);
     if (dt > 90) { dt = 180 - dt; dr = fabs(a->rho + b->rho); }
     return dt <= 4 && dr <= 6;
 }
 
-int nd_hough_peaks(nd_hough *hg, nd_hough_peak *out, int k) {
+int nd_hough_peaks(nd_hough *hg, nd_hough_peak *out, int k, double min_deg) {
     enum { POOL = 128 };
     nd_hough_peak pool[POOL];
     int np = 0;
     for (int b = 0; b < 180; b++) {
-        if (!hg->allowed[b]) continue;
+        if (!hg->allowed[b] || (b <= 90 ? b : 180 - b) < min_deg) continue;
         const float *row = hg->acc + (size_t)b * hg->nrho;
         for (int idx = 0; idx < hg->nrho; idx++) {
             float v = row[idx];
@@ -98,7 +98,7 @@ int nd_hough_peaks(nd_hough *hg, nd_hough_peak *out, int k) {
     int n = 0;
     for (int i = 0; i < np && n < k; i++) {
         int keep = 1;
-        for (int j = 0; j < n && keep; j++) keep = !near_peak(&pool[i], &out[j]);
+        for (int j = 0; j < n && keep; j++) keep = !nd_hough_near(&pool[i], &out[j]);
         if (keep) out[n++] = pool[i];
     }
     return n;

@@ -114,6 +114,7 @@ typedef struct nd_meas {
     double i_tip;           /* brightest echo over the last ~1.5 mm before the tip (the bevel) */
     int border_entry;       /* the shaft starts at the imaged region's boundary */
     int tip_step;           /* the echo ends in a clear step (>= 6 dB) at the tip */
+    double faded_mm;        /* length of faded shaft between the visible shaft and its bevel (0: none) */
 } nd_meas;
 
 /* A tracking prediction: where the shaft should be. */
@@ -153,8 +154,11 @@ void nd_hough_free(nd_hough *hg);
 void nd_hough_clear(nd_hough *hg);
 /* Vote for lines through (x, y) with angles within +-spread degrees of theta_deg. */
 void nd_hough_vote(nd_hough *hg, double x, double y, double theta_deg, int spread, float weight);
-/* Up to k strongest peaks (suppressing neighbours); returns the count. */
-int nd_hough_peaks(nd_hough *hg, nd_hough_peak *out, int k);
+/* Up to k strongest peaks (suppressing neighbours) among axes at least
+ * min_deg from the horizontal; returns the count. */
+int nd_hough_peaks(nd_hough *hg, nd_hough_peak *out, int k, double min_deg);
+/* Is peak a within the suppression neighbourhood of peak b? */
+int nd_hough_near(const nd_hough_peak *a, const nd_hough_peak *b);
 
 /* ---- needle_kalman.c: small Kalman filters ---- */
 

@@ -636,6 +636,109 @@ static double tip_echo(const nd_ctx *c, double kt, int dir) {
     return best;
 }
 
+/* ------------------------------------------------------------ the bevel */
+
+/* A steep needle's shaft echoes weakly (the beam meets it far from normal
+ * incidence) and often fades out a few centimetres before its tip, while the
+ * bevel, a diffuse scatterer, still shows as a compact bright spot on the
+ * shaft's extension. */
+#define ND_BEVEL_MIN_DEG 40.0   /* only shafts at least this steep fade out (specular physics) */
+#define ND_BEVEL_REACH_MM 40.0  /* how far beyond the shaft's visible end the bevel is looked for */
+#define ND_BEVEL_ABOVE_DB 30.0  /* the bevel's echo over the frame's typical tissue */
+#define ND_BEVEL_SIDE_MM 2.5    /* the spot is compact: this far from it in any direction but the shaft's ... */
+#define ND_BEVEL_SIDE_DB 12.0   /* ... the echo is this much weaker (a cortex or fascia crossing is not) */
+#define ND_BEVEL_OFF_MM 1.0     /* the spot's across-axis peak lies this close to the extended axis */
+
+/* Mean grey of the strip's centre rows over columns [k - 1, k + 1]; -1 if none valid. */
+static double centre_grey(const nd_ctx *c, int k) {
+    const nd_strip *s = &c->st;
+    double sum = 0;
+    int n = 0;
+    for (int kk = k - 1; kk <= k + 1; kk++) {
+        if (kk < 0 || kk >= s->len) continue;
+        for (int v = -1; v <= 1; v++) {
+            if (nd_strip_okrow(s, s->ok, v)[kk]) { sum += nd_strip_row(s, s->val, v)[kk]; n++; }
+        }
+    }
+    return n ? sum / n : -1;
+}
+
+/* Across-axis peak of the image at column k (unit normal n, steps of 1 px
+ * from -r to r): its sub-pixel offset and grey. 0 when the profile leaves the
+ * imaged region. */
+static int across_peak(const nd_ctx *c, const usg_image *img, double k, int r, double *off, double *peak) {
+    const nd_line *l = &c->st.line;
+    usg_point q = column_point(c, k);
+    double nx = -l->dy, ny = l->dx, best = -1;
+    int bv = 0;
+    float prof[64];
+    if (r > 31) r = 31;
+    for (int v = -r; v <= r; v++) {
+        double x = q.x + v * nx, y = q.y + v * ny;
+        if (nd_ctx_border_px(c, x, y) < 1) return 0;
+        prof[v + r] = nd_bilinear(img, x, y);
+        if (prof[v + r] > best) { best = prof[v + r]; bv = v; }
+    }
+    double o = bv;
+    if (bv > -r && bv < r) {
+        double a = prof[bv + r - 1], b = prof[bv + r + 1], den = a - 2.0 * best + b;
+        if (den < 0) o = bv + clampd(0.5 * (a - b) / den, -0.5, 0.5);
+    }
+    *off = o;
+    *peak = best;
+    return 1;
+}
+
+/* The brightest grey on a circle of radius rad px around p, over 24
+ * directions, leaving out those within 40 degrees of (bx, by) (the shaft
+ * behind a bevel); -1 when the circle leaves the imaged region. */
+static double ring_max(const nd_ctx *c, const usg_image *img, usg_point p, double rad, double bx, double by) {
+    double best = 0;
+    for (int i = 0; i < 24; i++) {
+        double a = i * M_PI / 12.0, ux = cos(a), uy = sin(a);
+        if (ux * bx + uy * by > cos(40.0 * M_PI / 180.0)) continue;
+        double x = p.x + rad * ux, y = p.y + rad * uy;
+        if (nd_ctx_border_px(c, x, y) < 1) return -1;
+        double g = nd_bilinear(img, x, y);
+        if (g > best) best = g;
+    }
+    return best;
+}
+
+/* Look for the bevel beyond column kt (the visible shaft's end, dir: entry ->
+ * tip): the brightest spot on the axis' extension, up to ND_BEVEL_REACH_MM
+ * and never past a bone column (within columns near[0..1] when given: a
+ * tracked tip's neighbourhood), that is ND_BEVEL_ABOVE_DB over the tissue,
+ * centred on the axis and compact. Returns 1 with its column and across-axis
+ * offset (px). */
+static int find_bevel(nd_ctx *c, const usg_image *img, int kt, int dir, const double *near, int *kb, double *off) {
+    const double gpd = 255.0 / ND_DISPLAY_DR_DB;
+    if (!(c->tissue_grey > 0)) return 0;
+    const double thr = c->tissue_grey + ND_BEVEL_ABOVE_DB * gpd;
+    const int reach = (int)lrint(ND_BEVEL_REACH_MM / c->sp), start = clampi((int)lrint(1.0 / c->sp), 2, 10);
+    int best_k = -1;
+    double best = thr;
+    for (int i = start; i <= reach; i++) {
+        int k = kt + dir * i;
+        if (k < 1 || k >= c->st.len - 1 || c->pk_c[k] <= ND_BONE_COL) break;
+        if (near && (k < near[0] || k > near[1])) continue;
+        double g = centre_grey(c, k);
+        if (g > best) { best = g; best_k = k; }
+    }
+    if (best_k < 0) return 0;
+    const int r = clampi((int)lrint(ND_BEVEL_OFF_MM / c->sp) + 2, 3, 31);
+    double o, peak;
+    if (!across_peak(c, img, best_k, r, &o, &peak)) return 0;
+    if (fabs(o) * c->sp > ND_BEVEL_OFF_MM) return 0;
+    const nd_line *l = &c->st.line;
+    usg_point p = nd_line_at(l, c->st.u0 + best_k, o);
+    double ring = ring_max(c, img, p, ND_BEVEL_SIDE_MM / c->sp, -dir * l->dx, -dir * l->dy);
+    if (ring < 0 || ring > peak - ND_BEVEL_SIDE_DB * gpd) return 0;
+    *kb = best_k;
+    *off = o;
+    return 1;
+}
+
 /* ------------------------------------------------------------ measurement */
 
 /* Resample along `line` over the image (with a hint, over the predicted
@@ -773,7 +876,27 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     int stepped0 = 0;
     double ktip = refine_tip(c, ke, kt, dir, &stepped0);
     m->tip_step = stepped0;
-    if (hint) { /* needles seldom retract: a tip well short of the prediction may be a faded
+    /* a steep shaft that fades out (no step, or one to a faint end): its bevel further on */
+    int bevel = 0, kbev = 0;
+    double boff = 0;
+    double near[2]; /* tracking: the bevel near the predicted tip only */
+    if (hint) {
+        double kp = column_of(c, hint->tip), r = 3.0 / c->sp + hint->speed_px;
+        near[0] = kp - r;
+        near[1] = kp + r;
+    }
+    if ((!stepped0 || tip_echo(c, ktip, dir) < c->tissue_grey + ND_BEVEL_ABOVE_DB * 255.0 / ND_DISPLAY_DR_DB) &&
+        fabs(l2.dy) >= sin(ND_BEVEL_MIN_DEG * M_PI / 180.0) &&
+        find_bevel(c, img, kt, dir, hint ? near : NULL, &kbev, &boff)) {
+        int st2 = 0;
+        double k2 = refine_tip(c, ke, kbev, dir, &st2);
+        if (st2 && (k2 - kbev) * dir > -2.0 && (k2 - kt) * dir > 0) {
+            ktip = k2;
+            bevel = 1;
+            m->tip_step = 1;
+        }
+    }
+    if (hint && !bevel) { /* needles seldom retract: a tip well short of the prediction may be a faded
                  * stretch of shaft; look for a clear step at the predicted tip */
         double kp = column_of(c, hint->tip);
         if ((kp - ktip) * dir > 2.0 / c->sp && kp >= 0 && kp < c->st.len) {
@@ -792,7 +915,8 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
         }
     }
     /* shaft features over the shaft itself, entry to tip */
-    int s0 = ke < kt ? ke : (int)lrint(ktip), s1 = ke < kt ? (int)lrint(ktip) : ke;
+    const int k_feat = bevel ? kt : (int)lrint(ktip); /* past a faded stretch: the visible shaft's */
+    int s0 = ke < kt ? ke : k_feat, s1 = ke < kt ? k_feat : ke;
     if (s1 - s0 < 2) ND_FAIL(10);
     nd_run seg = {s0, s1};
     level = run_level(c, seg);
@@ -832,6 +956,25 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
         m->line = l3;
     }
 #endif
+    if (bevel) { /* the axis from the visible shaft's middle to the bevel: a long lever */
+        usg_point pb = column_point(c, kbev), pm = column_point(c, 0.5 * (s0 + s1));
+        pb.x += boff * -l2.dy;
+        pb.y += boff * l2.dx;
+        double um = (pm.x - m->line.px) * m->line.dx + (pm.y - m->line.py) * m->line.dy;
+        pm = nd_line_at(&m->line, um, 0);
+        double dx = pb.x - pm.x, dy = pb.y - pm.y, nn = hypot(dx, dy);
+        if (dx * l2.dx + dy * l2.dy < 0) { dx = -dx; dy = -dy; }
+        nd_line l3 = {pm.x, pm.y, dx / nn, dy / nn};
+        usg_point *pts[2] = {&m->tip, &m->entry};
+        for (int i = 0; i < 2; i++) {
+            double u = (pts[i]->x - l3.px) * l3.dx + (pts[i]->y - l3.py) * l3.dy;
+            *pts[i] = nd_line_at(&l3, u, 0);
+        }
+        m->line = l3;
+        l2.dx = l3.dx;
+        l2.dy = l3.dy;
+        m->faded_mm = fabs(ktip - kt) * c->sp;
+    }
     if (!low_entry) {
         m->line.dx = -l2.dx;
         m->line.dy = -l2.dy;
