@@ -62,6 +62,7 @@
 #define ND_TIP_DB 30.0  /* a bevel this far above the tissue ... */
 #define ND_BEVEL_DB 3.0 /* ... and this far above its shaft makes a faint shaft a needle */
 #define ND_ANGLE_PX_DEG 60.0 /* angle noise (deg) of a 1 px long shaft; / length in px */
+#define ND_BEND_MM 0.3 /* sagitta over a shaft of 8 mm or more that makes it a fascia (and 1.5 px) */
 #define ND_CORTEX_DEG 20.0
 #define ND_CORTEX_MM 15.0
 #define ND_CORTEX_SHADOW 0.9
@@ -236,12 +237,13 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
     if (!tracking && ang < 2.5) return 1;   /* level with the skin: a fascia, not an inserted needle */
     /* a needle is straight; fasciae and septa bend (the sagitta grows with the square of the length:
      * on a short stretch it says nothing) */
-    if (!tracking && m->len_mm >= 8.0 && m->bend_px > 1.5) return 14;
+    if (!tracking && m->len_mm >= 8.0 && m->bend_px > fmax(1.5, ND_BEND_MM / t->c.sp)) return 14;
     if (m->len_mm < (tracking ? 2.0 : (m->border_entry ? ND_MIN_BORDER_MM : 8.0))) return 2;
     /* a bevel echo far above the tissue and above the shaft at a clear step
      * (a steep needle's shaft can be fainter than a fascia, its bevel is not) */
     double tip_db = (m->i_tip - t->median) / ND_GREY_PER_DB, bevel_db = (m->i_tip - m->i_shaft) / ND_GREY_PER_DB;
-    int bright_tip = m->tip_step && tip_db >= ND_TIP_DB && bevel_db >= ND_BEVEL_DB;
+    /* (while tracking, a bevel that ends on a cortex or in the joint needs no step) */
+    int bright_tip = (m->tip_step || tracking) && tip_db >= ND_TIP_DB && bevel_db >= ND_BEVEL_DB;
     if (m->snr < (tracking ? 4.0 : (m->border_entry ? (bright_tip ? 5.0 : 6.0) : 12.0))) return 3;
     if (m->fill < (tracking ? 0.5 : 0.6)) return 4;
     if (m->rms > (tracking ? 1.5 : 1.2)) return 5;
@@ -264,7 +266,7 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
     /* ... unless its tip is the bright end (a bevel) */
     if (above_tissue_db < need_db && !bright_tip) return 11;
     /* a shaft that fades out before its bevel: the bevel must carry it */
-    if (m->faded_mm > 0 && (!bright_tip || (!tracking && !m->border_entry))) return 17;
+    if (!tracking && m->faded_mm > 0 && (!bright_tip || !m->border_entry)) return 17;
     /* an inserted needle shows from the imaged region's edge; one that does not
      * (its first part out of plane) must be unmistakable */
     if (!tracking && !m->border_entry &&

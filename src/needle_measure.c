@@ -330,6 +330,8 @@ static void clear_on_bone(nd_ctx *c, const usg_edge *e1, const usg_edge *e2) {
 #define ND_REFIT_DEG 0.5 /* pass 3 samples again on its own refit axis when it turned more */
 #define ND_REFIT_MAX 3
 
+#define ND_RETRACT_MM 8.0 /* a stepless tip this far short of the prediction is a faded shaft */
+
 #define ND_WALK_OFF_PX 1.9f /* the tip search walks on while the echo peaks this close to the axis */
 
 #ifndef ND_RUN_SPLIT
@@ -689,16 +691,26 @@ static int across_peak(const nd_ctx *c, const usg_image *img, double k, int r, d
     return 1;
 }
 
+/* Is (x, y) on or under a bone stage's cortex (from 1.5 mm above it down)? */
+static int on_bone(const nd_ctx *c, const usg_edge *e1, const usg_edge *e2, double x, double y) {
+    double ey;
+    return (edge_y(e1, x, &ey) && y >= ey - 1.5 / c->sp) || (edge_y(e2, x, &ey) && y >= ey - 1.5 / c->sp);
+}
+
 /* The brightest grey on a circle of radius rad px around p, over 24
  * directions, leaving out those within 40 degrees of (bx, by) (the shaft
- * behind a bevel); -1 when the circle leaves the imaged region. */
-static double ring_max(const nd_ctx *c, const usg_image *img, usg_point p, double rad, double bx, double by) {
+ * behind a bevel) and those on a bone cortex the bone stage found (a tip at
+ * the joint has cortex on both sides); -1 when the circle leaves the imaged
+ * region. */
+static double ring_max(const nd_ctx *c, const usg_image *img, usg_point p, double rad, double bx, double by,
+                       const usg_edge *e1, const usg_edge *e2) {
     double best = 0;
     for (int i = 0; i < 24; i++) {
         double a = i * M_PI / 12.0, ux = cos(a), uy = sin(a);
         if (ux * bx + uy * by > cos(40.0 * M_PI / 180.0)) continue;
         double x = p.x + rad * ux, y = p.y + rad * uy;
         if (nd_ctx_border_px(c, x, y) < 1) return -1;
+        if (on_bone(c, e1, e2, x, y)) continue;
         double g = nd_bilinear(img, x, y);
         if (g > best) best = g;
     }
@@ -711,7 +723,8 @@ static double ring_max(const nd_ctx *c, const usg_image *img, usg_point p, doubl
  * tracked tip's neighbourhood), that is ND_BEVEL_ABOVE_DB over the tissue,
  * centred on the axis and compact. Returns 1 with its column and across-axis
  * offset (px). */
-static int find_bevel(nd_ctx *c, const usg_image *img, int kt, int dir, const double *near, int *kb, double *off) {
+static int find_bevel(nd_ctx *c, const usg_image *img, int kt, int dir, const double *near, const usg_edge *e1,
+                      const usg_edge *e2, int *kb, double *off) {
     const double gpd = 255.0 / ND_DISPLAY_DR_DB;
     if (!(c->tissue_grey > 0)) return 0;
     const double thr = c->tissue_grey + ND_BEVEL_ABOVE_DB * gpd;
@@ -732,7 +745,9 @@ static int find_bevel(nd_ctx *c, const usg_image *img, int kt, int dir, const do
     if (fabs(o) * c->sp > ND_BEVEL_OFF_MM) return 0;
     const nd_line *l = &c->st.line;
     usg_point p = nd_line_at(l, c->st.u0 + best_k, o);
-    double ring = ring_max(c, img, p, ND_BEVEL_SIDE_MM / c->sp, -dir * l->dx, -dir * l->dy);
+    double ey; /* a bright spot on a cortex is the cortex */
+    if ((edge_y(e1, p.x, &ey) && p.y >= ey - 0.5 / c->sp) || (edge_y(e2, p.x, &ey) && p.y >= ey - 0.5 / c->sp)) return 0;
+    double ring = ring_max(c, img, p, ND_BEVEL_SIDE_MM / c->sp, -dir * l->dx, -dir * l->dy, e1, e2);
     if (ring < 0 || ring > peak - ND_BEVEL_SIDE_DB * gpd) return 0;
     *kb = best_k;
     *off = o;
@@ -887,7 +902,7 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     }
     if ((!stepped0 || tip_echo(c, ktip, dir) < c->tissue_grey + ND_BEVEL_ABOVE_DB * 255.0 / ND_DISPLAY_DR_DB) &&
         fabs(l2.dy) >= sin(ND_BEVEL_MIN_DEG * M_PI / 180.0) &&
-        find_bevel(c, img, kt, dir, hint ? near : NULL, &kbev, &boff)) {
+        find_bevel(c, img, kt, dir, hint ? near : NULL, e1, e2, &kbev, &boff)) {
         int st2 = 0;
         double k2 = refine_tip(c, ke, kbev, dir, &st2);
         if (st2 && (k2 - kbev) * dir > -2.0 && (k2 - kt) * dir > 0) {
@@ -899,11 +914,19 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     if (hint && !bevel) { /* needles seldom retract: a tip well short of the prediction may be a faded
                  * stretch of shaft; look for a clear step at the predicted tip */
         double kp = column_of(c, hint->tip);
+        int tip_stepped = stepped0;
         if ((kp - ktip) * dir > 2.0 / c->sp && kp >= 0 && kp < c->st.len) {
             int stepped = 0;
             double k2 = refine_tip(c, ke, (int)lrint(kp), dir, &stepped);
-            if (stepped && (k2 - ktip) * dir > 0) ktip = k2;
+            if (stepped && (k2 - ktip) * dir > 0) {
+                ktip = k2;
+                tip_stepped = 1;
+            }
         }
+        /* a shaft that fades out far short of the prediction with no step
+         * anywhere (a bevel lost in a cortex's glare; a needle is not pulled
+         * back centimetres in a frame): the predicted tip */
+        if (!tip_stepped && (kp - ktip) * dir > ND_RETRACT_MM / c->sp && kp >= 0 && kp < c->st.len) ktip = kp;
         /* a run with no step at its end, far beyond the prediction, ran on along
          * something else (a cortex by the joint): the step near the predicted
          * tip, else the predicted tip */
@@ -914,8 +937,10 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
             ktip = stepped && (k2 - kp) * dir <= ahead ? k2 : kp;
         }
     }
+    /* past a faded stretch of shaft to the bevel: the features are the visible shaft's */
+    m->faded_mm = bevel ? fabs(ktip - kt) * c->sp : 0;
     /* shaft features over the shaft itself, entry to tip */
-    const int k_feat = bevel ? kt : (int)lrint(ktip); /* past a faded stretch: the visible shaft's */
+    const int k_feat = bevel ? kt : (int)lrint(ktip);
     int s0 = ke < kt ? ke : k_feat, s1 = ke < kt ? k_feat : ke;
     if (s1 - s0 < 2) ND_FAIL(10);
     nd_run seg = {s0, s1};
@@ -973,7 +998,6 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
         m->line = l3;
         l2.dx = l3.dx;
         l2.dy = l3.dy;
-        m->faded_mm = fabs(ktip - kt) * c->sp;
     }
     if (!low_entry) {
         m->line.dx = -l2.dx;
