@@ -616,24 +616,29 @@ static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir, int *steppe
     return kb + dir * frac;
 }
 
+/* Mean grey of the strip's centre rows over columns [k - 1, k + 1]; -1 if none valid. */
+static double centre_grey(const nd_ctx *c, int k) {
+    const nd_strip *s = &c->st;
+    double sum = 0;
+    int n = 0;
+    for (int kk = k - 1; kk <= k + 1; kk++) {
+        if (kk < 0 || kk >= s->len) continue;
+        for (int v = -1; v <= 1; v++) {
+            if (nd_strip_okrow(s, s->ok, v)[kk]) { sum += nd_strip_row(s, s->val, v)[kk]; n++; }
+        }
+    }
+    return n ? sum / n : -1;
+}
+
 /* The brightest echo (3-column mean of the centre rows, unsmoothed) over the
  * last ~1.5 mm of shaft before the tip at column kt (dir: entry -> tip): a
  * needle's bevel echoes brighter than its shaft. */
 static double tip_echo(const nd_ctx *c, double kt, int dir) {
-    const nd_strip *s = &c->st;
     const int W = clampi((int)lrint(1.5 / c->sp), 3, 15), k0 = (int)lrint(kt);
     double best = 0;
     for (int i = 0; i <= W; i++) {
-        int k = k0 - dir * i;
-        double sum = 0;
-        int n = 0;
-        for (int kk = k - 1; kk <= k + 1; kk++) {
-            if (kk < 0 || kk >= s->len) continue;
-            for (int v = -1; v <= 1; v++) {
-                if (nd_strip_okrow(s, s->ok, v)[kk]) { sum += nd_strip_row(s, s->val, v)[kk]; n++; }
-            }
-        }
-        if (n && sum / n > best) best = sum / n;
+        double g = centre_grey(c, k0 - dir * i);
+        if (g > best) best = g;
     }
     return best;
 }
@@ -650,20 +655,6 @@ static double tip_echo(const nd_ctx *c, double kt, int dir) {
 #define ND_BEVEL_SIDE_MM 2.5    /* the spot is compact: this far from it in any direction but the shaft's ... */
 #define ND_BEVEL_SIDE_DB 12.0   /* ... the echo is this much weaker (a cortex or fascia crossing is not) */
 #define ND_BEVEL_OFF_MM 1.0     /* the spot's across-axis peak lies this close to the extended axis */
-
-/* Mean grey of the strip's centre rows over columns [k - 1, k + 1]; -1 if none valid. */
-static double centre_grey(const nd_ctx *c, int k) {
-    const nd_strip *s = &c->st;
-    double sum = 0;
-    int n = 0;
-    for (int kk = k - 1; kk <= k + 1; kk++) {
-        if (kk < 0 || kk >= s->len) continue;
-        for (int v = -1; v <= 1; v++) {
-            if (nd_strip_okrow(s, s->ok, v)[kk]) { sum += nd_strip_row(s, s->val, v)[kk]; n++; }
-        }
-    }
-    return n ? sum / n : -1;
-}
 
 /* Across-axis peak of the image at column k (unit normal n, steps of 1 px
  * from -r to r): its sub-pixel offset and grey. 0 when the profile leaves the
