@@ -15,6 +15,8 @@
 #include <string.h>
 
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
+static int imin(int a, int b) { return a < b ? a : b; }
+static int imax(int a, int b) { return a > b ? a : b; }
 static double clampd(double v, double lo, double hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
 /* ---------------------------------------------------------------- context */
@@ -812,6 +814,67 @@ static int intensity_axis(const nd_ctx *c, int k0, int k1, double *a_out, double
     return 1;
 }
 
+/* Which end of the shaft run is the entry: the prediction's, else the one
+ * on the region's boundary, else the shallower. */
+typedef struct nd_ends { int ke, kt, dir, low_entry, border_entry; } nd_ends;
+
+static nd_ends run_ends(const nd_ctx *c, nd_run run, const nd_line *l, const nd_hint *hint) {
+    int be = border_end(c, run), low_entry;
+    if (hint) {
+        low_entry = l->dx * hint->dx + l->dy * hint->dy >= 0;
+    } else if (be >= 0) {
+        low_entry = be == 0;
+    } else {
+        usg_point p0 = column_point(c, run.k0), p1 = column_point(c, run.k1);
+        low_entry = fabs(p0.y - p1.y) > 2 ? p0.y < p1.y
+                                          : fmin(p0.x, c->w - 1 - p0.x) <= fmin(p1.x, c->w - 1 - p1.x);
+    }
+    nd_ends e = {low_entry ? run.k0 : run.k1, low_entry ? run.k1 : run.k0, low_entry ? 1 : -1, low_entry,
+                 be >= 0 && (be == 0) == low_entry};
+    return e;
+}
+
+/* Pass 3 of a measurement: the strip sampled on p->line, the shaft run
+ * (near the previous one, p->r0..p->r1), its ends and its tip; the axis
+ * refitted on the run (to_tip: on the run from the entry to the tip only).
+ * The smoothing along the sampled axis pulls a short shaft's peaks toward
+ * that axis: while the refit turns by more than ND_REFIT_DEG, the strip is
+ * sampled again on it. `sampled`: the strip and p's run, ends and tip are
+ * current already. 0 if the shaft is lost. */
+typedef struct nd_pass {
+    nd_line line;
+    usg_point r0, r1;
+    nd_run run;
+    double level, ktip;
+    nd_ends en;
+    int stepped;
+} nd_pass;
+
+static int axis_pass(nd_ctx *c, const usg_image *img, const nd_hint *hint, const usg_edge *e1, const usg_edge *e2,
+                     double noise, int gap, int to_tip, int sampled, nd_pass *p) {
+    for (int it = 0;; it++) {
+        if (it > 0 || !sampled) {
+            if (!sample(c, img, &p->line, 3 + c->flank, hint)) return 0;
+            strip_peaks(c, 2);
+            double win[2] = {fmin(column_of(c, p->r0), column_of(c, p->r1)) - gap,
+                             fmax(column_of(c, p->r0), column_of(c, p->r1)) + gap};
+            if (!shaft_run(c, img, e1, e2, noise, gap, win, &p->run, &p->level)) return 0;
+            p->en = run_ends(c, p->run, &p->line, hint);
+            p->ktip = refine_tip(c, p->en.ke, p->en.kt, p->en.dir, &p->stepped);
+        }
+        int kt = p->en.kt;
+        if (to_tip && (kt - p->ktip) * p->en.dir > 0) kt = (int)lrint(p->ktip);
+        nd_line l3;
+        if (it >= ND_REFIT_MAX || !fit_axis(c, imin(p->en.ke, kt), imax(p->en.ke, kt), 0.0, 3.0, &l3)) return 1;
+        double cosv = l3.dx * p->line.dx + l3.dy * p->line.dy;
+        if (acos(fmin(1.0, fabs(cosv))) * 180.0 / M_PI < ND_REFIT_DEG) return 1;
+        p->r0 = column_point(c, p->run.k0);
+        p->r1 = column_point(c, p->run.k1);
+        if (cosv < 0) { l3.dx = -l3.dx; l3.dy = -l3.dy; }
+        p->line = l3;
+    }
+}
+
 #define ND_FAIL(code) return 0 /* code: which check failed (kept for reading) */
 
 int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, const nd_hint *hint,
@@ -843,65 +906,43 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     nd_run run;
     double level;
     if (!shaft_run(c, img, e1, e2, noise, gap, hint ? win : NULL, &run, &level)) ND_FAIL(5);
-    usg_point r0 = column_point(c, run.k0), r1 = column_point(c, run.k1);
     if (!hint && (level < 5.0 * noise || (run.k1 - run.k0) * c->sp < 2.0)) ND_FAIL(6); /* hopeless: save the time */
     if (!fit_axis(c, run.k0, run.k1, 0.0, 3.0, &l2)) ND_FAIL(7);
-    /* pass 3: on the final axis, the run again, the tip and the features. The
-     * smoothing along the sampled axis pulls a short shaft's peaks toward that
-     * axis: while the refit turns by more than ND_REFIT_DEG, sample again on it */
-    for (int it = 0;; it++) {
-        if (!sample(c, img, &l2, 3 + c->flank, hint)) ND_FAIL(8);
-        strip_peaks(c, 2);
-        win[0] = fmin(column_of(c, r0), column_of(c, r1)) - gap;
-        win[1] = fmax(column_of(c, r0), column_of(c, r1)) + gap;
-        if (!shaft_run(c, img, e1, e2, noise, gap, win, &run, &level)) ND_FAIL(9);
-        nd_line l3;
-        if (it >= ND_REFIT_MAX || !fit_axis(c, run.k0, run.k1, 0.0, 3.0, &l3)) break;
-        double turn = acos(fmin(1.0, fabs(l3.dx * l2.dx + l3.dy * l2.dy))) * 180.0 / M_PI;
-        if (turn < ND_REFIT_DEG) break;
-        r0 = column_point(c, run.k0);
-        r1 = column_point(c, run.k1);
-        if (l3.dx * l2.dx + l3.dy * l2.dy < 0) { l3.dx = -l3.dx; l3.dy = -l3.dy; }
-        l2 = l3;
-    }
-    int k0 = run.k0, k1 = run.k1;
-    /* which end is the entry: the prediction's, else the one on the boundary, else the shallower */
-    int be = border_end(c, run);
-    int low_entry;
-    if (hint) {
-        low_entry = l2.dx * hint->dx + l2.dy * hint->dy >= 0;
-    } else if (be >= 0) {
-        low_entry = be == 0;
-    } else {
-        usg_point p0 = column_point(c, k0), p1 = column_point(c, k1);
-        low_entry = fabs(p0.y - p1.y) > 2 ? p0.y < p1.y
-                                          : fmin(p0.x, c->w - 1 - p0.x) <= fmin(p1.x, c->w - 1 - p1.x);
-    }
-    m->border_entry = be >= 0 && (be == 0) == low_entry;
-    int ke = low_entry ? k0 : k1, kt = low_entry ? k1 : k0, dir = low_entry ? 1 : -1;
-    int stepped0 = 0;
-    double ktip = refine_tip(c, ke, kt, dir, &stepped0);
-    m->tip_step = stepped0;
+    /* pass 3: on the final axis, the run again, its ends and the tip */
+    nd_pass ps = {.line = l2, .r0 = column_point(c, run.k0), .r1 = column_point(c, run.k1)};
+    if (!axis_pass(c, img, hint, e1, e2, noise, gap, 0, 0, &ps)) ND_FAIL(9);
     /* a steep shaft that fades out (no step, or one to a faint end): its bevel further on */
     int bevel = 0, kbev = 0;
-    double boff = 0;
+    double boff = 0, ktip = ps.ktip;
     double near[2]; /* tracking: the bevel near the predicted tip only */
     if (hint) {
         double kp = column_of(c, hint->tip), r = 3.0 / c->sp + hint->speed_px;
         near[0] = kp - r;
         near[1] = kp + r;
     }
-    if ((!stepped0 || tip_echo(c, ktip, dir) < c->tissue_grey + ND_BEVEL_ABOVE_DB * 255.0 / ND_DISPLAY_DR_DB) &&
-        fabs(l2.dy) >= sin(ND_BEVEL_MIN_DEG * M_PI / 180.0) &&
-        find_bevel(c, img, kt, dir, hint ? near : NULL, e1, e2, &kbev, &boff)) {
+    if ((!ps.stepped ||
+         tip_echo(c, ps.ktip, ps.en.dir) < c->tissue_grey + ND_BEVEL_ABOVE_DB * 255.0 / ND_DISPLAY_DR_DB) &&
+        fabs(ps.line.dy) >= sin(ND_BEVEL_MIN_DEG * M_PI / 180.0) &&
+        find_bevel(c, img, ps.en.kt, ps.en.dir, hint ? near : NULL, e1, e2, &kbev, &boff)) {
         int st2 = 0;
-        double k2 = refine_tip(c, ke, kbev, dir, &st2);
-        if (st2 && (k2 - kbev) * dir > -2.0 && (k2 - kt) * dir > 0) {
+        double k2 = refine_tip(c, ps.en.ke, kbev, ps.en.dir, &st2);
+        if (st2 && (k2 - kbev) * ps.en.dir > -2.0 && (k2 - ps.en.kt) * ps.en.dir > 0) {
             ktip = k2;
             bevel = 1;
-            m->tip_step = 1;
         }
     }
+    /* no bevel beyond, and the run goes on past the tip (the bevel's blurred
+     * echo, which bends the peaks there): the axis from the shaft alone */
+    if (!bevel && (ps.en.kt - ps.ktip) * ps.en.dir > 2.0) {
+        nd_pass clip = ps;
+        if (axis_pass(c, img, hint, e1, e2, noise, gap, 1, 1, &clip)) ps = clip;
+        else if (!axis_pass(c, img, hint, e1, e2, noise, gap, 0, 0, &ps)) ND_FAIL(9);
+        ktip = ps.ktip;
+    }
+    l2 = ps.line;
+    const int ke = ps.en.ke, kt = ps.en.kt, dir = ps.en.dir, low_entry = ps.en.low_entry, stepped0 = ps.stepped;
+    m->border_entry = ps.en.border_entry;
+    m->tip_step = stepped0 || bevel;
     if (hint && !bevel) { /* needles seldom retract: a tip well short of the prediction may be a faded
                  * stretch of shaft; look for a clear step at the predicted tip */
         double kp = column_of(c, hint->tip);
@@ -917,7 +958,12 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
         /* a shaft that fades out far short of the prediction with no step
          * anywhere (a bevel lost in a cortex's glare; a needle is not pulled
          * back centimetres in a frame): the predicted tip */
-        if (!tip_stepped && (kp - ktip) * dir > ND_RETRACT_MM / c->sp && kp >= 0 && kp < c->st.len) ktip = kp;
+        if ((kp - ktip) * dir > ND_RETRACT_MM / c->sp && kp >= 0 && kp < c->st.len) {
+            /* with a step there: no needle is withdrawn that fast (the bright
+             * part of a shaft whose bevel is lost; acquisition decides) */
+            if (tip_stepped && (kp - ktip) * dir > ND_RETRACT_MM / c->sp + 2.0 * hint->speed_px) ND_FAIL(13);
+            if (!tip_stepped) ktip = kp;
+        }
         /* a run with no step at its end, far beyond the prediction, ran on along
          * something else (a cortex by the joint): the step near the predicted
          * tip, else the predicted tip */
