@@ -591,6 +591,14 @@ static int same_line(const nd_meas *a, const nd_meas *b, double sp) {
     return c > cos(5.0 * M_PI / 180.0) && off * sp < 3.0;
 }
 
+/* Do two measurements enter the imaged region at the same place (within 2 mm)?
+ * An inserted needle's entry stays put while it advances: a line from the
+ * track's entry in another direction is a chord to some other echo (a cortex
+ * the needle approaches), not a better needle. */
+static int same_entry(const nd_meas *a, const nd_meas *b, double sp) {
+    return a->border_entry && b->border_entry && hypot(a->entry.x - b->entry.x, a->entry.y - b->entry.y) * sp < 2.0;
+}
+
 static double meas_confidence(const nd_meas *m) {
     double a = clampd((m->snr - 3.0) / 12.0, 0, 1);
     double b = clampd(m->len_mm / 10.0, 0.3, 1);
@@ -648,7 +656,7 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
              * also runs, and a clearly stronger needle elsewhere takes over */
             nd_meas a;
             if (!window_only && weak(t, &m) && acquire(t, img, sacrum, ilium, &a) && a.score > ND_SWITCH * m.score &&
-                !same_line(&a, &m, t->c.sp)) {
+                !same_line(&a, &m, t->c.sp) && !same_entry(&a, &m, t->c.sp)) {
                 start_track(t, &a);
                 m = a;
             }

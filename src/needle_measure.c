@@ -331,6 +331,7 @@ static void clear_on_bone(nd_ctx *c, const usg_edge *e1, const usg_edge *e2) {
 
 #define ND_REFIT_DEG 0.5 /* pass 3 samples again on its own refit axis when it turned more */
 #define ND_REFIT_MAX 3
+#define ND_AHEAD_MM 3.0 /* tracking: the shaft run is cut this far (plus two frames' motion) past the predicted tip */
 
 #define ND_RETRACT_MM 8.0 /* a stepless tip this far short of the prediction is a faded shaft */
 
@@ -784,10 +785,12 @@ static usg_point walk_to_border(const nd_ctx *c, double k, int dir) {
     return q;
 }
 
-/* Re-centre the axis on the across-axis intensity peak of the shaft (columns
- * k0..k1 of the current strip): the ridge contrast is biased away from the
- * reverberation tail beneath a needle, the echo's own peak is not. Returns
- * the offset (px, along the strip's normal; slope 0) to apply, 0 if unfit. */
+/* The axis through the across-axis intensity peaks of the shaft (columns
+ * k0..k1 of the current strip), weighted by their sharpness: v = a + b k.
+ * The ridge contrast is biased away from the reverberation tail beneath a
+ * needle and from the glare of a cortex beside it (it tilted the axis by
+ * 1-3 degrees); the echo's own peak is not. With too short a spread of
+ * peaks, the offset only (b = 0). 0 if unfit. */
 static int intensity_axis(const nd_ctx *c, int k0, int k1, double *a_out, double *b_out) {
     const nd_strip *s = &c->st;
     double sw = 0, su = 0, sv = 0, suu = 0, suv = 0;
@@ -808,9 +811,9 @@ static int intensity_axis(const nd_ctx *c, int k0, int k1, double *a_out, double
         sw += w; su += w * u; sv += w * v; suu += w * u * u; suv += w * u * v;
     }
     if (sw <= 0) return 0;
-    (void)su; (void)suu; (void)suv;
-    *a_out = sv / sw; /* offset only: the contrast fit's direction is the steadier */
-    *b_out = 0;
+    double um = su / sw, vm = sv / sw, var = suu / sw - um * um;
+    *b_out = var > 4.0 ? (suv / sw - um * vm) / var : 0;
+    *a_out = vm - *b_out * um;
     return 1;
 }
 
@@ -832,6 +835,18 @@ static nd_ends run_ends(const nd_ctx *c, nd_run run, const nd_line *l, const nd_
     nd_ends e = {low_entry ? run.k0 : run.k1, low_entry ? run.k1 : run.k0, low_entry ? 1 : -1, low_entry,
                  be >= 0 && (be == 0) == low_entry};
     return e;
+}
+
+/* While tracking: the shaft run cut a little beyond the predicted tip (a
+ * needle moves a few mm per frame; a run on past that follows some other
+ * echo, such as a cortex the needle approaches, and would tilt the axis).
+ * The tip search still walks on beyond the run's end. */
+static void cut_run_ahead(const nd_ctx *c, const nd_hint *hint, nd_run *run, nd_ends *en) {
+    double lim = column_of(c, hint->tip) + en->dir * (ND_AHEAD_MM / c->sp + 2.0 * hint->speed_px);
+    if ((en->kt - lim) * en->dir <= 0 || (lim - en->ke) * en->dir < 4) return;
+    en->kt = (int)lrint(lim);
+    if (en->dir > 0) run->k1 = en->kt;
+    else run->k0 = en->kt;
 }
 
 /* Pass 3 of a measurement: the strip sampled on p->line, the shaft run
@@ -860,6 +875,7 @@ static int axis_pass(nd_ctx *c, const usg_image *img, const nd_hint *hint, const
                              fmax(column_of(c, p->r0), column_of(c, p->r1)) + gap};
             if (!shaft_run(c, img, e1, e2, noise, gap, win, &p->run, &p->level)) return 0;
             p->en = run_ends(c, p->run, &p->line, hint);
+            if (hint) cut_run_ahead(c, hint, &p->run, &p->en);
             p->ktip = refine_tip(c, p->en.ke, p->en.kt, p->en.dir, &p->stepped);
         }
         int kt = p->en.kt;
@@ -1006,7 +1022,7 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     m->line = l2;
 #ifndef ND_NO_INTENSITY_AXIS
     double ia, ib;
-    if (intensity_axis(c, s0, s1, &ia, &ib)) { /* shift the axis onto the echo's peak */
+    if (intensity_axis(c, s0, s1, &ia, &ib)) { /* the axis onto the echo's peaks */
         usg_point p0 = nd_line_at(&l2, c->st.u0, ia), p1 = nd_line_at(&l2, c->st.u0 + 100.0, ia + ib * 100.0);
         double dx = p1.x - p0.x, dy = p1.y - p0.y, nn = hypot(dx, dy);
         nd_line l3 = {p0.x, p0.y, dx / nn, dy / nn};
