@@ -59,7 +59,16 @@ num() { # value of a metric from eval output ("n/a" -> -)
     awk -v k="$1" '$1 == k { print ($2 == "n/a" ? "-" : $2); exit }' "$2"
 }
 
+# every frame of every case, renumbered, in one pair of files for a pooled eval
+renumber() { # FILE OFFSET: the JSON Lines with "frame" shifted by OFFSET
+    awk -v o="$2" '{ if (match($0, /^\{"frame": [0-9]+/)) {
+        n = substr($0, 11, RLENGTH - 10) + o; print "{\"frame\": " n substr($0, RLENGTH + 1) } }' "$1"
+}
+: >"$out/pooled_truth.jsonl"
+: >"$out/pooled_results.jsonl"
+
 printf '%-14s %7s %7s %7s %7s %7s %7s  %s\n' case recall fp tip50 tip95 ang50 ang95 verdict
+i=0
 cases | while read -r name opts; do
     if [ -n "$only" ]; then
         case " $only " in *" $name "*) ;; *) continue ;; esac
@@ -76,6 +85,9 @@ cases | while read -r name opts; do
     # shellcheck disable=SC2086
     "$bin" replay "$d" --quiet --results "$d/results.jsonl" ${REPLAY_OPTS:-} || true
     "$bin" eval "$d/truth.jsonl" "$d/results.jsonl" >"$d/eval.txt" 2>&1 || true
+    i=$((i + 1))
+    renumber "$d/truth.jsonl" $((i * 100000)) >>"$out/pooled_truth.jsonl"
+    renumber "$d/results.jsonl" $((i * 100000)) >>"$out/pooled_results.jsonl"
     r=$(num needle_recall "$d/eval.txt"); f=$(num needle_fp_rate "$d/eval.txt")
     t50=$(num tip_err_median_mm "$d/eval.txt"); t95=$(num tip_err_p95_mm "$d/eval.txt")
     a50=$(num angle_err_median_deg "$d/eval.txt"); a95=$(num angle_err_p95_deg "$d/eval.txt")
@@ -94,3 +106,9 @@ cases | while read -r name opts; do
     printf '%-14s %7s %7s %7s %7s %7s %7s  %s\n' "$name" "$r" "$f" "$t50" "$t95" "$a50" "$a95" "$verdict"
 done | tee "$out/summary.txt"
 echo "passed $(grep -c ' PASS$' "$out/summary.txt" || true) of $(wc -l <"$out/summary.txt") cases ($out/summary.txt)"
+# the pooled figures: every needle frame of the cases run, one population
+"$bin" eval "$out/pooled_truth.jsonl" "$out/pooled_results.jsonl" >"$out/pooled_eval.txt" 2>&1 || true
+printf 'pooled: recall %s fp %s tip p50 %s p95 %s mm, angle p50 %s p95 %s deg\n' \
+    "$(num needle_recall "$out/pooled_eval.txt")" "$(num needle_fp_rate "$out/pooled_eval.txt")" \
+    "$(num tip_err_median_mm "$out/pooled_eval.txt")" "$(num tip_err_p95_mm "$out/pooled_eval.txt")" \
+    "$(num angle_err_median_deg "$out/pooled_eval.txt")" "$(num angle_err_p95_deg "$out/pooled_eval.txt")"
