@@ -244,8 +244,9 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
     double tip_db = (m->i_tip - t->median) / ND_GREY_PER_DB, bevel_db = (m->i_tip - m->i_shaft) / ND_GREY_PER_DB;
     /* (while tracking, a bevel that ends on a cortex or in the joint needs no step) */
     int bright_tip = (m->tip_step || tracking) && tip_db >= ND_TIP_DB && bevel_db >= ND_BEVEL_DB;
-    if (m->snr < (tracking ? 4.0 : (m->border_entry ? (bright_tip ? 5.0 : 6.0) : 12.0))) return 3;
-    if (m->fill < (tracking ? 0.5 : 0.6)) return 4;
+    /* (while tracking, a bright bevel at a step carries a faint steep shaft) */
+    if (m->snr < (tracking ? (bright_tip && m->tip_step ? 2.5 : 4.0) : (m->border_entry ? (bright_tip ? 5.0 : 6.0) : 12.0))) return 3;
+    if (m->fill < (tracking ? (bright_tip && m->tip_step ? 0.35 : 0.5) : 0.6)) return 4;
     if (m->rms > (tracking ? 1.5 : 1.2)) return 5;
     if (m->shadow < (tracking ? 0.45 : 0.55)) return 6;
     /* a long, nearly level line with darker tissue beneath is a cortex even
