@@ -402,6 +402,8 @@ static void band_sum(const nd_ctx *c, const usg_image *img, usg_point q, double 
     }
 }
 
+#define ND_FLOOR_GREY 10.0 /* grey at or below which a region is black (the display floor) */
+
 /* Below/above brightness ratio across the shaft between d0 and d1 mm: bone has
  * a black shadow beneath (2-6 mm), a needle a reverberation tail (< 2.5 mm). */
 static double band_ratio(const nd_ctx *c, const usg_image *img, const nd_meas *m, double d0_mm, double d1_mm) {
@@ -422,7 +424,8 @@ static double band_ratio(const nd_ctx *c, const usg_image *img, const nd_meas *m
             n++;
         }
     }
-    if (n < 2 || above <= 0) return 1.0;
+    /* tissue above at the display floor: nothing beneath can be darker (no evidence either way) */
+    if (n < 2 || above <= ND_FLOOR_GREY * n) return 1.0;
     return below / above;
 }
 
