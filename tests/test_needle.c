@@ -66,18 +66,28 @@ static void bone(synth *s, double y0, double amp, int x0, int x1) {
 
 /* Needle from (ex, ey) to (tx, ty), amplitude `bright`: a thin line ending in
  * a brighter bevel (twice the amplitude over the last 7 px) whose end is a
- * blurred step at the tip, and a reverberation tail beneath it. */
-static void needle(synth *s, double ex, double ey, double tx, double ty, double bright) {
+ * blurred step at the tip, and a reverberation tail beneath it.
+ * visible > 0: the shaft fades out `visible` px from the entry (a steep
+ * shaft's specular echo turned away from the probe) and only the bevel shows
+ * further on. blob > 0: the bevel's echo is a spot of that amplitude blurred
+ * laterally (sigma blob_sx px across the beam, 1.3 px along it). */
+static void needle_shaped(synth *s, double ex, double ey, double tx, double ty, double bright, double visible,
+                          double blob, double blob_sx) {
     double L = hypot(tx - ex, ty - ey), dx = (tx - ex) / L, dy = (ty - ey) / L;
     double nx = -dy, ny = dx;
     if (ny < 0) { nx = -nx; ny = -ny; }
     for (int y = 0; y < H; y++) {
         for (int x = 0; x < W; x++) {
+            if (blob > 0) {
+                double bx = x - tx, by = y - ty;
+                s->f[y * W + x] += (float)(blob * exp(-0.5 * (bx * bx / (blob_sx * blob_sx) + by * by / 1.69)));
+            }
             double u = (x - ex) * dx + (y - ey) * dy;
             double v = (x - ex) * nx + (y - ey) * ny; /* >0 below */
             if (u < -6 || u > L + 6 || v < -6 || v > 30) continue;
             double au = 0.25 * erfc(-(u + 1.0) / (1.5 * M_SQRT2)) * erfc((u - L) / (1.5 * M_SQRT2));
-            if (u > L - 7.0) au *= 2.0; /* the bevel echoes brighter over its last ~1 mm */
+            if (u > L - 7.0) au *= blob > 0 ? 1.0 : 2.0; /* the bevel echoes brighter over its last ~1 mm */
+            else if (visible > 0 && u > visible) au *= exp(-(u - visible) / 3.0);
             double a = exp(-0.5 * v * v / (1.3 * 1.3));
             for (int k = 1; k <= 4; k++) {
                 double vv = v - 6.0 * k;
@@ -86,6 +96,10 @@ static void needle(synth *s, double ex, double ey, double tx, double ty, double 
             s->f[y * W + x] += (float)(bright * a * au);
         }
     }
+}
+
+static void needle(synth *s, double ex, double ey, double tx, double ty, double bright) {
+    needle_shaped(s, ex, ey, tx, ty, bright, 0, 0, 0);
 }
 
 /* Log compression: 60 dB over 0..255, amplitude 60 is white. */
@@ -373,6 +387,86 @@ Test(needle, finds_a_needle_when_the_tissue_is_below_the_display_floor) {
     cr_assert(n.found, "needle on a black background not found");
     cr_expect_lt(hypot(n.tip.x - 400, n.tip.y - 200), 2.5, "tip (%.1f,%.1f) vs (400,200)", n.tip.x, n.tip.y);
     cr_expect_lt(angle_diff(n.angle_deg, angle_of(sc.ex, sc.ey, sc.tx, sc.ty)), 0.5, "angle %.2f", n.angle_deg);
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}
+
+/* A steep needle whose faint shaft (~22 dB over the tissue) fades out after
+ * 12 mm: the bevel further on is the tip, and the axis runs from the visible
+ * shaft to it. */
+Test(needle, follows_a_fading_steep_shaft_to_its_bevel) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    const double deg = 55, tx = 330, ty = 250;
+    scene sc = needle_scene(deg, 0, tx, ty, 31u);
+    synth s = {sc.seed, malloc(sizeof(float) * W * H)};
+    tissue(&s, 1.0);
+    needle_shaped(&s, sc.ex, sc.ey, tx, ty, 8, 12.0 / 0.15, 120, 2.0);
+    to_image(&s, &img);
+    free(s.f);
+    usg_needle n;
+    cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+    cr_assert(n.found, "faded steep needle not found");
+    cr_expect_lt(hypot(n.tip.x - tx, n.tip.y - ty), 2.5, "tip (%.1f,%.1f) vs the bevel at (%.0f,%.0f)", n.tip.x,
+                 n.tip.y, tx, ty);
+    cr_expect_lt(angle_diff(n.angle_deg, angle_of(sc.ex, sc.ey, tx, ty)), 1.0, "angle %.2f vs %.2f", n.angle_deg,
+                 angle_of(sc.ex, sc.ey, tx, ty));
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}
+
+/* A needle just entering: 6 mm of shaft whose bevel echo is a laterally
+ * blurred spot (sigma 0.6 mm). The run of contrast goes on through the spot
+ * past the tip; the axis must come from the shaft, not bend toward the spot. */
+Test(needle, short_shaft_axis_ignores_the_blurred_bevel_beyond_its_tip) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    const double degs[] = {15, 30};
+    for (int i = 0; i < 2; i++) {
+        double a = degs[i] * M_PI / 180.0, L = 6.0 / 0.15, ex = 0, ey = 180;
+        double tx = ex + L * cos(a), ty = ey + L * sin(a);
+        synth s = {41u + (unsigned)i, malloc(sizeof(float) * W * H)};
+        tissue(&s, 1.0);
+        needle_shaped(&s, ex - 8 * cos(a), ey - 8 * sin(a), tx, ty, 40, 0, 120, 4.0);
+        to_image(&s, &img);
+        free(s.f);
+        usg_needle_tracker_reset(t);
+        usg_needle n;
+        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        cr_assert(n.found, "%.0f deg: short needle not found", degs[i]);
+        cr_expect_lt(angle_diff(n.angle_deg, degs[i]), 1.0, "%.0f deg: angle %.2f", degs[i], n.angle_deg);
+        /* (the spot's lateral blur moves the fall of the echo past the tip: within 0.6 mm) */
+        cr_expect_lt(hypot(n.tip.x - tx, n.tip.y - ty), 4.0, "%.0f deg: tip (%.1f,%.1f) vs (%.1f,%.1f)", degs[i],
+                     n.tip.x, n.tip.y, tx, ty);
+    }
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}
+
+/* A shallow needle converging on a cortex just beneath it: the cortex's glare
+ * on one flank must not tilt the axis (the echo's own peaks fix it). */
+Test(needle, axis_is_not_tilted_by_a_cortex_beneath) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    for (unsigned seed = 1; seed <= 3; seed++) {
+        scene sc = needle_scene(10, 0, 340, 300, 60u + seed);
+        synth s = {sc.seed, malloc(sizeof(float) * W * H)};
+        tissue(&s, 1.0);
+        straight_bone(&s, 200, 318, 639, 318 - 439 * tan(3 * M_PI / 180));
+        needle(&s, sc.ex, sc.ey, sc.tx, sc.ty, 40);
+        to_image(&s, &img);
+        free(s.f);
+        usg_needle_tracker_reset(t);
+        usg_needle n;
+        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        cr_assert(n.found, "seed %u: needle above a cortex not found", seed);
+        double want = angle_of(sc.ex, sc.ey, sc.tx, sc.ty);
+        cr_expect_lt(angle_diff(n.angle_deg, want), 0.5, "seed %u: angle %.2f vs %.2f", seed, n.angle_deg, want);
+        cr_expect_lt(hypot(n.tip.x - sc.tx, n.tip.y - sc.ty), 2.5, "seed %u: tip (%.1f,%.1f)", seed, n.tip.x, n.tip.y);
+    }
     usg_image_free(&img);
     usg_needle_tracker_free(t);
 }
