@@ -331,6 +331,7 @@ static void clear_on_bone(nd_ctx *c, const usg_edge *e1, const usg_edge *e2) {
 
 #define ND_REFIT_DEG 0.5 /* pass 3 samples again on its own refit axis when it turned more */
 #define ND_REFIT_MAX 3
+#define ND_PASS3_BAND 2 /* pass 3 looks for the contrast peak this far (px) beside the axis */
 #define ND_AHEAD_MM 3.0 /* tracking: the shaft run is cut this far (plus two frames' motion) past the predicted tip */
 
 #define ND_RETRACT_MM 8.0 /* a stepless tip this far short of the prediction is a faded shaft */
@@ -852,6 +853,19 @@ static void cut_run_ahead(const nd_ctx *c, const nd_hint *hint, nd_run *run, nd_
     else run->k0 = en->kt;
 }
 
+/* While tracking: the run's far end trimmed back over columns whose contrast
+ * peaks at the edge of the search band (no ridge on the axis there: the
+ * glare of a cortex the tip runs into, beside the axis; walking on through it
+ * put tips at the cortex's end, 2-5 mm beyond). */
+static void trim_off_axis(const nd_ctx *c, nd_run *run, nd_ends *en) {
+    int k = en->kt;
+    while ((k - en->ke) * en->dir > 4 && fabsf(c->pk_v[k]) >= ND_PASS3_BAND - 0.01f) k -= en->dir;
+    if (k == en->kt) return;
+    en->kt = k;
+    if (en->dir > 0) run->k1 = k;
+    else run->k0 = k;
+}
+
 /* Pass 3 of a measurement: the strip sampled on p->line, the shaft run
  * (near the previous one, p->r0..p->r1), its ends and its tip; the axis
  * refitted on the run (to_tip: on the run from the entry to the tip only).
@@ -873,12 +887,13 @@ static int axis_pass(nd_ctx *c, const usg_image *img, const nd_hint *hint, const
     for (int it = 0;; it++) {
         if (it > 0 || !sampled) {
             if (!sample(c, img, &p->line, 3 + c->flank, hint)) return 0;
-            strip_peaks(c, 2);
+            strip_peaks(c, ND_PASS3_BAND);
             double win[2] = {fmin(column_of(c, p->r0), column_of(c, p->r1)) - gap,
                              fmax(column_of(c, p->r0), column_of(c, p->r1)) + gap};
             if (!shaft_run(c, img, e1, e2, noise, gap, win, &p->run, &p->level)) return 0;
             p->en = run_ends(c, p->run, &p->line, hint);
             if (hint) cut_run_ahead(c, hint, &p->run, &p->en);
+            if (hint) trim_off_axis(c, &p->run, &p->en);
             p->ktip = refine_tip(c, p->en.ke, p->en.kt, p->en.dir, &p->stepped);
         }
         int kt = p->en.kt;
