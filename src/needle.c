@@ -244,7 +244,8 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
     double tip_db = (m->i_tip - t->median) / ND_GREY_PER_DB, bevel_db = (m->i_tip - m->i_shaft) / ND_GREY_PER_DB;
     /* (while tracking, a bevel that ends on a cortex or in the joint needs no step) */
     int bright_tip = (m->tip_step || tracking) && tip_db >= ND_TIP_DB && bevel_db >= ND_BEVEL_DB;
-    /* (while tracking, a bright bevel at a step carries a faint steep shaft) */
+    /* (while tracking, a bright bevel at a step carries a faint steep shaft; without
+     * the step, a bright end is as often a cortex's glare at the joint) */
     if (m->snr < (tracking ? (bright_tip && m->tip_step ? 2.5 : 4.0) : (m->border_entry ? (bright_tip ? 5.0 : 6.0) : 12.0))) return 3;
     if (m->fill < (tracking ? (bright_tip && m->tip_step ? 0.35 : 0.5) : 0.6)) return 4;
     if (m->rms > (tracking ? 1.5 : 1.2)) return 5;
@@ -600,6 +601,21 @@ static int same_entry(const nd_meas *a, const nd_meas *b, double sp) {
     return a->border_entry && b->border_entry && hypot(a->entry.x - b->entry.x, a->entry.y - b->entry.y) * sp < 2.0;
 }
 
+/* Is m the tracked needle's own shaft (within 5 degrees and 1.5 mm of the
+ * predicted axis) with its tip ND_RETRACT_MM or more behind the predicted
+ * tip? The shaft faded out and its bevel is lost (in a cortex's glare at the
+ * joint): the track coasts rather than jump back centimetres. */
+static int behind_prediction(const usg_needle_tracker *t, const nd_meas *m, const usg_needle *p) {
+    double dx = p->tip.x - p->entry.x, dy = p->tip.y - p->entry.y, L = hypot(dx, dy);
+    if (L <= 0) return 0;
+    dx /= L;
+    dy /= L;
+    double off = fabs(-dy * (m->tip.x - p->tip.x) + dx * (m->tip.y - p->tip.y));
+    double behind = dx * (p->tip.x - m->tip.x) + dy * (p->tip.y - m->tip.y);
+    return fabs(m->line.dx * dx + m->line.dy * dy) > cos(5.0 * M_PI / 180.0) && off * t->c.sp < 1.5 &&
+           behind * t->c.sp >= ND_RETRACT_MM;
+}
+
 static double meas_confidence(const nd_meas *m) {
     double a = clampd((m->snr - 3.0) / 12.0, 0, 1);
     double b = clampd(m->len_mm / 10.0, 0.3, 1);
@@ -662,7 +678,7 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
                 m = a;
             }
         }
-        if (!got && !window_only && acquire(t, img, sacrum, ilium, &m)) {
+        if (!got && !window_only && acquire(t, img, sacrum, ilium, &m) && !behind_prediction(t, &m, &p)) {
             update_track(t, &m);
             got = 1;
         }

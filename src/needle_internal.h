@@ -12,6 +12,10 @@
 
 typedef struct nd_line { double px, py, dx, dy; } nd_line;
 
+/* A tracked tip this far (mm) short of the prediction is not a withdrawn
+ * needle: a faded stretch of shaft, its bevel lost in a cortex's glare. */
+#define ND_RETRACT_MM 8.0
+
 /* ---- needle_filter.c: downsampling and the Hessian ridge filter ---- */
 
 /* 2x2 box downsample of `in` into out (w2 x h2 = in/2, rounded down). */

@@ -334,7 +334,6 @@ static void clear_on_bone(nd_ctx *c, const usg_edge *e1, const usg_edge *e2) {
 #define ND_PASS3_BAND 2 /* pass 3 looks for the contrast peak this far (px) beside the axis */
 #define ND_AHEAD_MM 3.0 /* tracking: the shaft run is cut this far (plus two frames' motion) past the predicted tip */
 
-#define ND_RETRACT_MM 8.0 /* a stepless tip this far short of the prediction is a faded shaft */
 
 #define ND_WALK_OFF_PX 1.9f /* the tip search walks on while the echo peaks this close to the axis */
 
