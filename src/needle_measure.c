@@ -636,6 +636,23 @@ static double centre_grey(const nd_ctx *c, int k) {
     return n ? sum / n : -1;
 }
 
+/* How far from column k0 toward k1 (dir) the echo on the axis stays bright
+ * (ND_GLARE_DB over the frame's tissue) with no bone column: the last such
+ * column (k0 if none). */
+#ifndef ND_GLARE_DB
+#define ND_GLARE_DB 20.0
+#endif
+static double bright_to(const nd_ctx *c, double k0, double k1, int dir) {
+    if (!(c->tissue_grey > 0)) return k0;
+    const double thr = c->tissue_grey + ND_GLARE_DB * 255.0 / ND_DISPLAY_DR_DB;
+    double last = k0;
+    for (int k = (int)lrint(k0) + dir; (k1 - k) * dir >= 0; k += dir) {
+        if (k < 0 || k >= c->st.len || c->pk_c[k] <= ND_BONE_COL || centre_grey(c, k) < thr) break;
+        last = k;
+    }
+    return (k1 - last) * dir < 1.0 ? k1 : last;
+}
+
 /* The brightest echo (3-column mean of the centre rows, unsmoothed) over the
  * last ~1.5 mm of shaft before the tip at column kt (dir: entry -> tip): a
  * needle's bevel echoes brighter than its shaft. */
@@ -996,6 +1013,13 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
              * part of a shaft whose bevel is lost; acquisition decides) */
             if (tip_stepped && (kp - ktip) * dir > ND_RETRACT_MM / c->sp + 2.0 * hint->speed_px) ND_FAIL(13);
             if (!tip_stepped) ktip = kp;
+        }
+        /* no step, short of the prediction, with bright echo on the axis up
+         * to it (a tip in the glare of the cortex it converges on): the
+         * predicted tip, never inside the bone */
+        if (!tip_stepped && (kp - ktip) * dir > 0 && kp >= 0 && kp < c->st.len) {
+            double k2 = bright_to(c, ktip, kp, dir);
+            if ((k2 - ktip) * dir > 0) ktip = k2;
         }
         /* a run with no step at its end, far beyond the prediction, ran on along
          * something else (a cortex by the joint): the step near the predicted

@@ -9,6 +9,7 @@
 # CASE names pick cases from the built-in list (default: all); `list` prints it.
 # FRAMES (default 30) sets the sequence length; REPLAY_OPTS adds replay options;
 # SEED_OFFSET (default 0) is added to every case's seed (a fresh, held-out set).
+# STRICT=1: exit 1 when any case fails a gate (CTest runs some cases so: tests/sweep.cmake).
 set -eu
 bin=${1:?usage: needle_sweep.sh USGUIDE [OUTDIR [CASE...]]}
 out=${2:-${TMPDIR:-/tmp}/needle_sweep}
@@ -112,3 +113,4 @@ printf 'pooled: recall %s fp %s tip p50 %s p95 %s mm, angle p50 %s p95 %s deg\n'
     "$(num needle_recall "$out/pooled_eval.txt")" "$(num needle_fp_rate "$out/pooled_eval.txt")" \
     "$(num tip_err_median_mm "$out/pooled_eval.txt")" "$(num tip_err_p95_mm "$out/pooled_eval.txt")" \
     "$(num angle_err_median_deg "$out/pooled_eval.txt")" "$(num angle_err_p95_deg "$out/pooled_eval.txt")"
+if [ "${STRICT:-0}" = 1 ] && grep -q ' FAIL' "$out/summary.txt"; then exit 1; fi
