@@ -276,7 +276,7 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
         return 13; /* (darker tissue beneath: a cortex the bone stage missed) */
     }
     /* (beside a steep shaft the flanks hold its lateral blur; a bevel vouches for it) */
-    if (above_bg_db < (tracking || bright_tip ? 5.0 : 8.0)) return 12;
+    if (above_bg_db < (tracking && bright_tip && m->tip_step ? 2.0 : (tracking || bright_tip ? 5.0 : 8.0))) return 12;
     return 0;
 }
 
