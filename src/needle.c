@@ -60,6 +60,12 @@
 #define ND_SHADOW_RATIO 0.65f /* below/above tissue ratio under a run that marks a cortex's shadow */
 #define ND_MIN_BORDER_MM 5.0 /* shortest shaft acquired from the region's edge (3-5 mm pieces of fasciae) */
 #define ND_TIP_DB 30.0  /* a bevel this far above the tissue ... */
+#ifndef ND_BEVEL_SNR
+#define ND_BEVEL_SNR 1.5 /* tracking, a bright bevel at a step where predicted: the shaft's least snr ... */
+#endif
+#ifndef ND_BEVEL_FILL
+#define ND_BEVEL_FILL 0.15 /* ... and fill */
+#endif
 #define ND_BEVEL_DB 3.0 /* ... and this far above its shaft makes a faint shaft a needle */
 #define ND_ANGLE_PX_DEG 60.0 /* angle noise (deg) of a 1 px long shaft; / length in px */
 #define ND_BEND_MM 0.3 /* sagitta over a shaft of 8 mm or more that makes it a fascia (and 1.5 px) */
@@ -246,8 +252,11 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
     int bright_tip = (m->tip_step || tracking) && tip_db >= ND_TIP_DB && bevel_db >= ND_BEVEL_DB;
     /* (while tracking, a bright bevel at a step carries a faint steep shaft; without
      * the step, a bright end is as often a cortex's glare at the joint) */
-    if (m->snr < (tracking ? (bright_tip && m->tip_step ? 2.5 : 4.0) : (m->border_entry ? (bright_tip ? 5.0 : 6.0) : 12.0))) return 3;
-    if (m->fill < (tracking ? (bright_tip && m->tip_step ? 0.35 : 0.5) : 0.6)) return 4;
+    /* (and where the track predicts it, such a bevel carries a steep shaft the
+     * beam hardly shows at all) */
+    int bevel_track = tracking && bright_tip && m->tip_step, at_pred = bevel_track && m->tip_at_pred;
+    if (m->snr < (tracking ? (at_pred ? ND_BEVEL_SNR : (bevel_track ? 2.5 : 4.0)) : (m->border_entry ? (bright_tip ? 5.0 : 6.0) : 12.0))) return 3;
+    if (m->fill < (tracking ? (at_pred ? ND_BEVEL_FILL : (bevel_track ? 0.35 : 0.5)) : 0.6)) return 4;
     if (m->rms > (tracking ? 1.5 : 1.2)) return 5;
     if (m->shadow < (tracking ? 0.45 : 0.55)) return 6;
     /* a long, nearly level line with darker tissue beneath is a cortex even
@@ -276,7 +285,7 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
         return 13; /* (darker tissue beneath: a cortex the bone stage missed) */
     }
     /* (beside a steep shaft the flanks hold its lateral blur; a bevel vouches for it) */
-    if (above_bg_db < (tracking && bright_tip && m->tip_step ? 2.0 : (tracking || bright_tip ? 5.0 : 8.0))) return 12;
+    if (above_bg_db < (bevel_track ? 2.0 : (tracking || bright_tip ? 5.0 : 8.0))) return 12;
     return 0;
 }
 

@@ -119,6 +119,7 @@ typedef struct nd_meas {
     int border_entry;       /* the shaft starts at the imaged region's boundary */
     int tip_step;           /* the echo ends in a clear step (>= 6 dB) at the tip */
     double faded_mm;        /* length of faded shaft between the visible shaft and its bevel (0: none) */
+    int tip_at_pred;        /* tracking: the tip within 3 mm (plus the tip's speed) of the predicted tip */
 } nd_meas;
 
 /* A tracking prediction: where the shaft should be. */

@@ -1058,6 +1058,7 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     shaft_intensity(c, s0, s1, m);
     m->bend_px = bend(c, s0, s1);
     m->tip = column_point(c, ktip);
+    if (hint) m->tip_at_pred = hypot(m->tip.x - hint->tip.x, m->tip.y - hint->tip.y) <= 3.0 / c->sp + hint->speed_px;
     m->i_tip = tip_echo(c, ktip, dir);
     m->entry = m->border_entry ? walk_to_border(c, ke, dir) : column_point(c, ke);
     m->line = l2;
