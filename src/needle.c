@@ -66,7 +66,8 @@
 #ifndef ND_BEVEL_FILL
 #define ND_BEVEL_FILL 0.15 /* ... and fill */
 #endif
-#define ND_BEVEL_DB 3.0 /* ... and this far above its shaft makes a faint shaft a needle */
+#define ND_BEVEL_DB 3.0
+#define ND_STEEP_BEVEL_DEG 45.0 /* steepness from which a bevel vouches for a bent or faint shaft */ /* ... and this far above its shaft makes a faint shaft a needle */
 #define ND_ANGLE_PX_DEG 60.0 /* angle noise (deg) of a 1 px long shaft; / length in px */
 #define ND_BEND_MM 0.3 /* sagitta over a shaft of 8 mm or more that makes it a fascia (and 1.5 px) */
 #define ND_CORTEX_DEG 20.0
@@ -234,6 +235,16 @@ void usg_needle_tracker_free(usg_needle_tracker *t) {
     free(t);
 }
 
+/* A steep shaft from the imaged region's edge ending in a bright bevel at a
+ * step (a fascia is seldom steep, and fades out): such a shaft's lateral blur
+ * bends its measured peaks and lowers its contrast. */
+static int steep_bevel(const usg_needle_tracker *t, const nd_meas *m) {
+    double ang = fabs(atan2(m->line.dy, m->line.dx)) * 180.0 / M_PI;
+    if (ang > 90) ang = 180 - ang;
+    return ang >= ND_STEEP_BEVEL_DEG && m->border_entry && m->tip_step &&
+           (m->i_tip - t->median) / ND_GREY_PER_DB >= ND_TIP_DB && (m->i_tip - m->i_shaft) / ND_GREY_PER_DB >= ND_BEVEL_DB;
+}
+
 /* Why a measurement is not a needle (0: it is one). `tracking` relaxes the
  * thresholds (hysteresis). */
 static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracking) {
@@ -243,7 +254,7 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
     if (!tracking && ang < 2.5) return 1;   /* level with the skin: a fascia, not an inserted needle */
     /* a needle is straight; fasciae and septa bend (the sagitta grows with the square of the length:
      * on a short stretch it says nothing) */
-    if (!tracking && m->len_mm >= 8.0 && m->bend_px > fmax(1.5, ND_BEND_MM / t->c.sp)) return 14;
+    if (!tracking && m->len_mm >= 8.0 && m->bend_px > fmax(1.5, ND_BEND_MM / t->c.sp) * (steep_bevel(t, m) ? 2.0 : 1.0)) return 14;
     if (m->len_mm < (tracking ? 2.0 : (m->border_entry ? ND_MIN_BORDER_MM : 8.0))) return 2;
     /* a bevel echo far above the tissue and above the shaft at a clear step
      * (a steep needle's shaft can be fainter than a fascia, its bevel is not) */
@@ -255,7 +266,7 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
     /* (and where the track predicts it, such a bevel carries a steep shaft the
      * beam hardly shows at all) */
     int bevel_track = tracking && bright_tip && m->tip_step, at_pred = bevel_track && m->tip_at_pred;
-    if (m->snr < (tracking ? (at_pred ? ND_BEVEL_SNR : (bevel_track ? 2.5 : 4.0)) : (m->border_entry ? (bright_tip ? 5.0 : 6.0) : 12.0))) return 3;
+    if (m->snr < (tracking ? (at_pred ? ND_BEVEL_SNR : (bevel_track ? 2.5 : 4.0)) : (m->border_entry ? (bright_tip ? (steep_bevel(t, m) ? 4.0 : 5.0) : 6.0) : 12.0))) return 3;
     if (m->fill < (tracking ? (at_pred ? ND_BEVEL_FILL : (bevel_track ? 0.35 : 0.5)) : 0.6)) return 4;
     if (m->rms > (tracking ? 1.5 : 1.2)) return 5;
     if (m->shadow < (tracking ? 0.45 : 0.55)) return 6;
