@@ -19,7 +19,7 @@
 /* Anatomy and search constants, in mm where they are lengths. */
 #define CORTEX_GAP_MM 1.2       /* skipped below a sample before the shadow */
 #define SHADOW_LEN_MM 10.0      /* shadow averaged over this depth */
-#define SHADOW_RATIO 0.5f      /* below/sample brightness where shadow evidence ends */
+#define SHADOW_RATIO 0.5f      /* below/sample brightness (over the dark end) where shadow evidence ends */
 #define MAX_SLOPE 2.7           /* steepest surface followed, depth/lateral (70 deg) */
 #define MIN_SURFACE_MM 4.0      /* shorter surfaces are noise */
 #define MIN_SURFACE_SCORE 1.0   /* integral of (evidence - tau) over a surface, mm */

@@ -9,8 +9,14 @@
 
 #include <string.h>
 
-/* Brightness scale: the 99th percentile of the valid samples. */
-static float bright_level(const usg_bone_grid *g, const float *a) {
+/* Grey levels are log-compressed amplitude: a scanner's gain adds a constant
+ * to them and its display range scales them. The evidence is measured
+ * between the image's dark end (*dark: the 2nd percentile of the valid
+ * samples, shadow or noise floor, less DARK_BLACK) and its bright end
+ * (*bright, the 99th), so neither changes it much (short of clipping). */
+#define DARK_BLACK 16.0f /* grey levels at the dark end that count as black */
+
+static void grey_levels(const usg_bone_grid *g, const float *a, float *dark, float *bright) {
     unsigned hist[256];
     memset(hist, 0, sizeof hist);
     size_t n = 0;
@@ -22,10 +28,19 @@ static float bright_level(const usg_bone_grid *g, const float *a) {
             n++;
         }
     }
-    size_t want = n - n / 100, acc = 0;
-    int b = 0;
-    while (b < 255 && (acc += hist[b]) < want) b++;
-    return b < 16 ? 16.0f : (float)b;
+    size_t want_hi = n - n / 100, want_lo = n / 50, acc = 0;
+    int b = 0, lo = -1;
+    for (; b < 255; b++) {
+        acc += hist[b];
+        if (lo < 0 && acc > want_lo) lo = b;
+        if (acc >= want_hi) break;
+    }
+    if (lo < 0) lo = b;
+    *bright = b < 16 ? 16.0f : (float)b;
+    /* (the first grey levels are black: dark speckle grains of any image reach
+     * them; only a floor lifted above them is the scanner's) */
+    float dk = (float)lo - DARK_BLACK;
+    *dark = dk < 0 ? 0 : (dk < *bright - 16.0f ? dk : *bright - 16.0f);
 }
 
 /* Box-smooth col[lo, hi) along depth into out (half-width r). */
@@ -40,7 +55,9 @@ static void smooth_depth(const float *col, int lo, int hi, int r, float *out, fl
 
 void usg_bone_score(const usg_bone_grid *g, const usg_bone_score_params *sp, const float *a,
                     float *f, float *prefix, float *tmp) {
-    const float inv_bright = 1.0f / bright_level(g, a);
+    float dark, bright;
+    grey_levels(g, a, &dark, &bright);
+    const float inv_bright = 1.0f / (bright - dark);
     const int nd = g->nd;
     for (int j = 0; j < g->nr; j++) {
         const float *col = a + (size_t)j * nd;
@@ -54,8 +71,10 @@ void usg_bone_score(const usg_bone_grid *g, const usg_bone_score_params *sp, con
             int b0 = i + sp->gap, b1 = b0 + sp->shadow_len;
             if (b1 > hi) b1 = hi;
             if (b1 - b0 < need) break; /* no room to see a shadow */
-            float below = (prefix[b1] - prefix[b0]) / (float)(b1 - b0);
-            float v = tmp[i];
+            float below = (prefix[b1] - prefix[b0]) / (float)(b1 - b0) - dark;
+            float v = tmp[i] - dark;
+            if (below < 0) below = 0;
+            if (v <= 0) continue;
             float sh = 1.0f - below / ((v + 1.0f) * sp->shadow_ratio);
             if (sh <= 0) continue;
             float br = v * inv_bright;

@@ -22,6 +22,7 @@ typedef struct scene {
     double left_slope, right_slope; /* rise (px per px) away from the cleft */
     int bones;                    /* 0: tissue only */
     int fan;                      /* 1: black outside the probe's fan */
+    double lift, range;           /* display: grey = lift + range * grey (0, 1: as rendered) */
     unsigned seed;
 } scene;
 
@@ -57,6 +58,8 @@ static void render(const scene *sc, const usg_probe *p, usg_image *img) {
                     if (d > 3) v *= 0.12;
                 }
             }
+            if (v > 255) v = 255;
+            if (sc->range > 0) v = sc->lift + sc->range * v;
             if (sc->fan && !usg_probe_inside(p, x, y)) v = 0;
             row[x] = (uint8_t)(v > 255 ? 255 : v);
         }
@@ -196,6 +199,30 @@ Test(bone, auto_side_uses_the_steeper_rise_when_depths_match) {
     r = detect(&sc, &p, USG_SIDE_AUTO, 3);
     cr_assert(r->sacrum.found && r->ilium.found);
     cr_expect(r->sacrum.pts[0].x > sc.cleft_x, "steeper left bone: sacrum starts at x %.1f", r->sacrum.pts[0].x);
+    free(r);
+}
+
+/* A scanner's gain adds a constant to the log-compressed grey levels and its
+ * display range scales them: the noise floor in the shadow lifted to grey 64,
+ * the cortex at 244 (the ratio of shadow to cortex greys, 0.26, is no shadow
+ * by grey ratio alone). The surfaces are found as accurately; tissue with
+ * only a fascia still shows no bone. */
+Test(bone, lifted_display_floor_and_narrower_range) {
+    scene sc = default_scene();
+    sc.lift = 60;
+    sc.range = 0.75;
+    usg_probe p = linear_probe(0.15);
+    run *r = detect(&sc, &p, USG_SIDE_LEFT, 1);
+    cr_assert(r->sacrum.found && r->ilium.found, "sacrum %d, ilium %d", r->sacrum.found, r->ilium.found);
+    double md, cov;
+    score_edge(&sc, &r->sacrum, 0, 1.0 / 0.15, &md, &cov);
+    cr_expect(md * 0.15 < 0.3 && cov > 0.9, "sacrum mean distance %.3f mm, coverage %.3f", md * 0.15, cov);
+    score_edge(&sc, &r->ilium, 1, 1.0 / 0.15, &md, &cov);
+    cr_expect(md * 0.15 < 0.3 && cov > 0.9, "ilium mean distance %.3f mm, coverage %.3f", md * 0.15, cov);
+    free(r);
+    sc.bones = 0;
+    r = detect(&sc, &p, USG_SIDE_LEFT, 1);
+    cr_expect(!r->sacrum.found && !r->ilium.found, "tissue only: sacrum %d, ilium %d", r->sacrum.found, r->ilium.found);
     free(r);
 }
 

@@ -113,4 +113,9 @@ printf 'pooled: recall %s fp %s tip p50 %s p95 %s mm, angle p50 %s p95 %s deg\n'
     "$(num needle_recall "$out/pooled_eval.txt")" "$(num needle_fp_rate "$out/pooled_eval.txt")" \
     "$(num tip_err_median_mm "$out/pooled_eval.txt")" "$(num tip_err_p95_mm "$out/pooled_eval.txt")" \
     "$(num angle_err_median_deg "$out/pooled_eval.txt")" "$(num angle_err_p95_deg "$out/pooled_eval.txt")"
+printf 'pooled bone: sacrum %s mm / coverage %s, ilium %s mm / coverage %s, label swaps %s, target p50 %s p95 %s mm\n' \
+    "$(num sacrum_mean_dist_mm "$out/pooled_eval.txt")" "$(num sacrum_coverage "$out/pooled_eval.txt")" \
+    "$(num ilium_mean_dist_mm "$out/pooled_eval.txt")" "$(num ilium_coverage "$out/pooled_eval.txt")" \
+    "$(num label_swaps "$out/pooled_eval.txt")" \
+    "$(num target_err_median_mm "$out/pooled_eval.txt")" "$(num target_err_p95_mm "$out/pooled_eval.txt")"
 if [ "${STRICT:-0}" = 1 ] && grep -q ' FAIL' "$out/summary.txt"; then exit 1; fi
