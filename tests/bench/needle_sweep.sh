@@ -3,7 +3,9 @@
 # synthetic sequences it was not tuned on (issue 6): each case is generated with
 # `usguide sim` (kept in OUTDIR/<case>, regenerated when its options change or
 # REGEN=1), replayed, scored with `usguide eval`, and printed as one line:
-#   case  recall fp tip_p50 tip_p95 angle_p50 angle_p95  PASS|FAIL (which gates)
+#   case  recall fp tip_p50 tip_p95 angle_p50 angle_p95  PASS|FAIL (which needle gates)  bone-ok|bone-fail (which)
+# (bone gates as in tests/accuracy.cmake: edge distance <= 0.5 mm, coverage >= 0.90, no label
+# swaps, target median <= 1.0 mm, p95 <= 2.5 mm)
 # Gates as in tests/needle.cmake: recall >= 0.98, fp <= 0.01 (0 without a
 # needle), tip p50 <= 0.5 / p95 <= 1.5 mm, angle p50 <= 1.0 / p95 <= 2.5 deg.
 # CASE names pick cases from the built-in list (default: all); `list` prints it.
@@ -68,7 +70,7 @@ renumber() { # FILE OFFSET: the JSON Lines with "frame" shifted by OFFSET
 : >"$out/pooled_truth.jsonl"
 : >"$out/pooled_results.jsonl"
 
-printf '%-14s %7s %7s %7s %7s %7s %7s  %s\n' case recall fp tip50 tip95 ang50 ang95 verdict
+printf '%-14s %7s %7s %7s %7s %7s %7s  %s  %s\n' case recall fp tip50 tip95 ang50 ang95 verdict bone
 i=0
 cases | while read -r name opts; do
     if [ -n "$only" ]; then
@@ -104,9 +106,16 @@ cases | while read -r name opts; do
             if (a95 == "-" || a95 + 0 > 2.5) bad = bad " ang95"
         }
         print bad == "" ? "PASS" : "FAIL" bad }')
-    printf '%-14s %7s %7s %7s %7s %7s %7s  %s\n' "$name" "$r" "$f" "$t50" "$t95" "$a50" "$a95" "$verdict"
+    bone=$(awk '$1 ~ /_mean_dist_mm$/ && ($2 == "n/a" || $2 + 0 > 0.5) { b = b " " substr($1, 1, index($1, "_") - 1) "-dist" }
+        $1 ~ /^(sacrum|ilium)_coverage$/ && $2 + 0 < 0.90 { b = b " " substr($1, 1, index($1, "_") - 1) "-cov" }
+        $1 == "label_swaps" && $2 + 0 > 0 { b = b " swaps" }
+        $1 == "target_err_median_mm" && ($2 == "n/a" || $2 + 0 > 1.0) { b = b " target" }
+        $1 == "target_err_p95_mm" && ($2 == "n/a" || $2 + 0 > 2.5) { b = b " target95" }
+        END { print b == "" ? "bone-ok" : "bone-fail" b }' "$d/eval.txt")
+    printf '%-14s %7s %7s %7s %7s %7s %7s  %s  %s\n' "$name" "$r" "$f" "$t50" "$t95" "$a50" "$a95" "$verdict" "$bone"
 done | tee "$out/summary.txt"
-echo "passed $(grep -c ' PASS$' "$out/summary.txt" || true) of $(wc -l <"$out/summary.txt") cases ($out/summary.txt)"
+echo "passed $(grep -c ' PASS ' "$out/summary.txt" || true) of $(wc -l <"$out/summary.txt") cases ($out/summary.txt);" \
+    "bone gates passed by $(grep -c ' bone-ok$' "$out/summary.txt" || true)"
 # the pooled figures: every needle frame of the cases run, one population
 "$bin" eval "$out/pooled_truth.jsonl" "$out/pooled_results.jsonl" >"$out/pooled_eval.txt" 2>&1 || true
 printf 'pooled: recall %s fp %s tip p50 %s p95 %s mm, angle p50 %s p95 %s deg\n' \
