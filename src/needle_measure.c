@@ -97,24 +97,31 @@ double nd_ctx_border_px(const nd_ctx *c, double x, double y) {
 #define ND_NOISE_MIN_GREY -1.0f
 #endif
 
-/* Robust noise of the ridge contrast: MAD of the outermost search rows,
- * where there is tissue (black shadow or outside-the-fan columns would
- * make it zero). */
-static double strip_noise(nd_ctx *c, int rs) {
+/* Robust noise of the ridge contrast over columns k0..k1: MAD of the
+ * outermost search rows, where there is tissue (black shadow or
+ * outside-the-fan columns would make it zero). `quieter`: the side of the
+ * axis with the smaller MAD (a tracked needle lying 2-4 mm above a cortex
+ * has the cortex's edge in its outer rows on that side, which inflated the
+ * noise threefold and lost the shaft). -1 if too few samples. */
+static double side_mad(nd_ctx *c, int v, int k0, int k1) {
     const nd_strip *s = &c->st;
     int n = 0;
-    for (int v = -rs; v <= rs; v += 2 * rs) {
-        for (int dv = 0; dv < 2; dv++) {
-            int vv = v < 0 ? v + dv : v - dv;
-            const float *con = nd_strip_row(s, s->con, vv), *sm = nd_strip_row(s, s->sm, vv);
-            const uint8_t *ok = nd_strip_okrow(s, s->conok, vv);
-            for (int k = 0; k < s->len && n < c->scratch_cap; k += 2) {
-                if (ok[k] && sm[k] > ND_NOISE_MIN_GREY) c->scratch[n++] = fabsf(con[k]);
-            }
+    for (int dv = 0; dv < 2; dv++) {
+        int vv = v < 0 ? v + dv : v - dv;
+        const float *con = nd_strip_row(s, s->con, vv), *sm = nd_strip_row(s, s->sm, vv);
+        const uint8_t *ok = nd_strip_okrow(s, s->conok, vv);
+        for (int k = k0; k <= k1 && n < c->scratch_cap; k += 2) {
+            if (ok[k] && sm[k] > ND_NOISE_MIN_GREY) c->scratch[n++] = fabsf(con[k]);
         }
     }
-    if (n < 20) return -1;
-    double mad = nd_median(c->scratch, n) * 1.4826;
+    return n < 10 ? -1 : nd_median(c->scratch, n) * 1.4826;
+}
+
+static double strip_noise(nd_ctx *c, int rs, int k0, int k1, int quieter) {
+    double a = side_mad(c, -rs, k0, k1), b = side_mad(c, rs, k0, k1), mad;
+    if (a < 0 && b < 0) return -1;
+    if (a < 0 || b < 0) mad = fmax(a, b);
+    else mad = quieter ? fmin(a, b) : 0.5 * (a + b);
     return mad < 0.5 ? 0.5 : mad;
 }
 
@@ -933,11 +940,19 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     const int gap = clampi((int)lrint(1.0 / c->sp), 3, 12);
     /* pass 1: wide search, robust axis over everything bright near the line */
     if (!sample(c, img, guess, rs + c->flank, NULL)) ND_FAIL(1);
-    double noise = strip_noise(c, rs);
+    /* tracking: noise and axis over the predicted shaft only (the line runs
+     * on past the tip, often into a cortex whose brighter echo would pull it) */
+    int f0 = 0, f1 = c->st.len - 1;
+    if (hint) {
+        double a = column_of(c, hint->entry), b = column_of(c, hint->tip);
+        f0 = imax(f0, (int)floor(fmin(a, b)) - gap);
+        f1 = imin(f1, (int)ceil(fmax(a, b)) + gap);
+    }
+    double noise = strip_noise(c, rs, 0, c->st.len - 1, hint != NULL);
     if (noise < 0) ND_FAIL(2);
     strip_peaks(c, rs);
     nd_line l1, l2;
-    if (!fit_axis(c, 0, c->st.len - 1, 3.0 * noise, rs, &l1)) ND_FAIL(3);
+    if (!fit_axis(c, f0, f1, 3.0 * noise, rs, &l1)) ND_FAIL(3);
     if (!hint) { /* acquisition: a hopeless line is dropped before the fine passes */
         nd_run r1;
         double lv1;

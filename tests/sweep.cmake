@@ -13,3 +13,18 @@ foreach(case ${USG_SWEEP_CASES})
   set_tests_properties(needle_sweep_${case} PROPERTIES ENVIRONMENT "STRICT=1;REGEN=1" TIMEOUT 600
                        LABELS "accuracy;needle")
 endforeach()
+
+# Cases that do not pass every gate yet, held to what they reach now (a floor
+# against regressions, raised as they improve): a05_lat, a 5 deg needle 2-4 mm
+# above the ilium (recall was 0.56 while the tracked shaft's noise was taken
+# from both sides of its search band, the cortex's edge in one of them).
+set(USG_SWEEP_FLOOR_a05_lat --require needle_recall>=0.9 --require needle_fp_rate<=0 --require tip_err_median_mm<=0.6)
+foreach(case a05_lat)
+  set(dir ${CMAKE_CURRENT_BINARY_DIR}/tmp/sweep_${case})
+  add_test(NAME sweep_run_${case}
+           COMMAND sh ${CMAKE_SOURCE_DIR}/tests/bench/needle_sweep.sh $<TARGET_FILE:usguide> ${dir} ${case})
+  set_tests_properties(sweep_run_${case} PROPERTIES FIXTURES_SETUP sweep_run_${case} ENVIRONMENT "REGEN=1"
+                       TIMEOUT 600 LABELS "accuracy;needle")
+  usg_eval_gate(needle_sweep_floor_${case} sweep_run_${case} ${dir}/${case}/truth.jsonl ${dir}/${case}/results.jsonl
+                needle ${USG_SWEEP_FLOOR_${case}})
+endforeach()
