@@ -684,6 +684,8 @@ static double tip_echo(const nd_ctx *c, double kt, int dir) {
 #define ND_BEVEL_ABOVE_DB 30.0  /* the bevel's echo over the frame's typical tissue */
 #define ND_BEVEL_SIDE_MM 2.5    /* the spot is compact: this far from it in any direction but the shaft's ... */
 #define ND_BEVEL_SIDE_DB 12.0   /* ... the echo is this much weaker (a cortex or fascia crossing is not) */
+#define ND_BEVEL_LAT_DEG 35.0   /* ... but within this of the horizontal (a deep bevel's lateral blur) ... */
+#define ND_BEVEL_LAT_DB 6.0     /* ... where it must be this much weaker at twice the distance */
 #define ND_BEVEL_OFF_MM 1.0     /* the spot's across-axis peak lies this close to the extended axis */
 
 /* Across-axis peak of the image at column k (unit normal n, steps of 1 px
@@ -720,15 +722,17 @@ static int on_bone(const nd_ctx *c, const usg_edge *e1, const usg_edge *e2, doub
 
 /* The brightest grey on a circle of radius rad px around p, over 24
  * directions, leaving out those within 40 degrees of (bx, by) (the shaft
- * behind a bevel) and those on a bone cortex the bone stage found (a tip at
- * the joint has cortex on both sides); -1 when the circle leaves the imaged
- * region. */
+ * behind a bevel), those on a bone cortex the bone stage found (a tip at
+ * the joint has cortex on both sides) and, with `lateral` > 0, those within
+ * that many degrees of the horizontal (the beam's lateral blur); -1 when the
+ * circle leaves the imaged region. */
 static double ring_max(const nd_ctx *c, const usg_image *img, usg_point p, double rad, double bx, double by,
-                       const usg_edge *e1, const usg_edge *e2) {
+                       double lateral, const usg_edge *e1, const usg_edge *e2) {
     double best = 0;
     for (int i = 0; i < 24; i++) {
         double a = i * M_PI / 12.0, ux = cos(a), uy = sin(a);
         if (ux * bx + uy * by > cos(40.0 * M_PI / 180.0)) continue;
+        if (lateral > 0 && fabs(ux) > cos(lateral * M_PI / 180.0)) continue;
         double x = p.x + rad * ux, y = p.y + rad * uy;
         if (nd_ctx_border_px(c, x, y) < 1) return -1;
         if (on_bone(c, e1, e2, x, y)) continue;
@@ -736,6 +740,34 @@ static double ring_max(const nd_ctx *c, const usg_image *img, usg_point p, doubl
         if (g > best) best = g;
     }
     return best;
+}
+
+/* Is the spot at p, of grey `peak`, compact: on a ring of ND_BEVEL_SIDE_MM the
+ * echo is ND_BEVEL_SIDE_DB weaker (but for the shaft's direction (bx, by));
+ * where the ring is brighter only across the beam (a deep bevel's lateral
+ * blur reaches past the ring), axially it must be, and across the beam at
+ * twice the distance the echo must have fallen by ND_BEVEL_LAT_DB (a fascia
+ * or a cortex crossing the axis runs on). */
+static int compact_spot(const nd_ctx *c, const usg_image *img, usg_point p, double peak, double bx, double by,
+                        const usg_edge *e1, const usg_edge *e2) {
+    const double gpd = 255.0 / ND_DISPLAY_DR_DB, rad = ND_BEVEL_SIDE_MM / c->sp;
+    double ring = ring_max(c, img, p, rad, bx, by, 0, e1, e2);
+    if (ring < 0) return 0;
+    if (ring <= peak - ND_BEVEL_SIDE_DB * gpd) return 1;
+    ring = ring_max(c, img, p, rad, bx, by, ND_BEVEL_LAT_DEG, e1, e2);
+    if (ring < 0 || ring > peak - ND_BEVEL_SIDE_DB * gpd) return 0;
+    for (int side = -1; side <= 1; side += 2) {
+        double x = p.x + side * 2.0 * rad, best = 0;
+        for (int dy = -2; dy <= 2; dy++) {
+            double y = p.y + dy * 0.25 * rad; /* +-0.5 rad across the lateral line */
+            if (nd_ctx_border_px(c, x, y) < 1) return 0;
+            if (on_bone(c, e1, e2, x, y)) continue;
+            double g = nd_bilinear(img, x, y);
+            if (g > best) best = g;
+        }
+        if (best > peak - ND_BEVEL_LAT_DB * gpd) return 0;
+    }
+    return 1;
 }
 
 /* Look for the bevel beyond column kt (the visible shaft's end, dir: entry ->
@@ -768,8 +800,7 @@ static int find_bevel(nd_ctx *c, const usg_image *img, int kt, int dir, const do
     usg_point p = nd_line_at(l, c->st.u0 + best_k, o);
     double ey; /* a bright spot on a cortex is the cortex */
     if ((edge_y(e1, p.x, &ey) && p.y >= ey - 0.5 / c->sp) || (edge_y(e2, p.x, &ey) && p.y >= ey - 0.5 / c->sp)) return 0;
-    double ring = ring_max(c, img, p, ND_BEVEL_SIDE_MM / c->sp, -dir * l->dx, -dir * l->dy, e1, e2);
-    if (ring < 0 || ring > peak - ND_BEVEL_SIDE_DB * gpd) return 0;
+    if (!compact_spot(c, img, p, peak, -dir * l->dx, -dir * l->dy, e1, e2)) return 0;
     *kb = best_k;
     *off = o;
     return 1;
