@@ -12,9 +12,11 @@
 
 typedef struct nd_line { double px, py, dx, dy; } nd_line;
 
-/* A tracked tip this far (mm) short of the prediction is not a withdrawn
- * needle: a faded stretch of shaft, its bevel lost in a cortex's glare. */
-#define ND_RETRACT_MM 8.0
+/* A tracked tip this far (mm) short of the prediction with no step is not a
+ * withdrawn needle: a faded stretch of shaft, its bevel lost in a cortex's
+ * glare (at 8 mm a tip fading into the joint's glare stepped back 5 mm a
+ * frame, 13-20 mm short after four frames). */
+#define ND_RETRACT_MM 4.0
 
 /* ---- needle_filter.c: downsampling and the Hessian ridge filter ---- */
 
