@@ -34,6 +34,18 @@ wait_port() {
     fail "nothing listens on 127.0.0.1:$1 after ${2:-5} s"
 }
 
+# Wait until file $1 has at least $2 lines (at most $3 seconds; a loaded
+# machine starts processes slowly); prints the count reached.
+wait_lines() {
+    local i n=0
+    for i in $(seq 1 $(( $3 * 20 ))); do
+        n=$(wc -l < "$1" 2>/dev/null || echo 0)
+        [ "$n" -ge "$2" ] && break
+        sleep 0.05
+    done
+    echo "$n"
+}
+
 # Processes started by this script, ended on exit (by PID only).
 PIDS=""
 track() { PIDS="$PIDS $1"; }

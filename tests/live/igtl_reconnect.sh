@@ -7,13 +7,14 @@ port=$(free_port)
 start_image_server "$port" 30
 out="$SCRATCH/igtl_reconnect.jsonl"
 err="$SCRATCH/igtl_reconnect.err"
+rm -f "$out" "$err" # (a previous run's lines would count as this one's)
 timeout 30 "$USGUIDE" live "igtl://127.0.0.1:$port" --frames 90 --results "$out" 2>"$err" &
 live_pid=$!
 track $live_pid
-sleep 1.2
-before=$(wc -l < "$out")
-[ "$before" -ge 10 ] || fail "only $before frames before the server was killed"
+before=$(wait_lines "$out" 10 15)
+[ "$before" -ge 10 ] || fail "only $before frames in 15 s before the server was killed"
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
+before=$(wc -l < "$out")
 note "server killed after $before frames"
 sleep 1.5
 during=$(wc -l < "$out")
