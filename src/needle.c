@@ -269,7 +269,10 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
     if (m->snr < (tracking ? (at_pred ? ND_BEVEL_SNR : (bevel_track ? 2.5 : 4.0)) : (m->border_entry ? (bright_tip ? (steep_bevel(t, m) ? 4.0 : 5.0) : 6.0) : 12.0))) return 3;
     if (m->fill < (tracking ? (at_pred ? ND_BEVEL_FILL : (bevel_track ? 0.35 : 0.5)) : 0.6)) return 4;
     if (m->rms > (tracking ? 1.5 : 1.2)) return 5;
-    if (m->shadow < (tracking ? 0.45 : 0.55)) return 6;
+    /* (beside a steep shaft the normal points across the beam, not into a
+     * shadow: the tissue on its two sides may differ; a bright bevel at a
+     * step at the end of a shaft from the edge is no cortex) */
+    if (m->shadow < (tracking ? 0.45 : 0.55) && (tracking || !steep_bevel(t, m))) return 6;
     /* a long, nearly level line with darker tissue beneath is a cortex even
      * when its shadow is not black (a scanner's noise floor, a wide display range) */
     if (!tracking && ang < ND_CORTEX_DEG && m->len_mm > ND_CORTEX_MM && m->shadow < ND_CORTEX_SHADOW) return 16;

@@ -66,13 +66,14 @@ static void bone(synth *s, double y0, double amp, int x0, int x1) {
 
 /* Needle from (ex, ey) to (tx, ty), amplitude `bright`: a thin line ending in
  * a brighter bevel (twice the amplitude over the last 7 px) whose end is a
- * blurred step at the tip, and a reverberation tail beneath it.
+ * blurred step at the tip, and a reverberation tail beneath it (`tail` times
+ * the usual strength).
  * visible > 0: the shaft fades out `visible` px from the entry (a steep
  * shaft's specular echo turned away from the probe) and only the bevel shows
  * further on. blob > 0: the bevel's echo is a spot of that amplitude blurred
  * laterally (sigma blob_sx px across the beam, 1.3 px along it). */
 static void needle_shaped(synth *s, double ex, double ey, double tx, double ty, double bright, double visible,
-                          double blob, double blob_sx) {
+                          double blob, double blob_sx, double tail) {
     double L = hypot(tx - ex, ty - ey), dx = (tx - ex) / L, dy = (ty - ey) / L;
     double nx = -dy, ny = dx;
     if (ny < 0) { nx = -nx; ny = -ny; }
@@ -91,7 +92,7 @@ static void needle_shaped(synth *s, double ex, double ey, double tx, double ty, 
             double a = exp(-0.5 * v * v / (1.3 * 1.3));
             for (int k = 1; k <= 4; k++) {
                 double vv = v - 6.0 * k;
-                a += 0.45 * pow(0.6, k - 1) * exp(-0.5 * vv * vv / (1.3 * 1.3));
+                a += tail * 0.45 * pow(0.6, k - 1) * exp(-0.5 * vv * vv / (1.3 * 1.3));
             }
             s->f[y * W + x] += (float)(bright * a * au);
         }
@@ -99,7 +100,7 @@ static void needle_shaped(synth *s, double ex, double ey, double tx, double ty, 
 }
 
 static void needle(synth *s, double ex, double ey, double tx, double ty, double bright) {
-    needle_shaped(s, ex, ey, tx, ty, bright, 0, 0, 0);
+    needle_shaped(s, ex, ey, tx, ty, bright, 0, 0, 0, 1.0);
 }
 
 /* Log compression: 60 dB over 0..255, amplitude 60 is white. */
@@ -411,7 +412,7 @@ Test(needle, follows_a_fading_steep_shaft_to_its_bevel) {
     scene sc = needle_scene(deg, 0, tx, ty, 31u);
     synth s = {sc.seed, malloc(sizeof(float) * W * H)};
     tissue(&s, 1.0);
-    needle_shaped(&s, sc.ex, sc.ey, tx, ty, 8, 12.0 / 0.15, 120, 2.0);
+    needle_shaped(&s, sc.ex, sc.ey, tx, ty, 8, 12.0 / 0.15, 120, 2.0, 1.0);
     to_image(&s, &img);
     free(s.f);
     usg_needle n;
@@ -434,13 +435,42 @@ Test(needle, bevel_blurred_across_the_beam_is_still_the_tip) {
     scene sc = needle_scene(deg, 0, tx, ty, 33u);
     synth s = {sc.seed, malloc(sizeof(float) * W * H)};
     tissue(&s, 1.0);
-    needle_shaped(&s, sc.ex, sc.ey, tx, ty, 8, 12.0 / 0.15, 40, 14.0);
+    needle_shaped(&s, sc.ex, sc.ey, tx, ty, 8, 12.0 / 0.15, 40, 14.0, 1.0);
     to_image(&s, &img);
     free(s.f);
     usg_needle n;
     cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
     /* (the blur moves the fall of the echo along a steep axis: within 0.6 mm) */
     expect_needle_at(&n, tx, ty, angle_of(sc.ex, sc.ey, tx, ty), 4.0, 1.0, "bevel blurred across the beam");
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}
+
+/* A steep needle from the image's edge with dark tissue on one side of it
+ * and brighter tissue on the other (a 50 dB display range puts most tissue
+ * at the floor): the normal beside a steep shaft points across the beam,
+ * so the darker side is no cortex's shadow. Its bright bevel at a step
+ * vouches for it (it was refused as a cortex on 17 of 26 frames). */
+Test(needle, steep_needle_beside_dark_tissue_is_no_cortex) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    const double deg = 55, tx = 300, ty = 200;
+    scene sc = needle_scene(deg, 1, tx, ty, 35u);
+    synth s = {sc.seed, malloc(sizeof(float) * W * H)};
+    tissue(&s, 1.0);
+    double a = deg * M_PI / 180.0, nx = -sin(a), ny = cos(a); /* the normal toward the lower left */
+    for (int y = 0; y < H; y++) {
+        for (int x = 0; x < W; x++) {
+            if ((x - tx) * nx + (y - ty) * ny > 4.0) s.f[y * W + x] *= 0.05f;
+        }
+    }
+    needle_shaped(&s, sc.ex, sc.ey, tx, ty, 40, 0, 0, 0, 0.1); /* a faint tail */
+    to_image(&s, &img);
+    free(s.f);
+    usg_needle n;
+    cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+    expect_needle_at(&n, tx, ty, angle_of(sc.ex, sc.ey, tx, ty), 2.5, 1.0, "steep needle beside dark tissue");
     usg_image_free(&img);
     usg_needle_tracker_free(t);
 }
@@ -458,7 +488,7 @@ Test(needle, short_shaft_axis_ignores_the_blurred_bevel_beyond_its_tip) {
         double tx = ex + L * cos(a), ty = ey + L * sin(a);
         synth s = {41u + (unsigned)i, malloc(sizeof(float) * W * H)};
         tissue(&s, 1.0);
-        needle_shaped(&s, ex - 8 * cos(a), ey - 8 * sin(a), tx, ty, 40, 0, 120, 4.0);
+        needle_shaped(&s, ex - 8 * cos(a), ey - 8 * sin(a), tx, ty, 40, 0, 120, 4.0, 1.0);
         to_image(&s, &img);
         free(s.f);
         usg_needle_tracker_reset(t);
