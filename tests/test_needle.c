@@ -401,49 +401,41 @@ static void expect_needle_at(const usg_needle *n, double tx, double ty, double w
     cr_expect_lt(angle_diff(n->angle_deg, want_deg), ang_deg, "%s: angle %.2f vs %.2f", what, n->angle_deg, want_deg);
 }
 
-/* A steep needle whose faint shaft (~22 dB over the tissue) fades out after
- * 12 mm: the bevel further on is the tip, and the axis runs from the visible
- * shaft to it. */
-Test(needle, follows_a_fading_steep_shaft_to_its_bevel) {
+/* A faint steep shaft (~22 dB over the tissue) from the right edge that
+ * fades out after 12 mm, its bevel a spot of amplitude `blob` blurred
+ * across the beam (sigma blob_sx px), tip (tx, ty): found, the tip within
+ * tip_px and the axis within 1 degree. */
+static void expect_faded_steep_needle(double deg, double tx, double ty, unsigned seed, double blob, double blob_sx,
+                                      double tip_px, const char *what) {
     usg_needle_tracker *t = make_tracker();
     usg_image img;
     cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
-    const double deg = 55, tx = 330, ty = 250;
-    scene sc = needle_scene(deg, 0, tx, ty, 31u);
+    scene sc = needle_scene(deg, 0, tx, ty, seed);
     synth s = {sc.seed, malloc(sizeof(float) * W * H)};
     tissue(&s, 1.0);
-    needle_shaped(&s, sc.ex, sc.ey, tx, ty, 8, 12.0 / 0.15, 120, 2.0, 1.0);
+    needle_shaped(&s, sc.ex, sc.ey, tx, ty, 8, 12.0 / 0.15, blob, blob_sx, 1.0);
     to_image(&s, &img);
     free(s.f);
     usg_needle n;
     cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
-    expect_needle_at(&n, tx, ty, angle_of(sc.ex, sc.ey, tx, ty), 2.5, 1.0, "faded steep needle (tip at its bevel)");
+    expect_needle_at(&n, tx, ty, angle_of(sc.ex, sc.ey, tx, ty), tip_px, 1.0, what);
     usg_image_free(&img);
     usg_needle_tracker_free(t);
 }
 
-/* The same faded steep shaft deeper in a curvilinear image: the bevel's echo
- * is blurred across the beam (sigma 2.1 mm) past the 2.5 mm ring around it
- * (6 dB down there, not 12), yet compact along the beam and 24 dB down at
- * 5 mm across it. It is still the tip (it was refused: the shaft was lost
- * at the joint on 30-40 % of a deep 65 deg needle's frames). */
+/* The bevel further on is the tip, and the axis runs from the visible shaft to it. */
+Test(needle, follows_a_fading_steep_shaft_to_its_bevel) {
+    expect_faded_steep_needle(55, 330, 250, 31u, 120, 2.0, 2.5, "faded steep needle (tip at its bevel)");
+}
+
+/* The same deeper in a curvilinear image: the bevel's echo is blurred across
+ * the beam (sigma 2.1 mm) past the 2.5 mm ring around it (6 dB down there,
+ * not 12), yet compact along the beam and 24 dB down at 5 mm across it. It
+ * is still the tip (it was refused: the shaft was lost at the joint on
+ * 30-40 % of a deep 65 deg needle's frames). The blur moves the fall of the
+ * echo along a steep axis: the tip within 0.6 mm. */
 Test(needle, bevel_blurred_across_the_beam_is_still_the_tip) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
-    const double deg = 60, tx = 330, ty = 300;
-    scene sc = needle_scene(deg, 0, tx, ty, 33u);
-    synth s = {sc.seed, malloc(sizeof(float) * W * H)};
-    tissue(&s, 1.0);
-    needle_shaped(&s, sc.ex, sc.ey, tx, ty, 8, 12.0 / 0.15, 40, 14.0, 1.0);
-    to_image(&s, &img);
-    free(s.f);
-    usg_needle n;
-    cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
-    /* (the blur moves the fall of the echo along a steep axis: within 0.6 mm) */
-    expect_needle_at(&n, tx, ty, angle_of(sc.ex, sc.ey, tx, ty), 4.0, 1.0, "bevel blurred across the beam");
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    expect_faded_steep_needle(60, 330, 300, 33u, 40, 14.0, 4.0, "bevel blurred across the beam");
 }
 
 /* A steep needle from the image's edge with dark tissue on one side of it
