@@ -59,6 +59,10 @@
 #endif
 #define ND_SHADOW_RATIO 0.65f /* below/above tissue ratio under a run that marks a cortex's shadow */
 #define ND_MIN_BORDER_MM 5.0 /* shortest shaft acquired from the region's edge (3-5 mm pieces of fasciae) */
+/* shortest shaft acquired away from the region's edge (its first part out of
+ * plane): the straight 15 mm stretch of a curved tissue interface in a real
+ * abdominal scan passed for a needle at 15 */
+#define ND_MIN_INNER_MM 20.0
 #define ND_TIP_DB 30.0  /* a bevel this far above the tissue ... */
 #ifndef ND_BEVEL_SNR
 #define ND_BEVEL_SNR 1.5 /* tracking, a bright bevel at a step where predicted: the shaft's least snr ... */
@@ -295,7 +299,7 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
     /* an inserted needle shows from the imaged region's edge; one that does not
      * (its first part out of plane) must be unmistakable */
     if (!tracking && !m->border_entry &&
-        (above_tissue_db < 20.0 || m->len_mm < 15.0 || m->fill < 0.85 || ang < 10.0 || m->shadow < ND_CORTEX_SHADOW)) {
+        (above_tissue_db < 20.0 || m->len_mm < ND_MIN_INNER_MM || m->fill < 0.85 || ang < 10.0 || m->shadow < ND_CORTEX_SHADOW)) {
         return 13; /* (darker tissue beneath: a cortex the bone stage missed) */
     }
     /* (beside a steep shaft the flanks hold its lateral blur; a bevel vouches for it) */
