@@ -58,7 +58,7 @@
 #define ND_SHORT_DB 24.0 /* echo above the tissue needed by a shaft up to 22 mm (fasciae at the fan edge reach ~22) */
 #endif
 #define ND_SHADOW_RATIO 0.65f /* below/above tissue ratio under a run that marks a cortex's shadow */
-#define ND_MIN_BORDER_MM 5.0 /* shortest shaft acquired from the region's edge (3-5 mm pieces of fasciae) */
+#define ND_MIN_BORDER_MM 4.0 /* shortest shaft acquired from the region's edge (3 mm pieces of fasciae pass) */
 /* shortest shaft acquired away from the region's edge (its first part out of
  * plane): the straight 15 mm stretch of a curved tissue interface in a real
  * abdominal scan passed for a needle at 15 */

@@ -193,6 +193,30 @@ Test(needle, finds_needles_at_all_angles_from_both_sides) {
     usg_needle_tracker_free(t);
 }
 
+/* A needle just inserted: 4.5 mm of shaft in from the fan's edge is acquired
+ * (the shortest piece acquired there is 4 mm: 3 mm pieces of fasciae pass). */
+Test(needle, finds_a_needle_4_5_mm_in_from_the_edge) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    const double in_px = 4.5 / 0.15, a = 30.0 * M_PI / 180.0;
+    for (unsigned seed = 21; seed <= 23; seed++) {
+        double tx = W - 1 - in_px * cos(a), ty = 150 + in_px * sin(a);
+        scene sc = needle_scene(30, 0, tx, ty, seed);
+        render(&sc, &img);
+        usg_needle_tracker_reset(t);
+        usg_needle n;
+        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        cr_expect(n.found, "seed %u: 4.5 mm needle not found", seed);
+        if (n.found) {
+            cr_expect_lt(hypot(n.tip.x - tx, n.tip.y - ty), 2.5, "seed %u: tip (%.1f,%.1f) vs (%.1f,%.1f)", seed,
+                         n.tip.x, n.tip.y, tx, ty);
+        }
+    }
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}
+
 Test(needle, never_reports_bone_without_needle) {
     usg_needle_tracker *t = make_tracker();
     usg_image img;
