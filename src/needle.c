@@ -302,8 +302,10 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
         (above_tissue_db < 20.0 || m->len_mm < ND_MIN_INNER_MM || m->fill < 0.85 || ang < 10.0 || m->shadow < ND_CORTEX_SHADOW)) {
         return 13; /* (darker tissue beneath: a cortex the bone stage missed) */
     }
-    /* (beside a steep shaft the flanks hold its lateral blur; a bevel vouches for it) */
-    if (above_bg_db < (bevel_track ? 2.0 : (tracking || bright_tip ? 5.0 : 8.0))) return 12;
+    /* (beside a steep shaft the flanks hold its lateral blur; a bevel vouches for it, and a
+     * steep shaft from the edge with a bright bevel at a step needs only 3 dB: a 70 deg
+     * needle's first 5-9 mm) */
+    if (above_bg_db < (bevel_track ? 2.0 : (tracking || bright_tip ? (!tracking && steep_bevel(t, m) ? 3.0 : 5.0) : 8.0))) return 12;
     return 0;
 }
 
