@@ -14,7 +14,9 @@
  * echo far above the tissue and above the shaft), it stands above the tissue
  * beside it, and it is not bone (shadow beneath, black or grey; the bone
  * stage's edges). A frame whose imaged region is mostly black (narrow display
- * range) has no shadows to go by. Echo levels assume a 60 dB display range.
+ * range, low gain, a water bath) has no shadows to go by, and its tissue lies
+ * below the display floor: the further, the more of it is black, so the echo a
+ * shaft needs is relieved with that share. Echo levels assume a 60 dB display range.
  * Tracking: Kalman filters on the axis direction (measurement variance from
  * the shaft's length), its offset and the tip position along it predict the
  * needle; the measurement runs in a band around the prediction (fast path),
@@ -78,6 +80,9 @@
 #define ND_CORTEX_MM 15.0
 #define ND_CORTEX_SHADOW 0.9
 #define ND_FLOORED_SHARE 0.6 /* black share of the imaged region above which the tissue is below the display floor */
+#ifndef ND_FLOORED_DB
+#define ND_FLOORED_DB 10.0 /* relief of the echo a shaft needs in a floored frame */
+#endif
 #define ND_COAST 2          /* frames a lost track is still drawn (predicted) */
 
 struct usg_needle_tracker {
@@ -94,6 +99,7 @@ struct usg_needle_tracker {
     nd_hough hg;
     int r_track, r_acq;
     double median;          /* this frame's tissue echo: median grey of what is not black */
+    double black_share;     /* share of the imaged region that is black (grey <= 10) */
     int floored;            /* most of the imaged region is black: a narrow display range (or
                              * low gain) puts the tissue below the display floor, so black
                              * beneath an echo is no acoustic shadow */
@@ -292,6 +298,13 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
     /* a short streak needs a stronger echo, the more so near the horizontal (pieces of fasciae) */
     /* (fasciae entering at the fan's edge reach ~20 dB over 5-20 mm) */
     double need_db = tracking ? 9.0 : clampd(ND_SHORT_DB - 0.5 * (m->len_mm - 22.0), 13.0, ND_SHORT_DB) + (ang < 10.0 ? 2.0 : 0.0);
+    /* (a floored frame's tissue lies below the display floor, the further the more of the
+     * region is black: beyond 90 % black what shows at all stands far above the tissue,
+     * a needle in a water bath or at a narrow display range) */
+    if (t->floored && !tracking) {
+        double relief = ND_FLOORED_DB * clampd((t->black_share - 0.90) / 0.05, 0.0, 1.0);
+        need_db = fmax(need_db - relief, fmin(need_db, 8.0));
+    }
     /* ... unless its tip is the bright end (a bevel) */
     if (above_tissue_db < need_db && !bright_tip) return 11;
     /* a shaft that fades out before its bevel: the bevel must carry it */
@@ -328,7 +341,8 @@ static void frame_levels(usg_needle_tracker *t, const usg_image *img) {
     for (int g = 0; g <= 10; g++) nblack += hist[g];
     while (v < 255 && acc + hist[v] < 0.5 * nt) acc += hist[v++];
     t->median = v;
-    t->floored = nblack > ND_FLOORED_SHARE * (nblack + nt);
+    t->black_share = nblack + nt > 0 ? (double)nblack / (nblack + nt) : 0;
+    t->floored = t->black_share > ND_FLOORED_SHARE;
     if (t->floored) t->median = 10; /* the typical tissue is below the display floor; what shows is echoes */
     t->c.tissue_grey = v;
 }

@@ -4,9 +4,12 @@
 # chosen cover what the samples do not: a tip running into the glare of the cortex
 # at the joint (s13), a linear probe at 0.12 mm (s16), a 50 degree medial needle,
 # -10 dB gain, a 40 dB display range, 2.5 MHz (a tip fading into the joint's
-# glare) and a needle-free frame at +6 dB (no false positive). The full sweep
+# glare), a needle-free frame at +6 dB (no false positive), and two floored
+# frames (most of the region black, as in a water bath): a needle at -20 dB gain
+# (recall was 0.50 while such a frame's shaft needed the echo of one in
+# tissue) and a needle-free one at a 30 dB range (no false positive). The full sweep
 # (30 cases, several seed sets) is a benchmark, not a test.
-set(USG_SWEEP_CASES s13_default s16_default a50_med g_m10 dr40 f2_5 none_b)
+set(USG_SWEEP_CASES s13_default s16_default a50_med g_m10 dr40 f2_5 none_b g_m20 none_dr30)
 foreach(case ${USG_SWEEP_CASES})
   add_test(NAME needle_sweep_${case}
            COMMAND sh ${CMAKE_SOURCE_DIR}/tests/bench/needle_sweep.sh $<TARGET_FILE:usguide>

@@ -49,10 +49,12 @@ f2_5          --seed 46 --freq-mhz 2.5 --needle-angle-deg 40 --spacing-mm 0.25 -
 f5            --seed 47 --freq-mhz 5 --needle-angle-deg 30 --spacing-mm 0.15
 sp03_deep     --seed 48 --spacing-mm 0.3 --width 512 --height 384 --target-depth-mm 60 --needle medial
 decor         --seed 49 --decorrelation 0.6 --needle-angle-deg 35
+g_m20         --seed 50 --gain-db -20 --needle-angle-deg 25
 none_a        --seed 51 --needle none
 none_b        --seed 52 --needle none --medial-side right --gain-db 6
 none_c        --seed 53 --needle none --geometry linear --spacing-mm 0.1 --width 512 --height 384
 none_d        --seed 54 --needle none --dynamic-range-db 45
+none_dr30     --seed 55 --needle none --dynamic-range-db 30
 EOF
 }
 
