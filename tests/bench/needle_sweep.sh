@@ -11,6 +11,9 @@
 # CASE names pick cases from the built-in list (default: all); `list` prints it.
 # FRAMES (default 30) sets the sequence length; REPLAY_OPTS adds replay options;
 # SEED_OFFSET (default 0) is added to every case's seed (a fresh, held-out set).
+# CASES_FILE replaces the built-in list with a file of the same form ('#' lines
+# are comments), e.g. tests/bench/display_cases.txt (display settings and sizes
+# the list does not cover).
 # STRICT=1: exit 1 when any case fails a gate (CTest runs some cases so: tests/sweep.cmake).
 set -eu
 bin=${1:?usage: needle_sweep.sh USGUIDE [OUTDIR [CASE...]]}
@@ -22,6 +25,10 @@ mkdir -p "$out"
 
 # name | usguide sim options (seeds, angles, sides, gains, ranges, frequencies, geometries, spacings)
 cases() {
+    if [ -n "${CASES_FILE:-}" ]; then
+        grep -v '^#' "$CASES_FILE"
+        return
+    fi
     cat <<'EOF'
 s11_default   --seed 11
 s12_default   --seed 12 --needle medial
