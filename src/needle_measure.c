@@ -318,22 +318,44 @@ static int edge_y(const usg_edge *e, double x, double *y) {
     return 1;
 }
 
+/* Does q lie in the band from `above` px above a bone edge's surface to
+ * `below` px under it (either edge)? */
+static int in_bone_band(const usg_edge *e1, const usg_edge *e2, usg_point q, double above, double below) {
+    const usg_edge *edges[2] = {e1, e2};
+    for (int i = 0; i < 2; i++) {
+        double y;
+        if (edge_y(edges[i], q.x, &y) && q.y >= y - above && q.y <= y + below) return 1;
+    }
+    return 0;
+}
+
 /* With the bone stage's edges: columns where the axis lies on or inside a
  * bone (from 0.2 mm under its surface to 2.5 mm) have their contrast
  * cleared; a needle in tissue above the bone keeps its shaft to the tip. */
 static void clear_on_bone(nd_ctx *c, const usg_edge *e1, const usg_edge *e2) {
-    const usg_edge *edges[2] = {e1, e2};
     const double above = -0.2 / c->sp, below = 2.5 / c->sp; /* from 0.2 mm under the surface */
     for (int k = 0; k < c->st.len; k++) {
-        usg_point q = column_point(c, k);
-        for (int i = 0; i < 2; i++) {
-            double y;
-            if (edge_y(edges[i], q.x, &y) && q.y >= y - above && q.y <= y + below) {
-                c->pk_c[k] = ND_BONE_COL;
-                break;
-            }
-        }
+        if (in_bone_band(e1, e2, column_point(c, k), above, below)) c->pk_c[k] = ND_BONE_COL;
     }
+}
+
+#ifndef ND_ALONG_BONE_MM
+#define ND_ALONG_BONE_MM 1.0 /* a run past the predicted tip this close above a bone surface runs along it */
+#endif
+#ifndef ND_AHEAD_BONE_MM
+#define ND_AHEAD_BONE_MM 3.0 /* ... when it goes on so from this far past the predicted tip */
+#endif
+
+/* Does the axis from column a to column b (either order) lie along a bone
+ * surface, every column's axis point within ND_ALONG_BONE_MM above it (or
+ * under it)? A run that goes on so past a tracked tip is the cortex the tip
+ * met, not more shaft. */
+static int along_bone(const nd_ctx *c, double a, double b, const usg_edge *e1, const usg_edge *e2) {
+    int k0 = (int)ceil(fmin(a, b)), k1 = (int)floor(fmax(a, b)), n = 0;
+    for (int k = k0 < 0 ? 0 : k0; k <= k1 && k < c->st.len; k++, n++) {
+        if (!in_bone_band(e1, e2, column_point(c, k), ND_ALONG_BONE_MM / c->sp, HUGE_VAL)) return 0;
+    }
+    return n > 0;
 }
 
 #define ND_REFIT_DEG 0.5 /* pass 3 samples again on its own refit axis when it turned more */
@@ -1070,8 +1092,13 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
         /* a run with no step at its end, far beyond the prediction, ran on along
          * something else (a cortex by the joint): the step near the predicted
          * tip, else the predicted tip */
-        double ahead = 2.0 / c->sp + hint->speed_px;
-        if (!stepped0 && (ktip - kp) * dir > ahead && kp >= 0 && kp < c->st.len) {
+        /* (so too a run with a step that goes on along a cortex from beyond
+         * the prediction: the step is the cortex's end at the joint) */
+        double ahead = 2.0 / c->sp + hint->speed_px, bone_ahead = ND_AHEAD_BONE_MM / c->sp;
+        int on_bone = kp >= 0 && kp < c->st.len && (ktip - kp) * dir > bone_ahead &&
+                      along_bone(c, kp + dir * bone_ahead, ktip, e1, e2);
+        if (on_bone) ahead = bone_ahead;
+        if (kp >= 0 && kp < c->st.len && (on_bone || (!stepped0 && (ktip - kp) * dir > ahead))) {
             int stepped = 0, kend = (int)lrint(kp + dir * ahead);
             double k2 = refine_tip(c, ke, kend < 0 ? 0 : (kend >= c->st.len ? c->st.len - 1 : kend), dir, &stepped);
             ktip = stepped && (k2 - kp) * dir <= ahead ? k2 : kp;

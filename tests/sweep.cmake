@@ -9,13 +9,26 @@
 # (recall was 0.50 while such a frame's shaft needed the echo of one in
 # tissue) and a needle-free one at a 30 dB range (no false positive). The full sweep
 # (30 cases, several seed sets) is a benchmark, not a test.
-set(USG_SWEEP_CASES s13_default s16_default a50_med g_m10 dr40 f2_5 none_b g_m20 none_dr30)
-foreach(case ${USG_SWEEP_CASES})
-  add_test(NAME needle_sweep_${case}
+# (name@N: the case from seed set N, SEED_OFFSET=N: s15_default@200, a 0.1 mm
+# linear probe whose tip ran on 4-5 mm along the cortex it met to the cortex's
+# end at the joint, tip p95 4.78 mm before a run past the predicted tip along a
+# bone surface was cut back to the prediction)
+set(USG_SWEEP_CASES s13_default s16_default a50_med g_m10 dr40 f2_5 none_b g_m20 none_dr30 s15_default@200)
+foreach(entry ${USG_SWEEP_CASES})
+  string(REPLACE "@" ";" parts ${entry})
+  list(GET parts 0 case)
+  list(LENGTH parts np)
+  set(offset 0)
+  set(tag ${case})
+  if(np GREATER 1)
+    list(GET parts 1 offset)
+    set(tag ${case}_set${offset})
+  endif()
+  add_test(NAME needle_sweep_${tag}
            COMMAND sh ${CMAKE_SOURCE_DIR}/tests/bench/needle_sweep.sh $<TARGET_FILE:usguide>
-                   ${CMAKE_CURRENT_BINARY_DIR}/tmp/sweep_${case} ${case})
-  set_tests_properties(needle_sweep_${case} PROPERTIES ENVIRONMENT "STRICT=1;REGEN=1" TIMEOUT 600
-                       LABELS "accuracy;needle")
+                   ${CMAKE_CURRENT_BINARY_DIR}/tmp/sweep_${tag} ${case})
+  set_tests_properties(needle_sweep_${tag} PROPERTIES ENVIRONMENT "STRICT=1;REGEN=1;SEED_OFFSET=${offset}"
+                       TIMEOUT 600 LABELS "accuracy;needle")
 endforeach()
 
 # Cases that do not pass every gate yet, held to what they reach now (a floor
