@@ -339,6 +339,9 @@ static void clear_on_bone(nd_ctx *c, const usg_edge *e1, const usg_edge *e2) {
     }
 }
 
+#ifndef ND_BEVEL_WALK_MM
+#define ND_BEVEL_WALK_MM 1.5 /* the tip lies at most this far beyond the centre of the bevel's spot (its half-length at 2.5 MHz) */
+#endif
 #ifndef ND_ALONG_BONE_MM
 #define ND_ALONG_BONE_MM 1.0 /* a run past the predicted tip this close above a bone surface runs along it */
 #endif
@@ -738,8 +741,8 @@ static int across_peak(const nd_ctx *c, const usg_image *img, double k, int r, d
 
 /* Is (x, y) on or under a bone stage's cortex (from 1.5 mm above it down)? */
 static int on_bone(const nd_ctx *c, const usg_edge *e1, const usg_edge *e2, double x, double y) {
-    double ey;
-    return (edge_y(e1, x, &ey) && y >= ey - 1.5 / c->sp) || (edge_y(e2, x, &ey) && y >= ey - 1.5 / c->sp);
+    usg_point q = {x, y};
+    return in_bone_band(e1, e2, q, 1.5 / c->sp, HUGE_VAL);
 }
 
 /* The brightest grey on a circle of radius rad px around p, over 24
@@ -820,8 +823,8 @@ static int find_bevel(nd_ctx *c, const usg_image *img, int kt, int dir, const do
     if (fabs(o) * c->sp > ND_BEVEL_OFF_MM) return 0;
     const nd_line *l = &c->st.line;
     usg_point p = nd_line_at(l, c->st.u0 + best_k, o);
-    double ey; /* a bright spot on a cortex is the cortex */
-    if ((edge_y(e1, p.x, &ey) && p.y >= ey - 0.5 / c->sp) || (edge_y(e2, p.x, &ey) && p.y >= ey - 0.5 / c->sp)) return 0;
+    /* a bright spot on a cortex is the cortex */
+    if (in_bone_band(e1, e2, p, 0.5 / c->sp, HUGE_VAL)) return 0;
     if (!compact_spot(c, img, p, peak, -dir * l->dx, -dir * l->dy, e1, e2)) return 0;
     *kb = best_k;
     *off = o;
@@ -1045,7 +1048,10 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
         int st2 = 0;
         double k2 = refine_tip(c, ps.en.ke, kbev, ps.en.dir, &st2);
         if (st2 && (k2 - kbev) * ps.en.dir > -2.0 && (k2 - ps.en.kt) * ps.en.dir > 0) {
-            ktip = k2;
+            /* a bevel is a compact spot: a step further on is the end of some
+             * echo beyond it (a cortex's end at the joint), not the tip */
+            double lim = ND_BEVEL_WALK_MM / c->sp;
+            ktip = (k2 - kbev) * ps.en.dir > lim ? kbev + ps.en.dir * lim : k2;
             bevel = 1;
         }
     }
