@@ -42,6 +42,8 @@
 #define ND_RIDGE_SIGMA2_MM 0.8
 #endif
 #define ND_STEEP_DEG 35.0
+#define ND_PIVOT_MM 10.0     /* an acquired shaft shorter than this is tried at the steep angles about its tip */
+#define ND_PIVOT_STEP_DEG 5.0
 #define ND_PEAKS 80        /* Hough peaks screened */
 #define ND_STEEP_PEAKS 20  /* ... and steep ones apart */
 #define ND_STEEP_CANDIDATES 4 /* steep lines measured even when weaker than ND_CANDIDATES others */
@@ -486,6 +488,27 @@ static int same_needle(const nd_meas *a, const nd_meas *b, double sp) {
     return c > cos(8.0 * M_PI / 180.0) && hypot(a->tip.x - b->tip.x, a->tip.y - b->tip.y) * sp < 2.0;
 }
 
+/* A short shaft (under ND_PIVOT_MM) may be a steep needle's bevel spot, which
+ * is wider across the beam than along it, measured along its width: lines
+ * through its tip at the steep angles are measured too, and a longer needle
+ * with the same tip and a better score takes its place. */
+static void pivot(usg_needle_tracker *t, const usg_image *img, const usg_edge *e1, const usg_edge *e2, nd_meas *best) {
+    if (best->len_mm >= ND_PIVOT_MM) return;
+    const nd_meas first = *best;
+    for (double a = ND_STEEP_DEG; a <= ND_MAX_ANGLE; a += ND_PIVOT_STEP_DEG) {
+        for (int side = -1; side <= 1; side += 2) {
+            double r = a * M_PI / 180.0;
+            nd_line l = {first.tip.x, first.tip.y, side * cos(r), sin(r)};
+            nd_meas m;
+            if (!nd_measure(&t->c, img, &l, t->r_acq, NULL, e1, e2, &m) || !plausible(t, &m, 0)) continue;
+            if (m.score > best->score && m.len_mm > first.len_mm &&
+                hypot(m.tip.x - first.tip.x, m.tip.y - first.tip.y) * t->c.sp < 1.5) {
+                *best = m;
+            }
+        }
+    }
+}
+
 static int acquire(usg_needle_tracker *t, const usg_image *img, const usg_edge *e1, const usg_edge *e2,
                    nd_meas *best) {
     nd_downsample2(img, t->half, t->w2, t->h2);
@@ -544,6 +567,7 @@ static int acquire(usg_needle_tracker *t, const usg_image *img, const usg_edge *
         if (i != b && same_needle(&ok[i], &ok[b], t->c.sp) && ok[i].rms < ok[pick].rms) pick = i;
     }
     *best = ok[pick];
+    pivot(t, img, e1, e2, best);
     return 1;
 }
 

@@ -14,9 +14,11 @@
 # end at the joint, tip p95 4.78 mm before a run past the predicted tip along a
 # bone surface was cut back to the prediction; a50_med@100, a 50 deg needle whose
 # tip walked on from its bevel's spot to the end of the cortex beyond, tip p95
-# 1.90 mm before the tip was held within 1.5 mm of the spot)
+# 1.90 mm before the tip was held within 1.5 mm of the spot; a70_lat@400, a 70 deg
+# needle whose first 7 mm were acquired along its bevel spot's width, 47 deg off,
+# angle p95 46 deg before short shafts were tried at the steep angles about their tip)
 set(USG_SWEEP_CASES s13_default s16_default a50_med g_m10 dr40 f2_5 none_b g_m20 none_dr30 s15_default@200
-    a50_med@100)
+    a50_med@100 a70_lat@400)
 foreach(entry ${USG_SWEEP_CASES})
   string(REPLACE "@" ";" parts ${entry})
   list(GET parts 0 case)
