@@ -277,7 +277,8 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
      * the step, a bright end is as often a cortex's glare at the joint) */
     /* (and where the track predicts it, such a bevel carries a steep shaft the
      * beam hardly shows at all) */
-    int bevel_track = tracking && bright_tip && m->tip_step, at_pred = bevel_track && m->tip_at_pred;
+    /* (a tip on a cortex has no step: its echo runs on into the bone) */
+    int bevel_track = tracking && bright_tip && (m->tip_step || m->tip_on_bone), at_pred = bevel_track && m->tip_at_pred;
     if (m->snr < (tracking ? (at_pred ? ND_BEVEL_SNR : (bevel_track ? 2.5 : 4.0)) : (m->border_entry ? (bright_tip ? (steep_bevel(t, m) ? 4.0 : 5.0) : 6.0) : 12.0))) return 3;
     if (m->fill < (tracking ? (at_pred ? ND_BEVEL_FILL : (bevel_track ? 0.35 : 0.5)) : 0.6)) return 4;
     if (m->rms > (tracking || steep_bevel(t, m) ? 1.5 : 1.2)) return 5; /* (a steep shaft's lateral blur) */

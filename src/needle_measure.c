@@ -339,6 +339,9 @@ static void clear_on_bone(nd_ctx *c, const usg_edge *e1, const usg_edge *e2) {
     }
 }
 
+#ifndef ND_TIP_BONE_MM
+#define ND_TIP_BONE_MM 1.0 /* a tip this close above a bone edge is on it (no step: its echo runs on into the cortex) */
+#endif
 #ifndef ND_BEVEL_WALK_MM
 #define ND_BEVEL_WALK_MM 1.5 /* the tip lies at most this far beyond the centre of the bevel's spot (its half-length at 2.5 MHz) */
 #endif
@@ -1138,6 +1141,7 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     m->bend_px = bend(c, s0, s1);
     m->tip = column_point(c, ktip);
     if (hint) m->tip_at_pred = hypot(m->tip.x - hint->tip.x, m->tip.y - hint->tip.y) <= 3.0 / c->sp + hint->speed_px;
+    m->tip_on_bone = in_bone_band(e1, e2, m->tip, ND_TIP_BONE_MM / c->sp, HUGE_VAL);
     m->i_tip = tip_echo(c, ktip, dir);
     m->entry = m->border_entry ? walk_to_border(c, ke, dir) : column_point(c, ke);
     m->line = l2;

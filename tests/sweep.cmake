@@ -18,9 +18,12 @@
 # needle whose first 7 mm were acquired along its bevel spot's width, 47 deg off,
 # angle p95 46 deg before short shafts were tried at the steep angles about their tip;
 # a65_lat@100, a 65 deg needle found a frame late, recall 0.963, while a steep shaft with
-# a bright bevel had to keep its echo peaks within 1.2 px of its axis, as a fascia does)
+# a bright bevel had to keep its echo peaks within 1.2 px of its axis, as a fascia does;
+# a55_lat@300 and a60_med@200, steep needles lost on their last frames at the joint,
+# recall 0.96 / 0.93, while a bright tip on a cortex (no step: its echo runs on into the
+# bone) did not vouch for a faint shaft as a bevel at a step does)
 set(USG_SWEEP_CASES s13_default s16_default a50_med g_m10 dr40 f2_5 none_b g_m20 none_dr30 s15_default@200
-    a50_med@100 a70_lat@400 a65_lat@100)
+    a50_med@100 a70_lat@400 a65_lat@100 a55_lat@300 a60_med@200)
 foreach(entry ${USG_SWEEP_CASES})
   string(REPLACE "@" ";" parts ${entry})
   list(GET parts 0 case)
