@@ -758,6 +758,7 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
             }
             t->conf *= 0.5;
             fill_output(t, out);
+            out->tip = nd_tip_out_of_bone(sacrum, ilium, out->entry, out->tip, t->c.sp);
             return USG_OK;
         }
     } else if (acquire(t, img, sacrum, ilium, &m)) {
@@ -778,6 +779,7 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
     }
     double a = fmod(atan2(out->tip.y - out->entry.y, out->tip.x - out->entry.x) * 180.0 / M_PI, 180.0);
     out->angle_deg = a < 0 ? a + 180.0 : a;
+    out->tip = nd_tip_out_of_bone(sacrum, ilium, out->entry, out->tip, t->c.sp);
     out->confidence = t->conf;
     return USG_OK;
 }

@@ -139,6 +139,11 @@ void nd_ctx_free(nd_ctx *c);
 void nd_ctx_distance(nd_ctx *c);
 /* Distance of (x, y) to the imaged region's boundary, px (0 outside). */
 double nd_ctx_border_px(const nd_ctx *c, double x, double y);
+/* The tip moved back along the axis from entry out of a bone: to where the
+ * axis passes ND_IN_BONE_MM under a bone edge's surface (no needle goes into
+ * the cortex; a tip run on or coasted past it is the echo's or the filter's).
+ * The tip itself when it is not inside, or the whole axis is. Pure. */
+usg_point nd_tip_out_of_bone(const usg_edge *e1, const usg_edge *e2, usg_point entry, usg_point tip, double sp);
 
 /* Measure a needle near `guess`, searching +-rs px across it; with a hint only
  * around the predicted shaft. Returns 1 with *m filled, 0 if no shaft. */

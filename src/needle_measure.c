@@ -329,6 +329,22 @@ static int in_bone_band(const usg_edge *e1, const usg_edge *e2, usg_point q, dou
     return 0;
 }
 
+#ifndef ND_IN_BONE_MM
+#define ND_IN_BONE_MM 0.5 /* a tip deeper than this under a bone edge's surface is inside the bone */
+#endif
+
+usg_point nd_tip_out_of_bone(const usg_edge *e1, const usg_edge *e2, usg_point entry, usg_point tip, double sp) {
+    double dx = tip.x - entry.x, dy = tip.y - entry.y, L = hypot(dx, dy), depth = ND_IN_BONE_MM / sp;
+    if (L < 1) return tip;
+    dx /= L;
+    dy /= L;
+    for (double u = L; u >= 0; u -= 0.5) { /* back from the tip while under a bone surface */
+        usg_point q = {entry.x + u * dx, entry.y + u * dy};
+        if (!in_bone_band(e1, e2, q, -depth, HUGE_VAL)) return u >= L ? tip : q;
+    }
+    return tip; /* the whole axis under the edge: no surface it came through */
+}
+
 /* With the bone stage's edges: columns where the axis lies on or inside a
  * bone (from 0.2 mm under its surface to 2.5 mm) have their contrast
  * cleared; a needle in tissue above the bone keeps its shaft to the tip. */

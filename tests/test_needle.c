@@ -539,3 +539,39 @@ Test(needle, axis_is_not_tilted_by_a_cortex_beneath) {
     usg_image_free(&img);
     usg_needle_tracker_free(t);
 }
+
+/* A tracked needle that vanishes as its tip reaches a bone surface is coasted
+ * on for a frame or two, but never drawn inside the bone: its tip stops where
+ * the axis passes 0.5 mm (3.3 px at 0.15 mm) under the edge. */
+Test(needle, coasted_tip_stops_at_the_bone_surface) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    usg_edge *edge = calloc(1, sizeof *edge);
+    const double edge_y = 120 + 6 * 11 + 1; /* 1 px under the last tracked tip */
+    edge->found = 1;
+    for (int x = 100; x <= 600 && edge->n < USG_EDGE_MAX; x += 2) {
+        edge->pts[edge->n++] = (usg_point){x, edge_y};
+    }
+    usg_needle n;
+    for (int f = 0; f < 12; f++) {
+        double tx = 560 - 12 * f, ty = 120 + 6 * f;
+        scene sc = needle_scene(30, 0, tx, ty, 700u + (unsigned)f);
+        sc.with_bone = 0;
+        render(&sc, &img);
+        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, edge, NULL, 0, &n), USG_OK);
+        cr_assert(n.found, "frame %d: lost", f);
+    }
+    scene none = {-1, 0, 0, 0, 0, 800u};
+    render(&none, &img);
+    cr_assert_eq(usg_needle_tracker_process(t, &img, &img, edge, NULL, 0, &n), USG_OK);
+    cr_assert(n.found, "the vanished needle is coasted for a frame");
+    /* the prediction runs on ~6 px deeper (the tip's motion): held at the surface */
+    cr_expect_leq(n.tip.y, edge_y + 3.4, "coasted tip %.1f px under the bone edge", n.tip.y - edge_y);
+    cr_expect_geq(n.tip.y, edge_y + 2.5, "coasted tip pulled back too far (%.1f px under the edge)", n.tip.y - edge_y);
+    double off = fabs(angle_diff(angle_of(n.entry.x, n.entry.y, n.tip.x, n.tip.y), 150.0));
+    cr_expect_lt(off, 1.0, "the tip left the axis (%.2f deg)", off);
+    free(edge);
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}
