@@ -571,8 +571,9 @@ static double mean_amp(const float *amp, int len, int a, int b) {
  * direction dir. The tip is the most distal step down of the echo by at
  * least 6 dB between ~1.5 mm windows (a needle may fade gradually along its
  * length, but ends abruptly); it is refined at the crossing of the local
- * shaft/background amplitude level (ND_TIP_LEVEL). */
-static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir, int *stepped) {
+ * shaft/background amplitude level (ND_TIP_LEVEL). `tracking`: a track's
+ * measurement (the step's floor is capped under the shaft's peak). */
+static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir, int tracking, int *stepped) {
     const nd_strip *s = &c->st;
     const int len = s->len;
     if (3 * len + 64 > c->scratch_cap) return k_end;
@@ -601,7 +602,18 @@ static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir, int *steppe
         }
     }
     if (n < 8) return k_end;
-    const double beside = nd_median(tmp, n), floor_grey = beside + 10.0 * gpd;
+    const double beside = nd_median(tmp, n);
+    /* ... but, tracking, never above the shaft's own echo: at a wide display
+     * range (80-100 dB) its blurred skirt and tail lift the flanks to within a
+     * few dB of it, and no step could start (the tip ran on along the blur).
+     * Not to acquire: a step is part of what makes a line a needle there (a
+     * real phantom's fascia passed with it). */
+    double floor_grey = beside + 10.0 * gpd;
+    if (tracking) {
+        double peak = -1;
+        for (int i = 1; i < L; i++) peak = fmax(peak, mean_amp(g, len, k_start + dir * (i - 1), k_start + dir * (i + 1)));
+        floor_grey = fmin(floor_grey, peak - 2.0 * gpd);
+    }
     /* walking on beyond the run: beside a cortex the flanks glow, so the
      * frame's typical tissue is the reference there */
     const double walk_floor = (c->tissue_grey > 0 && c->tissue_grey < beside ? c->tissue_grey : beside) + 10.0 * gpd;
@@ -992,7 +1004,7 @@ static int axis_pass(nd_ctx *c, const usg_image *img, const nd_hint *hint, const
             p->en = run_ends(c, p->run, &p->line, hint);
             if (hint) cut_run_ahead(c, hint, &p->run, &p->en);
             if (hint) trim_off_axis(c, &p->run, &p->en);
-            p->ktip = refine_tip(c, p->en.ke, p->en.kt, p->en.dir, &p->stepped);
+            p->ktip = refine_tip(c, p->en.ke, p->en.kt, p->en.dir, hint != NULL, &p->stepped);
         }
         int kt = p->en.kt;
         if (to_tip && (kt - p->ktip) * p->en.dir > 0) kt = (int)lrint(p->ktip);
@@ -1065,7 +1077,7 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
         fabs(ps.line.dy) >= sin(ND_BEVEL_MIN_DEG * M_PI / 180.0) &&
         find_bevel(c, img, ps.en.kt, ps.en.dir, hint ? near : NULL, e1, e2, &kbev, &boff)) {
         int st2 = 0;
-        double k2 = refine_tip(c, ps.en.ke, kbev, ps.en.dir, &st2);
+        double k2 = refine_tip(c, ps.en.ke, kbev, ps.en.dir, hint != NULL, &st2);
         if (st2 && (k2 - kbev) * ps.en.dir > -2.0 && (k2 - ps.en.kt) * ps.en.dir > 0) {
             /* a bevel is a compact spot: a step further on is the end of some
              * echo beyond it (a cortex's end at the joint), not the tip */
@@ -1092,7 +1104,7 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
         int tip_stepped = stepped0;
         if ((kp - ktip) * dir > 2.0 / c->sp && kp >= 0 && kp < c->st.len) {
             int stepped = 0;
-            double k2 = refine_tip(c, ke, (int)lrint(kp), dir, &stepped);
+            double k2 = refine_tip(c, ke, (int)lrint(kp), dir, 1, &stepped);
             if (stepped && (k2 - ktip) * dir > 0) {
                 ktip = k2;
                 tip_stepped = 1;
@@ -1125,7 +1137,7 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
         if (on_bone) ahead = bone_ahead;
         if (kp >= 0 && kp < c->st.len && (on_bone || (!stepped0 && (ktip - kp) * dir > ahead))) {
             int stepped = 0, kend = (int)lrint(kp + dir * ahead);
-            double k2 = refine_tip(c, ke, kend < 0 ? 0 : (kend >= c->st.len ? c->st.len - 1 : kend), dir, &stepped);
+            double k2 = refine_tip(c, ke, kend < 0 ? 0 : (kend >= c->st.len ? c->st.len - 1 : kend), dir, 1, &stepped);
             ktip = stepped && (k2 - kp) * dir <= ahead ? k2 : kp;
         }
     }

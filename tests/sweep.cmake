@@ -21,9 +21,12 @@
 # a bright bevel had to keep its echo peaks within 1.2 px of its axis, as a fascia does;
 # a55_lat@300 and a60_med@200, steep needles lost on their last frames at the joint,
 # recall 0.96 / 0.93, while a bright tip on a cortex (no step: its echo runs on into the
-# bone) did not vouch for a faint shaft as a bevel at a step does)
+# bone) did not vouch for a faint shaft as a bevel at a step does; dr80@200, an 80 dB
+# display range whose shaft's blurred skirt lifted the grey beside it to within 8 dB of
+# the shaft, so no tip step could start above "10 dB over the flanks" and tips ran on
+# 1.5-3 mm: tip p95 1.84 mm before that floor was capped 2 dB under the shaft's peak)
 set(USG_SWEEP_CASES s13_default s16_default a50_med g_m10 dr40 f2_5 none_b g_m20 none_dr30 s15_default@200
-    a50_med@100 a70_lat@400 a65_lat@100 a55_lat@300 a60_med@200)
+    a50_med@100 a70_lat@400 a65_lat@100 a55_lat@300 a60_med@200 dr80@200)
 foreach(entry ${USG_SWEEP_CASES})
   string(REPLACE "@" ";" parts ${entry})
   list(GET parts 0 case)
