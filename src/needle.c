@@ -637,7 +637,7 @@ static void update_track(usg_needle_tracker *t, const nd_meas *m) {
         nd_kf2_init(&t->ks, st, 4.0, t->ks.q, t->ks.r); /* the tip jumped: restart its motion */
     } else {
         nd_kf2_update(&t->ks, st);
-        double vmax = 3.0 / t->c.sp; /* mm per frame */
+        double vmax = ND_TIP_VMAX_MM / t->c.sp;
         if (t->ks.x[1] > vmax) t->ks.x[1] = vmax;
         if (t->ks.x[1] < -vmax) t->ks.x[1] = -vmax;
     }

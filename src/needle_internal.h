@@ -12,11 +12,18 @@
 
 typedef struct nd_line { double px, py, dx, dy; } nd_line;
 
-/* A tracked tip this far (mm) short of the prediction with no step is not a
- * withdrawn needle: a faded stretch of shaft, its bevel lost in a cortex's
- * glare (at 8 mm a tip fading into the joint's glare stepped back 5 mm a
- * frame, 13-20 mm short after four frames). */
+/* A tracked tip this far (mm) short of the prediction is not a withdrawn
+ * needle: a faded stretch of shaft, its bevel lost in a cortex's glare (at 8
+ * mm a tip fading into the joint's glare stepped back 5 mm a frame, 13-20 mm
+ * short after four frames). */
 #define ND_RETRACT_MM 4.0
+/* The tip filter's largest motion along the axis in one frame (mm). */
+#define ND_TIP_VMAX_MM 3.0
+/* With no step at all, a tip more than a frame's largest motion
+ * short of the prediction is taken at the prediction (a needle sliding on
+ * along the iliac cortex into the joint, the two echoes merged: the tip had
+ * stayed where they met, 4-9 mm short). */
+#define ND_FADE_MM ND_TIP_VMAX_MM
 
 /* ---- needle_filter.c: downsampling and the Hessian ridge filter ---- */
 

@@ -1110,15 +1110,15 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
                 tip_stepped = 1;
             }
         }
-        /* a shaft that fades out far short of the prediction with no step
-         * anywhere (a bevel lost in a cortex's glare; a needle is not pulled
-         * back centimetres in a frame): the predicted tip */
-        if ((kp - ktip) * dir > ND_RETRACT_MM / c->sp && kp >= 0 && kp < c->st.len) {
-            /* with a step there: no needle is withdrawn that fast (the bright
-             * part of a shaft whose bevel is lost; acquisition decides) */
-            if (tip_stepped && (kp - ktip) * dir > ND_RETRACT_MM / c->sp + 2.0 * hint->speed_px) ND_FAIL(13);
-            if (!tip_stepped) ktip = kp;
-        }
+        /* a shaft that ends far short of the prediction at a step: no needle
+         * is withdrawn that fast (the bright part of a shaft whose bevel is
+         * lost; acquisition decides) */
+        if (tip_stepped && (kp - ktip) * dir > ND_RETRACT_MM / c->sp + 2.0 * hint->speed_px && kp >= 0 && kp < c->st.len)
+            ND_FAIL(13);
+        /* a shaft that fades out short of the prediction with no step anywhere,
+         * by more than a frame's motion (a bevel lost in a cortex's glare, a
+         * needle sliding on along the cortex it met): the predicted tip */
+        if (!tip_stepped && (kp - ktip) * dir > ND_FADE_MM / c->sp && kp >= 0 && kp < c->st.len) ktip = kp;
         /* no step, short of the prediction, with bright echo on the axis up
          * to it (a tip in the glare of the cortex it converges on): the
          * predicted tip, never inside the bone */

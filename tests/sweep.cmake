@@ -24,9 +24,13 @@
 # bone) did not vouch for a faint shaft as a bevel at a step does; dr80@200, an 80 dB
 # display range whose shaft's blurred skirt lifted the grey beside it to within 8 dB of
 # the shaft, so no tip step could start above "10 dB over the flanks" and tips ran on
-# 1.5-3 mm: tip p95 1.84 mm before that floor was capped 2 dB under the shaft's peak)
+# 1.5-3 mm: tip p95 1.84 mm before that floor was capped 2 dB under the shaft's peak;
+# s13_default@200, a 24 deg needle that slides on along the iliac cortex into the joint,
+# the two echoes merged: the tip stayed where they met, 4-9 mm short on the last four
+# frames, tip p95 8.4 mm, before a tip with no step more than a frame's motion short of
+# the prediction was taken at the prediction)
 set(USG_SWEEP_CASES s13_default s16_default a50_med g_m10 dr40 f2_5 none_b g_m20 none_dr30 s15_default@200
-    a50_med@100 a70_lat@400 a65_lat@100 a55_lat@300 a60_med@200 dr80@200)
+    a50_med@100 a70_lat@400 a65_lat@100 a55_lat@300 a60_med@200 dr80@200 s13_default@200)
 foreach(entry ${USG_SWEEP_CASES})
   string(REPLACE "@" ";" parts ${entry})
   list(GET parts 0 case)
