@@ -70,6 +70,9 @@ usg_status usg_sim_params_check(const usg_sim_params *p) {
     if (!(p->decorrelation == -1 || (p->decorrelation >= 0 && p->decorrelation <= 1))) {
         return range_err("decorrelation", p->decorrelation, "0..1 (or -1 for the default)");
     }
+    if (p->medium < USG_SIM_MEDIUM_SIJ || p->medium > USG_SIM_MEDIUM_WATER) {
+        return usg_fail(USG_ERR_ARG, "simulator: unknown medium %d", (int)p->medium);
+    }
     if (!(p->fps > 0 && p->fps <= 1000)) return range_err("fps", p->fps, "0..1000");
     return USG_OK;
 }

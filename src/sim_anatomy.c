@@ -10,7 +10,7 @@
 #define DEG (M_PI / 180.0)
 #define TABLE_STEP 0.25 /* px between tabulated surface samples */
 
-enum { STREAM_ANATOMY = 1, STREAM_NEEDLE = 2, STREAM_JITTER = 3 };
+enum { STREAM_ANATOMY = 1, STREAM_NEEDLE = 2, STREAM_JITTER = 3, STREAM_MEDIUM = 4 };
 
 double sim_bone_y(const sim_bone *b, double x) {
     double f = (x - b->x0) / b->step;
@@ -24,12 +24,15 @@ double sim_bone_y(const sim_bone *b, double x) {
 int sim_bone_covers(const sim_bone *b, double x) { return b->end_is_right ? x <= b->end_x : x >= b->end_x; }
 
 int sim_anatomy_in_bone(const sim_anatomy *a, double x, double y) {
+    if (a->medium == USG_SIM_MEDIUM_TISSUE) return 0;
+    if (a->medium == USG_SIM_MEDIUM_WATER) return y >= sim_bone_y(&a->sacrum, x);
     if (sim_bone_covers(&a->sacrum, x)) return y >= sim_bone_y(&a->sacrum, x);
     if (sim_bone_covers(&a->ilium, x)) return y >= sim_bone_y(&a->ilium, x);
     return y >= a->cleft_floor_px;
 }
 
 int sim_anatomy_in_cleft(const sim_anatomy *a, double x, double y) {
+    if (a->medium != USG_SIM_MEDIUM_SIJ) return 0;
     double xs = a->sacrum.end_x, xi = a->ilium.end_x;
     if (x <= xs || x >= xi) return 0;
     double ys = sim_bone_y(&a->sacrum, xs), yi = sim_bone_y(&a->ilium, xi);
@@ -237,7 +240,34 @@ static double needle_gap(const sim_anatomy *a, const usg_sim_params *p, double t
     return best;
 }
 
+/* Without the joint: no bone; in water, the tank's floor (a straight line
+ * tilted up to 3 deg, 6-12 mm below the aim point, at least at 80 % of the
+ * image depth) in the sacrum's table, covering every x. The aim point stays. */
+static usg_status replace_bones(sim_anatomy *a, const usg_sim_params *p, const sim_geom *g) {
+    sim_anatomy_free(a);
+    a->sacrum.n = a->ilium.n = 0;
+    a->medium = p->medium;
+    if (p->medium != USG_SIM_MEDIUM_WATER) return USG_OK;
+    sim_rng r;
+    sim_rng_seed(&r, p->seed, STREAM_MEDIUM);
+    double mm = 1.0 / g->sp, face = sim_geom_face_y(g);
+    double floor_y = fmax(a->target_y + sim_rng_range(&r, 6.0, 12.0) * mm, face + 0.8 * image_depth(g));
+    double slope = tan(sim_rng_range(&r, -3.0, 3.0) * DEG), margin = 0.25 * g->w + 64;
+    sim_bone *b = &a->sacrum;
+    b->step = TABLE_STEP;
+    b->x0 = -margin;
+    b->n = (int)floor((g->w + 2 * margin) / b->step) + 1;
+    b->end_x = INFINITY;
+    b->end_is_right = 1;
+    b->y = malloc(sizeof(double) * (size_t)b->n);
+    if (!b->y) return usg_fail(USG_ERR_NOMEM, "simulator: out of memory for the tank floor");
+    for (int i = 0; i < b->n; i++) b->y[i] = floor_y + slope * (b->x0 + i * b->step - a->target_x);
+    sim_wave_init(&b->amp_mod, &r, 0.3, 4 * mm, 20 * mm);
+    return USG_OK;
+}
+
 usg_status sim_anatomy_build(sim_anatomy *a, const usg_sim_params *p, const sim_geom *g) {
+    a->medium = USG_SIM_MEDIUM_SIJ;
     sim_rng r;
     sim_rng_seed(&r, p->seed, STREAM_ANATOMY);
     double mm = 1.0 / g->sp;
@@ -310,6 +340,7 @@ usg_status sim_anatomy_build(sim_anatomy *a, const usg_sim_params *p, const sim_
     sim_wave_init(&a->jit_x, &rj, 1.0, 8.0, 30.0);
     sim_wave_init(&a->jit_y, &rj, 0.35, 8.0, 30.0);
     sim_wave_init(&a->jit_rot, &rj, 1.0, 10.0, 40.0);
+    if (p->medium != USG_SIM_MEDIUM_SIJ && (st = replace_bones(a, p, g)) != USG_OK) return st;
     return build_needle(a, p, g);
 }
 

@@ -46,7 +46,8 @@ static double reflectance(double cos_inc, double floor, double lobe_deg) {
 /* Scatterers with the bone shadow, attenuation and noise, line by line. */
 void sim_echo_scatterers(usg_sim *s, const sim_pose *P, sim_rng *r) {
     sim_beam *b = &s->b;
-    int skin = (int)ceil(s->a.skin_px), face = (int)ceil(0.4 / s->g.sp);
+    int face = (int)ceil(0.4 / s->g.sp); /* the probe's lens ring-down */
+    int skin = s->a.medium == USG_SIM_MEDIUM_WATER ? 0 : (int)ceil(s->a.skin_px);
     for (int i = 0; i < b->nl; i++) {
         float transmit = 1.0f;
         int j_bone = -1; /* first sample inside bone on this line */

@@ -87,6 +87,9 @@ typedef struct sim_needle_path {
 } sim_needle_path;
 
 typedef struct sim_anatomy {
+    usg_sim_medium medium;             /* without the joint (tissue, water) the bone tables are
+                                        * empty, except that in water `sacrum` holds the tank's
+                                        * floor, covering every x */
     double skin_px;                    /* skin thickness */
     double fat_px;  sim_wave fat_wave; /* fat/muscle fascia depth below the face */
     int has_inter; double inter_px; sim_wave inter_wave; /* intermuscular fascia */

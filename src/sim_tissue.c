@@ -197,11 +197,15 @@ usg_status sim_tissue_build(sim_tissue *t, const sim_anatomy *a, const sim_geom 
         sim_tissue_free(t);
         return usg_fail(USG_ERR_NOMEM, "simulator: out of memory for the tissue map");
     }
-    base_layers(t, layer, a, g, p->seed * 7919u + 17u);
-    streaks(t, layer, a, g, p->seed);
-    fascia(t, g, a->fat_px, &a->fat_wave, A_FASCIA, p->seed * 31u + 1u);
-    if (a->has_inter) fascia(t, g, a->inter_px, &a->inter_wave, A_INTER, p->seed * 31u + 2u);
-    septa(t, layer, a, g, p->seed);
+    if (a->medium == USG_SIM_MEDIUM_WATER) {
+        for (size_t i = 0; i < n; i++) t->echo[i] = 0.0f; /* anechoic: only the noise floor shows */
+    } else {
+        base_layers(t, layer, a, g, p->seed * 7919u + 17u);
+        streaks(t, layer, a, g, p->seed);
+        fascia(t, g, a->fat_px, &a->fat_wave, A_FASCIA, p->seed * 31u + 1u);
+        if (a->has_inter) fascia(t, g, a->inter_px, &a->inter_wave, A_INTER, p->seed * 31u + 2u);
+        septa(t, layer, a, g, p->seed);
+    }
     scatterers(t, p->seed);
     free(layer);
     return USG_OK;

@@ -173,8 +173,10 @@ void sim_truth_make(const usg_sim *s, int index, const sim_pose *P, double len, 
     usg_result_reset(r, index, index * 1000.0 / s->p.fps);
     r->has_spacing = 1;
     r->spacing_mm = s->g.sp;
-    truth_edge(s, &s->a.sacrum, P, &r->sacrum);
-    truth_edge(s, &s->a.ilium, P, &r->ilium);
+    if (s->a.medium == USG_SIM_MEDIUM_SIJ) { /* a tank floor is no bone */
+        truth_edge(s, &s->a.sacrum, P, &r->sacrum);
+        truth_edge(s, &s->a.ilium, P, &r->ilium);
+    }
     if (r->sacrum.found && r->ilium.found) {
         r->target.found = 1;
         r->target.point = closest_midpoint(&r->sacrum, &r->ilium);

@@ -252,6 +252,52 @@ Test(sim, needle_ridge_on_truth_axis_curvilinear) {
     expect_ridge_on_axis(p);
 }
 
+/* Mean grey of the brightest row over the middle third of the columns, in
+ * the image's lower 35 %. */
+static double brightest_low_row(const usg_image *img) {
+    double best = 0;
+    for (int y = img->height * 65 / 100; y < img->height; y++) {
+        int n;
+        double m = box_mean(img, img->width / 3, 2 * img->width / 3, y, y, &n);
+        if (m > best) best = m;
+    }
+    return best;
+}
+
+/* Without the joint: no bone or target in the truth, the needle (aimed where
+ * the joint entry would be) on its truth axis; a water bath is dark with a
+ * bright tank floor deep down, a tissue block speckled with no such line. */
+Test(sim, water_and_tissue_media_have_no_bone) {
+    usg_sim_params p = base_params();
+    p.needle_angle_deg = 25;
+    p.gain_db = -12; /* keep the shaft below saturation, for the ridge */
+    for (int m = USG_SIM_MEDIUM_TISSUE; m <= USG_SIM_MEDIUM_WATER; m++) {
+        p.medium = (usg_sim_medium)m;
+        expect_ridge_on_axis(p);
+        usg_sim_params q = p;
+        q.seed = 5;
+        q.gain_db = 0;
+        rendered r = render(&q, q.frames - 1);
+        const usg_result *t = r.truth;
+        cr_expect(!t->sacrum.found && !t->ilium.found && !t->target.found && !t->target.has_needle_metrics,
+                  "medium %d: sacrum %d ilium %d target %d", m, t->sacrum.found, t->ilium.found, t->target.found);
+        cr_expect(t->needle.found, "medium %d: no needle on the last frame", m);
+        int n;
+        double tissue = box_mean(&r.img, 100, 250, 150, 250, &n), floor_row = brightest_low_row(&r.img);
+        if (m == USG_SIM_MEDIUM_WATER) {
+            cr_expect_lt(tissue, 15.0, "water: mean grey %.1f where only the noise floor should show", tissue);
+            cr_expect_gt(floor_row, 100.0, "water: no tank floor (brightest low row %.1f)", floor_row);
+        } else {
+            cr_expect_gt(tissue, 25.0, "tissue: mean grey %.1f, speckle expected", tissue);
+            cr_expect_lt(floor_row, 100.0, "tissue: a bright line (row mean %.1f) deep down", floor_row);
+        }
+        rendered_free(&r);
+    }
+    p.medium = (usg_sim_medium)3;
+    cr_expect_eq(usg_sim_params_check(&p), USG_ERR_ARG);
+    cr_expect(strstr(usg_last_error(), "medium"), "%s", usg_last_error());
+}
+
 Test(sim, steep_needle_is_fainter) {
     usg_sim_params p = base_params();
     p.geometry = USG_GEOM_LINEAR;
@@ -759,6 +805,7 @@ Test(sim, bad_options_exit_2_with_message) {
         {"OUT --bogus 1", "unknown option"},
         {"OUT OTHER", "more than one OUTDIR"},
         {"OUT --target-depth-mm 200", "target depth"},
+        {"OUT --medium gel", "--medium"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char args[512];
@@ -773,7 +820,7 @@ Test(sim, bad_options_exit_2_with_message) {
     tu_run h = tu_sh("%s sim --help", USGUIDE_BIN);
     cr_assert_eq(h.status, 0);
     const char *opts[] = {"--seed", "--frames", "--width", "--height", "--spacing-mm", "--geometry", "--needle",
-                          "--medial-side", "--gain-db", "--frame-ui"};
+                          "--medial-side", "--gain-db", "--frame-ui", "--medium"};
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
         cr_assert(strstr(h.out, opts[i]), "help lacks %s", opts[i]);
     }

@@ -71,6 +71,18 @@ typedef enum usg_sim_needle {
     USG_SIM_NEEDLE_MEDIAL = 2
 } usg_sim_needle;
 
+/* What the probe looks into: the sacroiliac joint (layers, both cortices, the
+ * cleft), the same soft tissue with no bone (an ex-vivo tissue block), or a
+ * water bath (anechoic, with the tank's floor as a bright specular line deep
+ * in the image, slightly tilted, shadowing what lies below). Without the joint
+ * the truth has no bone edges and no target; the needle is aimed where the
+ * joint entry would be. */
+typedef enum usg_sim_medium {
+    USG_SIM_MEDIUM_SIJ = 0,
+    USG_SIM_MEDIUM_TISSUE = 1,
+    USG_SIM_MEDIUM_WATER = 2
+} usg_sim_medium;
+
 /* Simulation parameters. A value of 0 (or -1 where noted) means "choose from the seed". */
 typedef struct usg_sim_params {
     uint64_t seed;
@@ -91,12 +103,14 @@ typedef struct usg_sim_params {
     double decorrelation;     /* share of fresh speckle per frame 0..1, -1: default 0.25 */
     double fps;               /* frame rate for t_ms, > 0 */
     int frame_ui;             /* 1: embed the image in a grabbed-screen frame with scanner UI */
+    usg_sim_medium medium;    /* default USG_SIM_MEDIUM_SIJ */
 } usg_sim_params;
 
 typedef struct usg_sim usg_sim; /* opaque */
 
 /* Defaults: seed 1, 40 frames, 640x480, 0.2 mm/px, curvilinear, needle lateral,
- * medial side left, gain 0 dB, dynamic range 60 dB, the rest from the seed, 20 fps. */
+ * medial side left, gain 0 dB, dynamic range 60 dB, the rest from the seed, 20 fps,
+ * medium SIJ. */
 void usg_sim_params_default(usg_sim_params *p);
 
 /* Check parameters. USG_ERR_ARG naming the parameter and its allowed range. */

@@ -23,6 +23,8 @@ static void sim_usage(FILE *f) {
             "  --geometry linear|curvilinear   probe geometry; default curvilinear (a scan-converted fan)\n"
             "  --needle lateral|medial|none    insertion side: from the ilium side, the sacrum side, or no needle;\n"
             "                           default lateral\n"
+            "  --medium sij|tissue|water       what the probe looks into: the sacroiliac joint, soft tissue\n"
+            "                           with no bone, or a water bath with the tank's floor; default sij\n"
             "  --medial-side left|right where the sacrum (midline) lies in the image; default left\n"
             "  --gain-db G              display gain in dB (-60..60); default 0\n"
             "  --dynamic-range-db D     log-compression range in dB (20..100); default 60\n"
@@ -94,6 +96,7 @@ static int apply(usg_sim_params *p, const char *opt, const char *val) {
     static const char *const geoms[] = {"linear", "curvilinear"};
     static const char *const needles[] = {"none", "lateral", "medial"};
     static const char *const sides[] = {"left", "right"};
+    static const char *const media[] = {"sij", "tissue", "water"};
     int k;
     if (!strcmp(opt, "--seed")) return parse_seed(val, &p->seed);
     if (!strcmp(opt, "--frames")) return parse_int(opt, val, &p->frames);
@@ -113,6 +116,11 @@ static int apply(usg_sim_params *p, const char *opt, const char *val) {
     if (!strcmp(opt, "--geometry")) {
         if (parse_choice(opt, val, geoms, 2, &k)) return -1;
         p->geometry = k ? USG_GEOM_CURVILINEAR : USG_GEOM_LINEAR;
+        return 0;
+    }
+    if (!strcmp(opt, "--medium")) {
+        if (parse_choice(opt, val, media, 3, &k)) return -1;
+        p->medium = (usg_sim_medium)k;
         return 0;
     }
     if (!strcmp(opt, "--needle")) {

@@ -4,6 +4,8 @@
 # `usguide sim` (kept in OUTDIR/<case>, regenerated when its options change or
 # REGEN=1), replayed, scored with `usguide eval`, and printed as one line:
 #   case  recall fp tip_p50 tip_p95 angle_p50 angle_p95  PASS|FAIL (which needle gates)  bone-ok|bone-fail (which)
+# (a case whose truth has no bone - a water bath, a tissue block - reads no-bone-ok when no bone
+# edge, target or its fp frames were reported, else no-bone-fail fp N: frames with a false bone or target)
 # (bone gates as in tests/accuracy.cmake: edge distance <= 0.5 mm, coverage >= 0.90, no label
 # swaps, target median <= 1.0 mm, p95 <= 2.5 mm)
 # Gates as in tests/needle.cmake: recall >= 0.98, fp <= 0.01 (0 without a
@@ -120,7 +122,10 @@ cases | while read -r name opts; do
         $1 == "label_swaps" && $2 + 0 > 0 { b = b " swaps" }
         $1 == "target_err_median_mm" && ($2 == "n/a" || $2 + 0 > 1.0) { b = b " target" }
         $1 == "target_err_p95_mm" && ($2 == "n/a" || $2 + 0 > 2.5) { b = b " target95" }
-        END { print b == "" ? "bone-ok" : "bone-fail" b }' "$d/eval.txt")
+        $1 ~ /^(sacrum|ilium)_coverage$/ && $2 == "n/a" { none++ }
+        $1 ~ /_fp_frames$/ { fp += $2 }
+        END { if (none == 2) print fp == 0 ? "no-bone-ok" : "no-bone-fail fp " fp  # no bone in the truth: none reported
+              else print b == "" ? "bone-ok" : "bone-fail" b }' "$d/eval.txt")
     printf '%-14s %7s %7s %7s %7s %7s %7s  %s  %s\n' "$name" "$r" "$f" "$t50" "$t95" "$a50" "$a95" "$verdict" "$bone"
 done | tee "$out/summary.txt"
 echo "passed $(grep -c ' PASS ' "$out/summary.txt" || true) of $(wc -l <"$out/summary.txt") cases ($out/summary.txt);" \
