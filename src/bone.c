@@ -53,6 +53,10 @@
 #define SIDE_TO_MM 25.0         /* ... up to this far */
 #define SIDE_SLOPE_MM 15.0      /* ... plus the difference in rise over this distance */
 #define SIDE_VOTE_CAP_MM 5.0
+#define NEEDLE_BAND_MM 1.0      /* a surface point this close to last frame's needle axis is on it ... */
+#define NEEDLE_AHEAD_MM 3.0     /* ... up to this beyond its tip (a frame's advance) */
+#define NEEDLE_SHARE 0.6        /* a surface with this share of its points on the needle ... */
+#define NEEDLE_LIT 0.8          /* ... and the beam below this bright against the tissue above is the needle */
 
 typedef struct segment {
     int j0, j1;          /* scan lines, inclusive */
@@ -88,6 +92,7 @@ struct usg_bone_detector {
     double prev_cleft;     /* last frame's cleft (scan line between the facing ends), -1 none */
     usg_point notch;       /* bottom of a closed cleft found this frame, NAN none */
     double cur_cleft;
+    usg_needle needle;     /* last frame's needle (usg_bone_detector_set_needle) */
 };
 
 usg_status usg_bone_detector_new(const usg_bone_params *p, int w, int h, usg_bone_detector **out) {
@@ -150,8 +155,15 @@ usg_status usg_bone_detector_new(const usg_bone_params *p, int w, int h, usg_bon
     return USG_OK;
 }
 
+void usg_bone_detector_set_needle(usg_bone_detector *d, const usg_needle *needle) {
+    if (!d) return;
+    if (needle && needle->found) d->needle = *needle;
+    else d->needle.found = 0;
+}
+
 void usg_bone_detector_reset(usg_bone_detector *d) {
     if (!d) return;
+    d->needle.found = 0;
     for (int j = 0; j < d->g.nr; j++) d->prior[j] = -1;
     memset(d->label_prev, 0, (size_t)d->g.nr);
     d->side_vote = 0;
@@ -239,6 +251,64 @@ static void find_segments(usg_bone_detector *d) {
         if (k - j + 1 >= d->min_cols && s.score >= d->min_score) d->seg[d->nseg++] = s;
         j = k + 1;
     }
+}
+
+/* 1 if the image point lies within NEEDLE_BAND_MM of last frame's needle
+ * axis, between its entry and NEEDLE_AHEAD_MM beyond its tip. */
+static int on_needle(const usg_bone_detector *d, double x, double y) {
+    const usg_needle *n = &d->needle;
+    double sp = usg_probe_spacing(&d->probe);
+    double ux = n->tip.x - n->entry.x, uy = n->tip.y - n->entry.y, len = hypot(ux, uy);
+    if (len < 1.0) return 0;
+    ux /= len; uy /= len;
+    double rx = x - n->entry.x, ry = y - n->entry.y, along = rx * ux + ry * uy;
+    if (along < 0 || along > len + NEEDLE_AHEAD_MM / sp) return 0;
+    return fabs(rx * uy - ry * ux) <= NEEDLE_BAND_MM / sp;
+}
+
+/* Mean grid brightness of scan line j over depths [i0, i1) clamped to its
+ * valid range; -1 if empty. */
+static double line_mean(const usg_bone_detector *d, int j, int i0, int i1) {
+    const usg_bone_grid *g = &d->g;
+    if (i0 < g->lo[j]) i0 = g->lo[j];
+    if (i1 > g->hi[j]) i1 = g->hi[j];
+    if (i1 <= i0) return -1;
+    const float *col = d->a + (size_t)j * g->nd;
+    double s = 0;
+    for (int i = i0; i < i1; i++) s += col[i];
+    return s / (i1 - i0);
+}
+
+/* 1 if most of s lies along last frame's needle with the beam below it as
+ * bright as the tissue above (no shadow): the needle's echo, not bone. */
+static int is_needle(const usg_bone_detector *d, const segment *s) {
+    const usg_bone_grid *g = &d->g;
+    int on = 0, n = 0;
+    double above = 0, below = 0;
+    for (int k = s->j0; k <= s->j1; k++) {
+        if (d->path[k] < 0) continue;
+        n++;
+        double x, y;
+        usg_bone_grid_point(g, k, d->depth[k], &x, &y);
+        if (!on_needle(d, x, y)) continue;
+        int p = d->path[k], gap = d->sp.gap, len = d->sp.shadow_len;
+        /* (above: clear of the needle's echo, whose lower edge the path may follow) */
+        double a = line_mean(d, k, p - 2 * gap - len / 2, p - 2 * gap), b = line_mean(d, k, p + gap, p + gap + len);
+        if (a < 0 || b < 0) continue;
+        on++;
+        above += a;
+        below += b;
+    }
+    return n > 0 && on >= NEEDLE_SHARE * n && below >= NEEDLE_LIT * above;
+}
+
+/* Drop the surfaces that are last frame's needle (is_needle). */
+static void drop_needle(usg_bone_detector *d) {
+    if (!d->needle.found) return;
+    int k = 0;
+    for (int i = 0; i < d->nseg; i++)
+        if (!is_needle(d, &d->seg[i])) d->seg[k++] = d->seg[i];
+    d->nseg = k;
 }
 
 /* Echo (grid brightness) of scan line j on the path. */
@@ -636,6 +706,7 @@ usg_status usg_bone_detector_process(usg_bone_detector *d, const usg_image *img,
     add_prior(d);
     usg_bone_dp_run(&d->dp, &d->g, &d->pp, d->f, d->path);
     find_segments(d);
+    drop_needle(d);
     label_surfaces(d, img, sacrum, ilium);
     update_state(d);
     return USG_OK;

@@ -41,6 +41,7 @@ struct usg_pipeline {
     usg_image den;          /* clip-sized denoised frame */
     usg_image flipped;      /* clip-sized, near-side-down profiles only */
     usg_edge *sacrum, *ilium; /* clipped coordinates, kept for degraded frames */
+    usg_needle last_needle; /* last frame's needle, clipped coordinates */
     usg_degrade degrade;
     acq_worker acq;         /* used when p.async_needle_acquisition */
     int tracking;           /* async: the caller's tracker holds a track */
@@ -260,6 +261,7 @@ static void needle_to_frame(const usg_pipeline *pl, usg_needle *n) {
 /* Run bone detection unless degraded to reuse the previous edges. */
 static usg_status run_bone(usg_pipeline *pl, const usg_image *img) {
     if (pl->degrade >= USG_DEGRADE_NO_BONE) return USG_OK;
+    usg_bone_detector_set_needle(pl->bone, &pl->last_needle);
     return usg_bone_detector_process(pl->bone, img, pl->sacrum, pl->ilium);
 }
 
@@ -284,6 +286,7 @@ usg_status usg_pipeline_process(usg_pipeline *pl, const usg_image *frame, usg_re
     if (st == USG_OK) {
         st = run_needle(pl, img, &raw, &needle);
     }
+    pl->last_needle = needle; /* clipped pixels, for the next frame's bone stage */
     double t3 = usg_now_ms();
     usg_target target;
     memset(&target, 0, sizeof target);
@@ -323,6 +326,7 @@ void usg_pipeline_frame_size(const usg_pipeline *pl, int *w, int *h) {
 void usg_pipeline_reset(usg_pipeline *pl) {
     acq_wait_idle(&pl->acq);
     pl->tracking = 0;
+    pl->last_needle.found = 0;
     usg_bone_detector_reset(pl->bone);
     usg_needle_tracker_reset(pl->needle);
     usg_target_tracker_reset(pl->target);

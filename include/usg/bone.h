@@ -29,6 +29,14 @@ usg_status usg_bone_detector_new(const usg_bone_params *p, int w, int h, usg_bon
 usg_status usg_bone_detector_process(usg_bone_detector *d, const usg_image *img,
                                      usg_edge *sacrum, usg_edge *ilium);
 
+/* Tell the detector where the needle was on the previous frame (clipped
+ * pixels; NULL or found = 0: no needle). A surface lying along that shaft
+ * (within NEEDLE_BAND_MM of its axis, from the entry to a frame's advance
+ * beyond the tip, over most of its length) with no shadow beneath it (the
+ * beam below as bright as the tissue above) is the needle's own echo, not
+ * bone, and is not reported. The needle is copied; never fails. */
+void usg_bone_detector_set_needle(usg_bone_detector *d, const usg_needle *needle);
+
 /* Forget temporal state (a new sequence starts). */
 void usg_bone_detector_reset(usg_bone_detector *d);
 
