@@ -85,6 +85,14 @@
 #ifndef ND_FLOORED_DB
 #define ND_FLOORED_DB 10.0 /* relief of the echo a shaft needs in a floored frame */
 #endif
+#define ND_LINE_EDGE_MM 5.0     /* a bone edge at least this long ... */
+#define ND_LINE_EDGE_RMS_MM 0.15 /* ... this straight (RMS off its line) ... */
+#define ND_LIT_EDGE 0.7         /* ... and this bright 2-6 mm beneath as above (little shadow) may be a needle ... */
+#define ND_LIT_NEEDLE 0.8       /* ... and a needle along it with no shadow (this ratio) is one */
+#define ND_STRAIGHT_R_MM 500.0  /* ... and straight (its sagitta that of an arc of at least this radius, ... */
+#define ND_STRAIGHT_PX 0.5      /* ... or this measurement floor, px) */
+#define ND_ON_EDGE_MM 1.0       /* a needle with ND_ON_EDGE_SHARE of such an edge's points this close to its axis ... */
+#define ND_ON_EDGE_SHARE 0.6    /* ... is what the bone stage took for bone */
 #define ND_COAST 2          /* frames a lost track is still drawn (predicted) */
 
 struct usg_needle_tracker {
@@ -93,6 +101,8 @@ struct usg_needle_tracker {
     float *half;
     uint8_t *mask2;         /* half resolution: where ridge votes count */
     uint8_t *bone2;         /* half resolution: on a bone stage's cortex (this frame) */
+    nd_hough_peak pk[ND_PEAKS + ND_STEEP_PEAKS]; /* this frame's candidate lines (vote_lines) */
+    int npk;
     float *ridge;
     int w4, h4;             /* quarter resolution, for the coarse scale */
     float *quarter, *ridge4;
@@ -510,10 +520,11 @@ static void pivot(usg_needle_tracker *t, const usg_image *img, const usg_edge *e
     }
 }
 
-static int acquire(usg_needle_tracker *t, const usg_image *img, const usg_edge *e1, const usg_edge *e2,
-                   nd_meas *best) {
+/* The frame's candidate lines (t->pk, t->npk): the oriented-filter votes at
+ * half and quarter resolution, the strongest Hough peaks, and the strongest
+ * steep ones apart. Independent of the bone edges. */
+static void vote_lines(usg_needle_tracker *t, const usg_image *img) {
     nd_downsample2(img, t->half, t->w2, t->h2);
-    mark_bone(t, e1, e2);
     nd_hough_clear(&t->hg);
     vote_scale(t, &t->hs, t->half, t->mask2, t->ridge, t->w2, t->h2, 1.0, 0.0);
     /* a steep needle crosses the beam obliquely: a wider line, weaker echo */
@@ -521,7 +532,7 @@ static int acquire(usg_needle_tracker *t, const usg_image *img, const usg_edge *
     vote_scale(t, &t->hs2, t->quarter, t->mask4, t->ridge4, t->w4, t->h4, 2.0, ND_STEEP_DEG);
     /* the strongest lines, and the strongest steep ones apart (a steep shaft
      * gathers fewer votes than the fibres and fasciae of the frame) */
-    nd_hough_peak pk[ND_PEAKS + ND_STEEP_PEAKS];
+    nd_hough_peak *pk = t->pk;
     int np = nd_hough_peaks(&t->hg, pk, ND_PEAKS, 0.0);
     int n_all = np;
     for (int i = 0, n = nd_hough_peaks(&t->hg, pk + np, ND_STEEP_PEAKS, ND_STEEP_DEG); i < n; i++) {
@@ -529,6 +540,16 @@ static int acquire(usg_needle_tracker *t, const usg_image *img, const usg_edge *
         for (int j = 0; j < n_all && !dup; j++) dup = nd_hough_near(&pk[n_all + i], &pk[j]);
         if (!dup) pk[np++] = pk[n_all + i];
     }
+    t->npk = np;
+}
+
+/* The needle among the frame's candidate lines (vote_lines), given the bone
+ * stage's edges (e1, e2: NULL or not found for none): 1 with *best filled. */
+static int pick_line(usg_needle_tracker *t, const usg_image *img, const usg_edge *e1, const usg_edge *e2,
+                     nd_meas *best) {
+    mark_bone(t, e1, e2);
+    const nd_hough_peak *pk = t->pk;
+    int np = t->npk;
     /* screened by echo mass: the best ND_CANDIDATES, and the best steep ones too */
     nd_cands all = {.cap = ND_CANDIDATES}, steep = {.cap = ND_STEEP_CANDIDATES};
     for (int i = 0; i < np; i++) {
@@ -570,6 +591,78 @@ static int acquire(usg_needle_tracker *t, const usg_image *img, const usg_edge *
     *best = ok[pick];
     pivot(t, img, e1, e2, best);
     return 1;
+}
+
+/* Full-frame search: vote_lines, then pick_line. */
+static int acquire(usg_needle_tracker *t, const usg_image *img, const usg_edge *e1, const usg_edge *e2,
+                   nd_meas *best) {
+    vote_lines(t, img);
+    return pick_line(t, img, e1, e2, best);
+}
+
+/* 1 if bone edge e is a straight line (at least ND_LINE_EDGE_MM long, RMS
+ * off its fitted line at most ND_LINE_EDGE_RMS_MM) with little shadow
+ * beneath it (nd_band_ratio 2-6 mm >= ND_LIT_EDGE, with evidence): in soft
+ * tissue with no bone, the bone stage takes a needle's shaft for a cortex
+ * until the tracker tells it of the needle. Cortices are seldom so straight,
+ * and shadow what lies beneath. */
+static int needle_like_edge(const usg_needle_tracker *t, const usg_image *img, const usg_edge *e) {
+    if (!e || !e->found || e->n < 3) return 0;
+    double mx = 0, my = 0, sxx = 0, sxy = 0, syy = 0;
+    for (int i = 0; i < e->n; i++) { mx += e->pts[i].x; my += e->pts[i].y; }
+    mx /= e->n;
+    my /= e->n;
+    for (int i = 0; i < e->n; i++) {
+        double x = e->pts[i].x - mx, y = e->pts[i].y - my;
+        sxx += x * x; sxy += x * y; syy += y * y;
+    }
+    double th = 0.5 * atan2(2 * sxy, sxx - syy), dx = cos(th), dy = sin(th), ss = 0;
+    for (int i = 0; i < e->n; i++) {
+        double off = (e->pts[i].x - mx) * dy - (e->pts[i].y - my) * dx;
+        ss += off * off;
+    }
+    const usg_point *p0 = &e->pts[0], *p1 = &e->pts[e->n - 1];
+    double u0 = (p0->x - mx) * dx + (p0->y - my) * dy, u1 = (p1->x - mx) * dx + (p1->y - my) * dy;
+    if (fabs(u1 - u0) * t->c.sp < ND_LINE_EDGE_MM || sqrt(ss / e->n) * t->c.sp > ND_LINE_EDGE_RMS_MM) return 0;
+    usg_point a = {mx + u0 * dx, my + u0 * dy}, b = {mx + u1 * dx, my + u1 * dy};
+    return nd_band_ratio(&t->c, img, a, b, 2.0, 6.0) >= ND_LIT_EDGE;
+}
+
+/* Share of edge e's points within ND_ON_EDGE_MM of m's axis (entry to tip). */
+static double share_on_axis(const usg_needle_tracker *t, const nd_meas *m, const usg_edge *e) {
+    double L = hypot(m->tip.x - m->entry.x, m->tip.y - m->entry.y), lim = ND_ON_EDGE_MM / t->c.sp;
+    int on = 0;
+    for (int i = 0; i < e->n; i++) {
+        double rx = e->pts[i].x - m->entry.x, ry = e->pts[i].y - m->entry.y;
+        double along = rx * m->line.dx + ry * m->line.dy;
+        on += along >= -lim && along <= L + lim && fabs(rx * m->line.dy - ry * m->line.dx) <= lim;
+    }
+    return e->n > 0 ? (double)on / e->n : 0;
+}
+
+/* Acquisition past the bone stage's needle-like edges (needle_like_edge),
+ * after acquire() on the same frame: its candidate lines picked from again
+ * without those edges, a needle along one of them (ND_ON_EDGE_SHARE
+ * of its points on the axis) with no shadow beneath (nd_band_ratio 2-6 mm >=
+ * ND_LIT_NEEDLE, with evidence) and straight (a steel shaft bends far less
+ * than a cortex curves: ND_STRAIGHT_R_MM) is the needle the bone stage claimed
+ * before the tracker had found it. 0 when there is no such edge or needle. */
+static int acquire_past_bone(usg_needle_tracker *t, const usg_image *img, const usg_edge *e1, const usg_edge *e2,
+                             nd_meas *best) {
+    const usg_edge *edge[2] = {e1, e2}, *keep[2] = {e1, e2};
+    int any = 0;
+    for (int i = 0; i < 2; i++) {
+        if (needle_like_edge(t, img, edge[i])) { keep[i] = NULL; any = 1; }
+    }
+    nd_meas m;
+    if (!any || !pick_line(t, img, keep[0], keep[1], &m)) return 0;
+    double sagitta_mm = m.len_mm * m.len_mm / (8.0 * ND_STRAIGHT_R_MM);
+    if (m.bend_px > fmax(ND_STRAIGHT_PX, sagitta_mm / t->c.sp) ||
+        nd_band_ratio(&t->c, img, m.entry, m.tip, 2.0, 6.0) < ND_LIT_NEEDLE) return 0;
+    for (int i = 0; i < 2; i++) {
+        if (!keep[i] && share_on_axis(t, &m, edge[i]) >= ND_ON_EDGE_SHARE) { *best = m; return 1; }
+    }
+    return 0;
 }
 
 /* -------------------------------------------------------------- tracking */
@@ -746,7 +839,9 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
                 m = a;
             }
         }
-        if (!got && !window_only && acquire(t, img, sacrum, ilium, &m) && !behind_prediction(t, &m, &p)) {
+        if (!got && !window_only &&
+            (acquire(t, img, sacrum, ilium, &m) || acquire_past_bone(t, img, sacrum, ilium, &m)) &&
+            !behind_prediction(t, &m, &p)) {
             update_track(t, &m);
             got = 1;
         }
@@ -761,7 +856,7 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
             out->tip = nd_tip_out_of_bone(sacrum, ilium, out->entry, out->tip, t->c.sp);
             return USG_OK;
         }
-    } else if (acquire(t, img, sacrum, ilium, &m)) {
+    } else if (acquire(t, img, sacrum, ilium, &m) || acquire_past_bone(t, img, sacrum, ilium, &m)) {
         start_track(t, &m);
         got = 1;
     }

@@ -152,6 +152,13 @@ double nd_ctx_border_px(const nd_ctx *c, double x, double y);
  * The tip itself when it is not inside, or the whole axis is. Pure. */
 usg_point nd_tip_out_of_bone(const usg_edge *e1, const usg_edge *e2, usg_point entry, usg_point tip, double sp);
 
+/* Below/above brightness ratio across the segment a-b (image px): the mean
+ * grey d0..d1 mm beneath it (deeper) over the mean d0..d1 mm above it, sampled
+ * every 6 px along it; -1 when there is no evidence (too few samples, or the
+ * tissue above at the display floor). Bone casts a shadow (well below 1).
+ * Pure. */
+double nd_band_ratio(const nd_ctx *c, const usg_image *img, usg_point a, usg_point b, double d0_mm, double d1_mm);
+
 /* Measure a needle near `guess`, searching +-rs px across it; with a hint only
  * around the predicted shaft. Returns 1 with *m filled, 0 if no shaft. */
 int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, const nd_hint *hint,

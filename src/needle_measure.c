@@ -455,16 +455,16 @@ static void band_sum(const nd_ctx *c, const usg_image *img, usg_point q, double 
 
 #define ND_FLOOR_GREY 10.0 /* grey at or below which a region is black (the display floor) */
 
-/* Below/above brightness ratio across the shaft between d0 and d1 mm: bone has
- * a black shadow beneath (2-6 mm), a needle a reverberation tail (< 2.5 mm). */
-static double band_ratio(const nd_ctx *c, const usg_image *img, const nd_meas *m, double d0_mm, double d1_mm) {
-    double nx = -m->line.dy, ny = m->line.dx;
+/* Below/above brightness ratio (nd_band_ratio) from a along the unit
+ * direction (dx, dy) for L px; -1 without evidence. */
+static double band_ratio_along(const nd_ctx *c, const usg_image *img, usg_point a, double dx, double dy, double L,
+                               double d0_mm, double d1_mm) {
+    double nx = -dy, ny = dx;
     if (ny < 0) { nx = -nx; ny = -ny; }
     double d0 = d0_mm / c->sp, d1 = d1_mm / c->sp, below = 0, above = 0;
     int n = 0;
-    double L = hypot(m->tip.x - m->entry.x, m->tip.y - m->entry.y);
     for (double u = 0; u <= L; u += 6.0) {
-        usg_point q = {m->entry.x + u * m->line.dx, m->entry.y + u * m->line.dy};
+        usg_point q = {a.x + u * dx, a.y + u * dy};
         double sb = 0, sa = 0;
         int cb = 0, ca = 0;
         band_sum(c, img, q, nx, ny, d0, d1, &sb, &cb);
@@ -476,8 +476,23 @@ static double band_ratio(const nd_ctx *c, const usg_image *img, const nd_meas *m
         }
     }
     /* tissue above at the display floor: nothing beneath can be darker (no evidence either way) */
-    if (n < 2 || above <= ND_FLOOR_GREY * n) return 1.0;
+    if (n < 2 || above <= ND_FLOOR_GREY * n) return -1.0;
     return below / above;
+}
+
+double nd_band_ratio(const nd_ctx *c, const usg_image *img, usg_point a, usg_point b, double d0_mm, double d1_mm) {
+    double L = hypot(b.x - a.x, b.y - a.y);
+    if (!(L > 0)) return -1.0;
+    return band_ratio_along(c, img, a, (b.x - a.x) / L, (b.y - a.y) / L, L, d0_mm, d1_mm);
+}
+
+/* Below/above brightness ratio across the shaft between d0 and d1 mm: bone has
+ * a black shadow beneath (2-6 mm), a needle a reverberation tail (< 2.5 mm);
+ * 1 without evidence. */
+static double band_ratio(const nd_ctx *c, const usg_image *img, const nd_meas *m, double d0_mm, double d1_mm) {
+    double r = band_ratio_along(c, img, m->entry, m->line.dx, m->line.dy,
+                                hypot(m->tip.x - m->entry.x, m->tip.y - m->entry.y), d0_mm, d1_mm);
+    return r < 0 ? 1.0 : r;
 }
 
 /* Share of shaft stations within 1.5 mm of a bone edge. */

@@ -3,6 +3,7 @@
  * needle with a reverberation tail). */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -478,7 +479,7 @@ Test(needle, steep_needle_beside_dark_tissue_is_no_cortex) {
     double a = deg * M_PI / 180.0, nx = -sin(a), ny = cos(a); /* the normal toward the lower left */
     for (int y = 0; y < H; y++) {
         for (int x = 0; x < W; x++) {
-            if ((x - tx) * nx + (y - ty) * ny > 4.0) s.f[y * W + x] *= 0.05f;
+            if ((x - tx) * nx + (y - ty) * ny > 4.0) s.f[y * W + x] *= 0.5f;
         }
     }
     needle_shaped(&s, sc.ex, sc.ey, tx, ty, 40, 0, 0, 0, 0.1); /* a faint tail */
@@ -571,6 +572,84 @@ Test(needle, coasted_tip_stops_at_the_bone_surface) {
     cr_expect_geq(n.tip.y, edge_y + 2.5, "coasted tip pulled back too far (%.1f px under the edge)", n.tip.y - edge_y);
     double off = fabs(angle_diff(angle_of(n.entry.x, n.entry.y, n.tip.x, n.tip.y), 150.0));
     cr_expect_lt(off, 1.0, "the tip left the axis (%.2f deg)", off);
+    free(edge);
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}
+
+/* The bone stage's edge along (ex, ey)-(tx, ty), points every 2 px ordered by x. */
+static void edge_along(usg_edge *e, double ex, double ey, double tx, double ty) {
+    double x0 = fmin(ex, tx), x1 = fmax(ex, tx);
+    e->found = 1;
+    e->n = 0;
+    for (double x = x0; x <= x1 && e->n < USG_EDGE_MAX; x += 2) {
+        e->pts[e->n++] = (usg_point){x, ey + (ty - ey) * (x - ex) / (tx - ex)};
+    }
+}
+
+/* Needles at 20-44 deg from alternate sides, in tissue (no bone). */
+static scene claimed_scene(unsigned seed) {
+    scene sc = needle_scene(12.0 + 8.0 * seed, seed % 2, seed % 2 ? 300 : 340, 200 + 15 * seed, 900u + seed);
+    sc.with_bone = 0;
+    return sc;
+}
+
+/* The first frame's result for img with the bone stage's edge along sc's
+ * needle (a fresh track). */
+static usg_needle acquire_on_edge(usg_needle_tracker *t, const usg_image *img, usg_edge *edge, const scene *sc) {
+    edge_along(edge, sc->ex, sc->ey, sc->tx, sc->ty);
+    usg_needle_tracker_reset(t);
+    usg_needle n;
+    cr_assert_eq(usg_needle_tracker_process(t, img, img, edge, NULL, 0, &n), USG_OK);
+    return n;
+}
+
+/* In soft tissue with no bone, the bone stage takes a needle's bright shaft
+ * over darker speckle for a cortex until the tracker tells it of the needle:
+ * handed such an edge along the shaft (straight, tissue and no shadow beneath
+ * it), the tracker still acquires the needle, from either side; the same
+ * edge on a shadowed straight cortex stays bone (never_reports_a_straight_bone_surface). */
+Test(needle, a_needle_the_bone_stage_took_for_bone_is_still_found) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    usg_edge *edge = calloc(1, sizeof *edge);
+    for (unsigned seed = 1; seed <= 4; seed++) {
+        scene sc = claimed_scene(seed);
+        render(&sc, &img);
+        usg_needle n = acquire_on_edge(t, &img, edge, &sc);
+        char what[64];
+        snprintf(what, sizeof what, "seed %u: needle under a bone edge", seed);
+        expect_needle_at(&n, sc.tx, sc.ty, angle_of(sc.ex, sc.ey, sc.tx, sc.ty), 2.5, 0.5, what);
+    }
+    free(edge);
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}
+
+/* ... but a straight needle-like line (no reverberation tail) with a shadow
+ * beneath it (the tissue there at half its amplitude, 6 dB down: a grey
+ * shadow), handed as a bone edge, stays bone: the edge is left out of the
+ * search only where nothing darkens the beam beneath it. */
+Test(needle, a_straight_line_over_a_shadow_stays_bone) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    usg_edge *edge = calloc(1, sizeof *edge);
+    for (unsigned seed = 1; seed <= 4; seed++) {
+        scene sc = claimed_scene(seed);
+        synth s = {sc.seed, malloc(sizeof(float) * W * H)};
+        tissue(&s, 1.0);
+        double k = (sc.ty - sc.ey) / (sc.tx - sc.ex);
+        for (int x = (int)fmin(sc.ex, sc.tx); x <= (int)fmax(sc.ex, sc.tx); x++) {
+            for (int y = (int)(sc.ey + k * (x - sc.ex)) + 4; y < H; y++) s.f[y * W + x] *= 0.5f;
+        }
+        needle_shaped(&s, sc.ex, sc.ey, sc.tx, sc.ty, 40, 0, 0, 0, 0.0); /* no reverberation tail */
+        to_image(&s, &img);
+        free(s.f);
+        usg_needle n = acquire_on_edge(t, &img, edge, &sc);
+        cr_expect(!n.found, "seed %u: a line over a shadow, on a bone edge, reported as a needle", seed);
+    }
     free(edge);
     usg_image_free(&img);
     usg_needle_tracker_free(t);
