@@ -94,6 +94,9 @@
 #define ND_ON_EDGE_MM 1.0       /* a needle with ND_ON_EDGE_SHARE of such an edge's points this close to its axis ... */
 #define ND_ON_EDGE_SHARE 0.6    /* ... is what the bone stage took for bone */
 #define ND_COAST 2          /* frames a lost track is still drawn (predicted) */
+#define ND_PIN_HITS 5       /* a track measured this many frames is measured on its own axis when a refit fails ... */
+#define ND_PIN_SNR 4.0      /* ... and taken with its bevel found, or a shaft of this snr ... */
+#define ND_PIN_FILL 0.5     /* ... and fill */
 
 struct usg_needle_tracker {
     nd_ctx c;
@@ -817,7 +820,7 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
         nd_kf1_predict(&t->krho);
         nd_kf2_predict(&t->ks);
         nd_line pred = track_line(t);
-        nd_hint hint;
+        nd_hint hint = {.pinned = 0};
         usg_needle p;
         fill_output(t, &p);
         hint.entry = p.entry;
@@ -826,6 +829,17 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
         hint.dy = pred.dy;
         hint.speed_px = fabs(t->ks.x[1]);
         int okm = nd_measure(&t->c, img, &pred, t->r_track, &hint, sacrum, ilium, &m);
+        if (!(okm && plausible(t, &m, 1)) && t->hits >= ND_PIN_HITS) {
+            /* a faint shaft (a steep needle's deep stretch) whose refit was
+             * pulled off by the speckle: an established track's axis is better
+             * than one refitted on it, so the shaft and tip are measured on it;
+             * taken with its bevel found, or a shaft as clear as a track needs
+             * without one (a faint shaft's bright end on the pinned axis is as
+             * often a cortex beyond the tip) */
+            hint.pinned = 1;
+            okm = nd_measure(&t->c, img, &pred, t->r_track, &hint, sacrum, ilium, &m) &&
+                  (m.faded_mm > 0 || (m.snr >= ND_PIN_SNR && m.fill >= ND_PIN_FILL));
+        }
         if (okm && plausible(t, &m, 1)) {
             update_track(t, &m);
             got = 1;

@@ -137,6 +137,7 @@ typedef struct nd_hint {
     usg_point entry, tip;
     double dx, dy;          /* unit direction entry -> tip */
     double speed_px;        /* tip speed, px per frame */
+    int pinned;             /* the axis is the guess: no refit of its direction or offset */
 } nd_hint;
 
 /* Make the context for w x h images (mask filled by the caller, then nd_ctx_distance). */
@@ -160,7 +161,8 @@ usg_point nd_tip_out_of_bone(const usg_edge *e1, const usg_edge *e2, usg_point e
 double nd_band_ratio(const nd_ctx *c, const usg_image *img, usg_point a, usg_point b, double d0_mm, double d1_mm);
 
 /* Measure a needle near `guess`, searching +-rs px across it; with a hint only
- * around the predicted shaft. Returns 1 with *m filled, 0 if no shaft. */
+ * around the predicted shaft (hint->pinned: on the guess itself, its direction
+ * and offset kept). Returns 1 with *m filled, 0 if no shaft. */
 int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, const nd_hint *hint,
                const usg_edge *e1, const usg_edge *e2, nd_meas *m);
 

@@ -758,6 +758,7 @@ static double tip_echo(const nd_ctx *c, double kt, int dir) {
 #define ND_BEVEL_LAT_DEG 35.0   /* ... but within this of the horizontal (a deep bevel's lateral blur) ... */
 #define ND_BEVEL_LAT_DB 6.0     /* ... where it must be this much weaker at twice the distance */
 #define ND_BEVEL_OFF_MM 1.0     /* the spot's across-axis peak lies this close to the extended axis */
+#define ND_BEVEL_TRIES 3        /* the brightest spots tried as the bevel, brightest first */
 
 /* Across-axis peak of the image at column k (unit normal n, steps of 1 px
  * from -r to r): its sub-pixel offset and grey. 0 when the profile leaves the
@@ -841,40 +842,61 @@ static int compact_spot(const nd_ctx *c, const usg_image *img, usg_point p, doub
     return 1;
 }
 
-/* Look for the bevel beyond column kt (the visible shaft's end, dir: entry ->
- * tip): the brightest spot on the axis' extension, up to ND_BEVEL_REACH_MM
- * and never past a bone column (within columns near[0..1] when given: a
- * tracked tip's neighbourhood), that is ND_BEVEL_ABOVE_DB over the tissue,
- * centred on the axis and compact. Returns 1 with its column and across-axis
- * offset (px). */
-static int find_bevel(nd_ctx *c, const usg_image *img, int kt, int dir, const double *near, const usg_edge *e1,
-                      const usg_edge *e2, int *kb, double *off) {
-    const double gpd = 255.0 / ND_DISPLAY_DR_DB;
-    if (!(c->tissue_grey > 0)) return 0;
-    const double thr = c->tissue_grey + ND_BEVEL_ABOVE_DB * gpd;
-    const int reach = (int)lrint(ND_BEVEL_REACH_MM / c->sp), start = clampi((int)lrint(1.0 / c->sp), 2, 10);
-    int best_k = -1;
-    double best = thr;
-    for (int i = start; i <= reach; i++) {
-        int k = kt + dir * i;
-        if (k < 1 || k >= c->st.len - 1 || c->pk_c[k] <= ND_BONE_COL) break;
-        if (near && (k < near[0] || k > near[1])) continue;
-        double g = centre_grey(c, k);
-        if (g > best) { best = g; best_k = k; }
-    }
-    if (best_k < 0) return 0;
+/* Is the spot at column k (dir: entry -> tip) a bevel: its across-axis peak
+ * within ND_BEVEL_OFF_MM of the axis, off any cortex, and compact? 1 with its
+ * across-axis offset (px). */
+static int bevel_at(nd_ctx *c, const usg_image *img, int k, int dir, const usg_edge *e1, const usg_edge *e2,
+                    double *off) {
     const int r = clampi((int)lrint(ND_BEVEL_OFF_MM / c->sp) + 2, 3, 31);
     double o, peak;
-    if (!across_peak(c, img, best_k, r, &o, &peak)) return 0;
+    if (!across_peak(c, img, k, r, &o, &peak)) return 0;
     if (fabs(o) * c->sp > ND_BEVEL_OFF_MM) return 0;
     const nd_line *l = &c->st.line;
-    usg_point p = nd_line_at(l, c->st.u0 + best_k, o);
+    usg_point p = nd_line_at(l, c->st.u0 + k, o);
     /* a bright spot on a cortex is the cortex */
     if (in_bone_band(e1, e2, p, 0.5 / c->sp, HUGE_VAL)) return 0;
     if (!compact_spot(c, img, p, peak, -dir * l->dx, -dir * l->dy, e1, e2)) return 0;
-    *kb = best_k;
     *off = o;
     return 1;
+}
+
+/* Look for the bevel beyond column kt (the visible shaft's end, dir: entry ->
+ * tip): on the axis' extension, up to ND_BEVEL_REACH_MM and never past a bone
+ * column (within columns near[0..1] when given: a tracked tip's
+ * neighbourhood), the brightest of the ND_BEVEL_TRIES brightest spots (local
+ * maxima ND_BEVEL_ABOVE_DB over the tissue) that is a bevel (bevel_at): the
+ * brightest is as often the glare of a cortex the tip nears. Returns 1 with
+ * its column and across-axis offset (px). */
+static int find_bevel(nd_ctx *c, const usg_image *img, int kt, int dir, const double *near, const usg_edge *e1,
+                      const usg_edge *e2, int *kb, double *off) {
+    if (!(c->tissue_grey > 0)) return 0;
+    const double thr = c->tissue_grey + ND_BEVEL_ABOVE_DB * 255.0 / ND_DISPLAY_DR_DB;
+    const int reach = (int)lrint(ND_BEVEL_REACH_MM / c->sp), start = clampi((int)lrint(1.0 / c->sp), 2, 10);
+    int ks[ND_BEVEL_TRIES] = {0}, n = 0;
+    double gs[ND_BEVEL_TRIES] = {0}, prev = -1, cur = -1;
+    for (int i = start; i <= reach + 1; i++) { /* cur: the grey at i - 1 */
+        int k = kt + dir * i;
+        int stop = k < 1 || k >= c->st.len - 1 || c->pk_c[k] <= ND_BONE_COL || i > reach;
+        double next = stop || (near && (k < near[0] || k > near[1])) ? -1 : centre_grey(c, k);
+        if (cur > thr && cur >= prev && cur >= next) { /* a local maximum at i - 1: kept if among the brightest */
+            int j = n < ND_BEVEL_TRIES ? n++ : (cur > gs[ND_BEVEL_TRIES - 1] ? ND_BEVEL_TRIES - 1 : -1);
+            if (j >= 0) {
+                for (; j > 0 && gs[j - 1] < cur; j--) { gs[j] = gs[j - 1]; ks[j] = ks[j - 1]; }
+                gs[j] = cur;
+                ks[j] = k - dir;
+            }
+        }
+        if (stop) break;
+        prev = cur;
+        cur = next;
+    }
+    for (int j = 0; j < n; j++) {
+        if (bevel_at(c, img, ks[j], dir, e1, e2, off)) {
+            *kb = ks[j];
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------ measurement */
@@ -1024,7 +1046,7 @@ static int axis_pass(nd_ctx *c, const usg_image *img, const nd_hint *hint, const
         int kt = p->en.kt;
         if (to_tip && (kt - p->ktip) * p->en.dir > 0) kt = (int)lrint(p->ktip);
         nd_line l3;
-        if (it >= ND_REFIT_MAX || !fit_axis(c, imin(p->en.ke, kt), imax(p->en.ke, kt), 0.0, 3.0, &l3)) return 1;
+        if (it >= ND_REFIT_MAX || (hint && hint->pinned) || !fit_axis(c, imin(p->en.ke, kt), imax(p->en.ke, kt), 0.0, 3.0, &l3)) return 1;
         double cosv = l3.dx * p->line.dx + l3.dy * p->line.dy;
         if (acos(fmin(1.0, fabs(cosv))) * 180.0 / M_PI < ND_REFIT_DEG) return 1;
         p->r0 = column_point(c, p->run.k0);
@@ -1054,7 +1076,9 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     if (noise < 0) ND_FAIL(2);
     strip_peaks(c, rs);
     nd_line l1, l2;
-    if (!fit_axis(c, f0, f1, 3.0 * noise, rs, &l1)) ND_FAIL(3);
+    const int pinned = hint && hint->pinned;
+    if (pinned) l1 = *guess;
+    else if (!fit_axis(c, f0, f1, 3.0 * noise, rs, &l1)) ND_FAIL(3);
     if (!hint) { /* acquisition: a hopeless line is dropped before the fine passes */
         nd_run r1;
         double lv1;
@@ -1074,7 +1098,8 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     double level;
     if (!shaft_run(c, img, e1, e2, noise, gap, hint ? win : NULL, &run, &level)) ND_FAIL(5);
     if (!hint && (level < 5.0 * noise || (run.k1 - run.k0) * c->sp < 2.0)) ND_FAIL(6); /* hopeless: save the time */
-    if (!fit_axis(c, run.k0, run.k1, 0.0, 3.0, &l2)) ND_FAIL(7);
+    if (pinned) l2 = l1;
+    else if (!fit_axis(c, run.k0, run.k1, 0.0, 3.0, &l2)) ND_FAIL(7);
     /* pass 3: on the final axis, the run again, its ends and the tip */
     nd_pass ps = {.line = l2, .r0 = column_point(c, run.k0), .r1 = column_point(c, run.k1)};
     if (!axis_pass(c, img, hint, e1, e2, noise, gap, 0, 0, &ps)) ND_FAIL(9);
@@ -1190,7 +1215,7 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     m->line = l2;
 #ifndef ND_NO_INTENSITY_AXIS
     double ia, ib;
-    if (intensity_axis(c, s0, s1, &ia, &ib)) { /* the axis onto the echo's peaks */
+    if (!pinned && intensity_axis(c, s0, s1, &ia, &ib)) { /* the axis onto the echo's peaks */
         usg_point p0 = nd_line_at(&l2, c->st.u0, ia), p1 = nd_line_at(&l2, c->st.u0 + 100.0, ia + ib * 100.0);
         double dx = p1.x - p0.x, dy = p1.y - p0.y, nn = hypot(dx, dy);
         nd_line l3 = {p0.x, p0.y, dx / nn, dy / nn};
