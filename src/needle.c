@@ -303,7 +303,6 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
      * when its shadow is not black (a scanner's noise floor, a wide display range) */
     if (!tracking && ang < ND_CORTEX_DEG && m->len_mm > ND_CORTEX_MM && m->shadow < ND_CORTEX_SHADOW) return 16;
     if (m->bone_frac > (tracking ? 0.5 : 0.3)) return 7;
-    if (m->s_bg < 1.5 && !t->floored) return 9; /* flat flanks: a drawn line, not a needle in speckle */
     if (!tracking && !m->tip_step) return 15; /* a needle ends abruptly at its tip; a fascia fades out */
     if (!tracking && m->tip.y < m->entry.y - 2) return 10; /* a needle goes in, downward */
     /* echo strength (grey levels are log amplitude, ND_GREY_PER_DB): a needle
