@@ -24,6 +24,7 @@ void usg_sim_params_default(usg_sim_params *p) {
     p->needle_free_frames = -1;
     p->jitter_mm = -1;
     p->decorrelation = -1;
+    p->speckle = -1;
     p->fps = 20;
 }
 
@@ -70,6 +71,9 @@ usg_status usg_sim_params_check(const usg_sim_params *p) {
     if (!(p->decorrelation == -1 || (p->decorrelation >= 0 && p->decorrelation <= 1))) {
         return range_err("decorrelation", p->decorrelation, "0..1 (or -1 for the default)");
     }
+    if (!(p->speckle == -1 || (p->speckle >= 0 && p->speckle <= 1))) {
+        return range_err("speckle", p->speckle, "0..1 (or -1 for the default)");
+    }
     if (p->medium < USG_SIM_MEDIUM_SIJ || p->medium > USG_SIM_MEDIUM_WATER) {
         return usg_fail(USG_ERR_ARG, "simulator: unknown medium %d", (int)p->medium);
     }
@@ -104,6 +108,7 @@ usg_status usg_sim_new(const usg_sim_params *p, usg_sim **out) {
     double fresh = p->decorrelation >= 0 ? p->decorrelation : 0.25;
     s->keep = sqrt(1.0 - fresh);
     s->fresh = sqrt(fresh);
+    s->speckle = p->speckle >= 0 ? p->speckle : 1.0;
     *out = s;
     return USG_OK;
 }

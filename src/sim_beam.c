@@ -161,6 +161,17 @@ void sim_beam_splat(sim_beam *b, double x, double y, double ar, double ai) {
     }
 }
 
+double sim_beam_flat_gain(const sim_beam *b, int j) {
+    double a1 = 0, a2 = 0, l1 = 0, l2 = 0;
+    for (int k = 0; k <= 2 * b->ax_r; k++) { a1 += b->ax_w[k]; a2 += (double)b->ax_w[k] * b->ax_w[k]; }
+    for (int k = 0; k <= 2 * b->lat_r; k++) {
+        double w = b->lat_w[(size_t)k * b->ns + j];
+        l1 += w;
+        l2 += w * w;
+    }
+    return a1 > 0 && l1 > 0 ? sqrt(a2 * l2) / (a1 * l1) : 0.0;
+}
+
 static void axial_line(const float *in, float *out, int ns, const float *w, int R) {
     for (int j = 0; j < ns; j++) {
         int ka = j - R < 0 ? R - j : 0, kb = j + R >= ns ? R + (ns - 1 - j) : 2 * R;

@@ -67,8 +67,14 @@ void sim_echo_scatterers(usg_sim *s, const sim_pose *P, sim_rng *r) {
             sim_rng_gauss2(r, &nr, &ni);
             float amp = sqrtf(e) * transmit * b->att[j];
             float keep = (float)s->keep, fresh = (float)s->fresh, ns = (float)b->noise_sigma;
-            b->re[c] = amp * (keep * zr + fresh * fr) + ns * nr;
-            b->im[c] = amp * (keep * zi + fresh * fi) + ns * ni;
+            float sr = keep * zr + fresh * fr, si = keep * zi + fresh * fi;
+            if (s->speckle < 1.0) { /* the random phasor mixed with a fixed one of the same mean power (|1+i|^2 = 2) */
+                float a = (float)sqrt(s->speckle), f = (float)(sqrt(1.0 - s->speckle) * sim_beam_flat_gain(b, j));
+                sr = a * sr + f;
+                si = a * si + f;
+            }
+            b->re[c] = amp * sr + ns * nr;
+            b->im[c] = amp * si + ns * ni;
         }
     }
 }

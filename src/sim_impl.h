@@ -174,6 +174,11 @@ void sim_beam_free(sim_beam *b);
 void sim_beam_splat(sim_beam *b, double x, double y, double ar, double ai);
 /* Axial pass over the scatterer field (in place). */
 void sim_beam_axial(sim_beam *b);
+/* For a scatter field with no speckle (one fixed phasor everywhere) at sample
+ * j of a line: the amplitude factor that gives it, after the point-spread
+ * function, the mean power random scatter of the same strength has (a fixed
+ * phasor sums coherently over the PSF, random ones do not). */
+double sim_beam_flat_gain(const sim_beam *b, int j);
 /* Lateral pass, envelope, TGC, the electronic noise floor (white, drawn from r),
  * video smoothing and log compression into b->grey. */
 void sim_beam_finish(sim_beam *b, sim_rng *r);
@@ -200,6 +205,7 @@ struct usg_sim {
     sim_ui_layout L;       /* written frame size and the image's place in it */
     double jitter_px;      /* probe jitter amplitude */
     double keep, fresh;    /* speckle mix: sqrt(1 - decorrelation), sqrt(decorrelation) */
+    double speckle;        /* speckle share of the scatter (usg_sim_params.speckle), 0..1 */
 };
 
 /* Echoes of one frame (sim_echo.c): scatterers with shadow, attenuation and

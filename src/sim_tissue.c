@@ -197,8 +197,9 @@ usg_status sim_tissue_build(sim_tissue *t, const sim_anatomy *a, const sim_geom 
         sim_tissue_free(t);
         return usg_fail(USG_ERR_NOMEM, "simulator: out of memory for the tissue map");
     }
-    if (a->medium == USG_SIM_MEDIUM_WATER) {
-        for (size_t i = 0; i < n; i++) t->echo[i] = 0.0f; /* anechoic: only the noise floor shows */
+    if (a->medium == USG_SIM_MEDIUM_WATER || p->plain_tissue) { /* water is anechoic: only the noise floor shows */
+        const float e = a->medium == USG_SIM_MEDIUM_WATER ? 0.0f : ECHO_MUSCLE;
+        for (size_t i = 0; i < n; i++) t->echo[i] = e;
     } else {
         base_layers(t, layer, a, g, p->seed * 7919u + 17u);
         streaks(t, layer, a, g, p->seed);

@@ -101,6 +101,10 @@ typedef struct usg_sim_params {
     int needle_free_frames;   /* frames before the needle shows, -1: seed (3..5) */
     double jitter_mm;         /* probe jitter amplitude, -1: default 0.5 */
     double decorrelation;     /* share of fresh speckle per frame 0..1, -1: default 0.25 */
+    double speckle;           /* speckle share of the scatter 0..1 (0: a flat echo of the same mean
+                               * power, as strong speckle reduction shows), -1: 1 */
+    int plain_tissue;         /* 1: the soft tissue one uniform muscle-like echo (no fat layer, fibres,
+                               * fasciae or septa), as a simple simulator draws it */
     double fps;               /* frame rate for t_ms, > 0 */
     int frame_ui;             /* 1: embed the image in a grabbed-screen frame with scanner UI */
     usg_sim_medium medium;    /* default USG_SIM_MEDIUM_SIJ */

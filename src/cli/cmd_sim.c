@@ -35,6 +35,10 @@ static void sim_usage(FILE *f) {
             "  --needle-free N          frames before the needle appears; default from the seed (3..5)\n"
             "  --jitter-mm J            probe jitter amplitude (0..5); default 0.5\n"
             "  --decorrelation R        share of fresh speckle per frame (0..1); default 0.25\n"
+            "  --speckle S              speckle share of the tissue's echo (0..1): 0 is a flat echo of the same\n"
+            "                           mean power (as strong speckle reduction shows it); default 1\n"
+            "  --plain-tissue           the soft tissue one uniform muscle-like echo: no fat layer, fibres,\n"
+            "                           fasciae or septa (with --speckle 0: a flat grey, as a simple simulator)\n"
             "  --fps F                  frame rate for the time stamps; default 20\n"
             "  --frame-ui               embed the image in a grabbed-screen frame with scanner text and depth\n"
             "                           ticks (probe.ini gets clip =, truth is in frame pixels)\n"
@@ -112,6 +116,7 @@ static int apply(usg_sim_params *p, const char *opt, const char *val) {
     if (!strcmp(opt, "--needle-free")) return parse_int(opt, val, &p->needle_free_frames);
     if (!strcmp(opt, "--jitter-mm")) return parse_double(opt, val, &p->jitter_mm);
     if (!strcmp(opt, "--decorrelation")) return parse_double(opt, val, &p->decorrelation);
+    if (!strcmp(opt, "--speckle")) return parse_double(opt, val, &p->speckle);
     if (!strcmp(opt, "--fps")) return parse_double(opt, val, &p->fps);
     if (!strcmp(opt, "--geometry")) {
         if (parse_choice(opt, val, geoms, 2, &k)) return -1;
@@ -154,6 +159,7 @@ int cmd_sim(int argc, char **argv) {
             return CLI_EXIT_OK;
         }
         if (!strcmp(a, "--frame-ui")) { p.frame_ui = 1; continue; }
+        if (!strcmp(a, "--plain-tissue")) { p.plain_tissue = 1; continue; }
         if (!strcmp(a, "--quiet")) { quiet = 1; continue; }
         if (!strncmp(a, "--", 2)) {
             char opt[64];
