@@ -99,12 +99,25 @@ endforeach()
 # edge with tissue beneath it; in a water bath (anechoic, a bright tank floor deep
 # down) at 10 and 60 deg; and needle-free water and tissue (no false positive, the
 # tank floor included). (name@N as above.)
-foreach(entry t_a15 t_a35_med t_a15@100 t_a35_med@200 w_a10 w_a60 w_none t_none)
-  usg_sweep_entry(${entry} case offset tag)
-  add_test(NAME needle_media_${tag}
-           COMMAND sh ${CMAKE_SOURCE_DIR}/tests/bench/needle_sweep.sh $<TARGET_FILE:usguide>
-                   ${CMAKE_CURRENT_BINARY_DIR}/tmp/media_${tag} ${case})
-  set_tests_properties(needle_media_${tag} PROPERTIES
-                       ENVIRONMENT "STRICT=1;REGEN=1;SEED_OFFSET=${offset};CASES_FILE=${CMAKE_SOURCE_DIR}/tests/bench/media_cases.txt"
-                       TIMEOUT 600 LABELS "accuracy;needle")
-endforeach()
+# usg_sweep_strict(KIND CASES_FILE ENTRY...): one test needle_KIND_<tag> per entry
+# (name or name@N) of the given case list, every needle gate required.
+function(usg_sweep_strict kind cases_file)
+  foreach(entry ${ARGN})
+    usg_sweep_entry(${entry} case offset tag)
+    add_test(NAME needle_${kind}_${tag}
+             COMMAND sh ${CMAKE_SOURCE_DIR}/tests/bench/needle_sweep.sh $<TARGET_FILE:usguide>
+                     ${CMAKE_CURRENT_BINARY_DIR}/tmp/${kind}_${tag} ${case})
+    set_tests_properties(needle_${kind}_${tag} PROPERTIES
+                         ENVIRONMENT "STRICT=1;REGEN=1;SEED_OFFSET=${offset};CASES_FILE=${cases_file}"
+                         TIMEOUT 600 LABELS "accuracy;needle")
+  endforeach()
+endfunction()
+usg_sweep_strict(media ${CMAKE_SOURCE_DIR}/tests/bench/media_cases.txt
+                 t_a15 t_a35_med t_a15@100 t_a35_med@200 w_a10 w_a60 w_none t_none)
+
+# Tissue with no speckle (tests/bench/speckle_cases.txt, `usguide sim --speckle 0`)
+# and plain tissue (--plain-tissue: one uniform echo, at +15 dB a flat grey, as a
+# simple simulator draws it): the needle stage must not depend on speckle's grain -
+# a 55 deg needle, a 50 deg medial one over plain tissue, a 25 deg one in flat grey
+# soft tissue, and flat grey needle-free frames over the joint.
+usg_sweep_strict(speckle ${CMAKE_SOURCE_DIR}/tests/bench/speckle_cases.txt k0_a55 p0_a50_med p0g_t_a25 p0g_none)
