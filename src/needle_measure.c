@@ -364,6 +364,9 @@ static void clear_on_bone(nd_ctx *c, const usg_edge *e1, const usg_edge *e2) {
 #ifndef ND_ALONG_BONE_MM
 #define ND_ALONG_BONE_MM 1.0 /* a run past the predicted tip this close above a bone surface runs along it */
 #endif
+#ifndef ND_STEP_PAST_PRED_MM
+#define ND_STEP_PAST_PRED_MM 1.0 /* a step found walking on from the predicted tip past a bone surface counts up to this far beyond it */
+#endif
 #ifndef ND_AHEAD_BONE_MM
 #define ND_AHEAD_BONE_MM 3.0 /* ... when it goes on so from this far past the predicted tip */
 #endif
@@ -378,6 +381,16 @@ static int along_bone(const nd_ctx *c, double a, double b, const usg_edge *e1, c
         if (!in_bone_band(e1, e2, column_point(c, k), ND_ALONG_BONE_MM / c->sp, HUGE_VAL)) return 0;
     }
     return n > 0;
+}
+
+/* Does the axis from column a to column b (either order) pass a bone
+ * surface anywhere (a column within ND_TIP_BONE_MM above it, or under it)? */
+static int meets_bone(const nd_ctx *c, double a, double b, const usg_edge *e1, const usg_edge *e2) {
+    int k0 = (int)ceil(fmin(a, b)), k1 = (int)floor(fmax(a, b));
+    for (int k = k0 < 0 ? 0 : k0; k <= k1 && k < c->st.len; k++) {
+        if (in_bone_band(e1, e2, column_point(c, k), ND_TIP_BONE_MM / c->sp, HUGE_VAL)) return 1;
+    }
+    return 0;
 }
 
 #define ND_REFIT_DEG 0.5 /* pass 3 samples again on its own refit axis when it turned more */
@@ -1145,7 +1158,10 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
         if ((kp - ktip) * dir > 2.0 / c->sp && kp >= 0 && kp < c->st.len) {
             int stepped = 0;
             double k2 = refine_tip(c, ke, (int)lrint(kp), dir, 1, &stepped);
-            if (stepped && (k2 - ktip) * dir > 0) {
+            /* (a step well past the prediction, the walk there having met a
+             * bone surface, is the end of the cortex's glare beyond the tip) */
+            int past = (k2 - kp) * dir > ND_STEP_PAST_PRED_MM / c->sp && meets_bone(c, kp, k2, e1, e2);
+            if (stepped && (k2 - ktip) * dir > 0 && !past) {
                 ktip = k2;
                 tip_stepped = 1;
             }

@@ -47,7 +47,7 @@ function(usg_sweep_entry entry out_case out_offset out_tag)
 endfunction()
 
 set(USG_SWEEP_CASES s13_default s16_default a50_med g_m10 dr40 f2_5 none_b g_m20 none_dr30 s15_default@200
-    a50_med@100 a70_lat@400 a65_lat@100 a55_lat@300 a60_med@200 dr80@200 s13_default@200)
+    a50_med@100 a70_lat@400 a65_lat@100 a55_lat@300 a60_med@200 dr80@200 s13_default@200 dr50_steep@400)
 foreach(entry ${USG_SWEEP_CASES})
   usg_sweep_entry(${entry} case offset tag)
   add_test(NAME needle_sweep_${tag}
@@ -120,4 +120,4 @@ usg_sweep_strict(media ${CMAKE_SOURCE_DIR}/tests/bench/media_cases.txt
 # simple simulator draws it): the needle stage must not depend on speckle's grain -
 # a 55 deg needle, a 50 deg medial one over plain tissue, a 25 deg one in flat grey
 # soft tissue, and flat grey needle-free frames over the joint.
-usg_sweep_strict(speckle ${CMAKE_SOURCE_DIR}/tests/bench/speckle_cases.txt k0_a55 p0_a50_med p0g_t_a25 p0g_none)
+usg_sweep_strict(speckle ${CMAKE_SOURCE_DIR}/tests/bench/speckle_cases.txt k0_a55 p0_a50_med p0g_t_a25 p0g_none p1_a40)
