@@ -785,16 +785,20 @@ static double meas_confidence(const nd_meas *m) {
     return clampd(0.2 + 0.8 * a * b * m->fill, 0, 1);
 }
 
-/* The track's predicted needle (coasting, and the prediction for the window). */
-static void fill_output(const usg_needle_tracker *t, usg_needle *out) {
+/* The point of the track's axis at s (along it from the image centre's foot). */
+static usg_point track_point(const usg_needle_tracker *t, double s) {
     nd_line l = track_line(t);
     double cx, cy;
     centre(t, &cx, &cy);
     double u0 = l.dx * (l.px - cx) + l.dy * (l.py - cy); /* u of the line point from the centre */
-    usg_point tip = nd_line_at(&l, t->ks.x[0] - u0, 0), entry = nd_line_at(&l, t->s_entry - u0, 0);
+    return nd_line_at(&l, s - u0, 0);
+}
+
+/* The track's predicted needle (coasting, and the prediction for the window). */
+static void fill_output(const usg_needle_tracker *t, usg_needle *out) {
     out->found = 1;
-    out->tip = tip;
-    out->entry = entry;
+    out->tip = track_point(t, t->ks.x[0]);
+    out->entry = track_point(t, t->s_entry);
     double a = fmod(t->kth.x, 180.0);
     if (a < 0) a += 180.0;
     out->angle_deg = a;
@@ -824,6 +828,11 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
         fill_output(t, &p);
         hint.entry = p.entry;
         hint.tip = p.tip;
+        /* a tip the filter moves back toward the entry: the last tip holds
+         * for a shaft that fades out (coasting on the prediction there fed the
+         * retreat back as a measurement, and the tip crept up the shaft,
+         * 2-12 mm, while the needle went on into a cortex's glare) */
+        hint.hold = t->ks.x[1] < 0 ? track_point(t, t->ks.x[0] - t->ks.x[1]) : p.tip;
         hint.dx = pred.dx;
         hint.dy = pred.dy;
         hint.speed_px = fabs(t->ks.x[1]);

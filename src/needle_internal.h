@@ -135,6 +135,7 @@ typedef struct nd_meas {
 /* A tracking prediction: where the shaft should be. */
 typedef struct nd_hint {
     usg_point entry, tip;
+    usg_point hold;         /* the predicted tip, never behind the track's last tip (a faded shaft's tip) */
     double dx, dy;          /* unit direction entry -> tip */
     double speed_px;        /* tip speed, px per frame */
     int pinned;             /* the axis is the guess: no refit of its direction or offset */

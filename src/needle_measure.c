@@ -1174,12 +1174,14 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
         /* a shaft that fades out short of the prediction with no step anywhere,
          * by more than a frame's motion (a bevel lost in a cortex's glare, a
          * needle sliding on along the cortex it met): the predicted tip */
-        if (!tip_stepped && (kp - ktip) * dir > ND_FADE_MM / c->sp && kp >= 0 && kp < c->st.len) ktip = kp;
+        /* (the predicted tip, or the track's last tip where the filter moves it back) */
+        const double kh = column_of(c, hint->hold);
+        if (!tip_stepped && (kh - ktip) * dir > ND_FADE_MM / c->sp && kh >= 0 && kh < c->st.len) ktip = kh;
         /* no step, short of the prediction, with bright echo on the axis up
          * to it (a tip in the glare of the cortex it converges on): the
          * predicted tip, never inside the bone */
-        if (!tip_stepped && (kp - ktip) * dir > 0 && kp >= 0 && kp < c->st.len) {
-            double k2 = bright_to(c, ktip, kp, dir);
+        if (!tip_stepped && (kh - ktip) * dir > 0 && kh >= 0 && kh < c->st.len) {
+            double k2 = bright_to(c, ktip, kh, dir);
             if ((k2 - ktip) * dir > 0) ktip = k2;
         }
         /* a run with no step at its end, far beyond the prediction, ran on along
