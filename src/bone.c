@@ -57,6 +57,7 @@
 #define NEEDLE_AHEAD_MM 3.0     /* ... up to this beyond its tip (a frame's advance) */
 #define NEEDLE_SHARE 0.6        /* a surface with this share of its points on the needle ... */
 #define NEEDLE_LIT 0.8          /* ... and the beam below this bright against the tissue above is the needle */
+#define NEEDLE_FLOOR_GREY 10.0  /* ... or the tissue above at the display floor (mean grey at most this: no shadow can be told) */
 
 typedef struct segment {
     int j0, j1;          /* scan lines, inclusive */
@@ -280,7 +281,9 @@ static double line_mean(const usg_bone_detector *d, int j, int i0, int i1) {
 }
 
 /* 1 if most of s lies along last frame's needle with the beam below it as
- * bright as the tissue above (no shadow): the needle's echo, not bone. */
+ * bright as the tissue above (no shadow), or the tissue above it black (a
+ * frame below the display floor: no shadow to tell): the needle's echo, not
+ * bone. */
 static int is_needle(const usg_bone_detector *d, const segment *s) {
     const usg_bone_grid *g = &d->g;
     int on = 0, n = 0;
@@ -299,7 +302,7 @@ static int is_needle(const usg_bone_detector *d, const segment *s) {
         above += a;
         below += b;
     }
-    return n > 0 && on >= NEEDLE_SHARE * n && below >= NEEDLE_LIT * above;
+    return n > 0 && on >= NEEDLE_SHARE * n && (below >= NEEDLE_LIT * above || above <= NEEDLE_FLOOR_GREY * on);
 }
 
 /* Drop the surfaces that are last frame's needle (is_needle). */

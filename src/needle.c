@@ -87,6 +87,7 @@
 #endif
 #define ND_LINE_EDGE_MM 5.0     /* a bone edge at least this long ... */
 #define ND_LINE_EDGE_RMS_MM 0.15 /* ... this straight (RMS off its line) ... */
+#define ND_EDGE_HOOK_MM 0.6     /* ... once the points at its ends this far off its line are left out) ... */
 #define ND_LIT_EDGE 0.7         /* ... and this bright 2-6 mm beneath as above (little shadow) may be a needle ... */
 #define ND_LIT_NEEDLE 0.8       /* ... and a needle along it with no shadow (this ratio) is one */
 #define ND_STRAIGHT_R_MM 500.0  /* ... and straight (its sagitta that of an arc of at least this radius, ... */
@@ -602,32 +603,66 @@ static int acquire(usg_needle_tracker *t, const usg_image *img, const usg_edge *
     return pick_line(t, img, e1, e2, best);
 }
 
-/* 1 if bone edge e is a straight line (at least ND_LINE_EDGE_MM long, RMS
- * off its fitted line at most ND_LINE_EDGE_RMS_MM) with little shadow
- * beneath it (nd_band_ratio 2-6 mm >= ND_LIT_EDGE, with evidence): in soft
- * tissue with no bone, the bone stage takes a needle's shaft for a cortex
- * until the tracker tells it of the needle. Cortices are seldom so straight,
- * and shadow what lies beneath. */
-static int needle_like_edge(const usg_needle_tracker *t, const usg_image *img, const usg_edge *e) {
-    if (!e || !e->found || e->n < 3) return 0;
-    double mx = 0, my = 0, sxx = 0, sxy = 0, syy = 0;
-    for (int i = 0; i < e->n; i++) { mx += e->pts[i].x; my += e->pts[i].y; }
-    mx /= e->n;
-    my /= e->n;
-    for (int i = 0; i < e->n; i++) {
-        double x = e->pts[i].x - mx, y = e->pts[i].y - my;
+/* Least-squares line through e's points lo..hi: centre (*mx, *my), unit
+ * direction (*dx, *dy); the RMS off it (px). */
+static double edge_line_fit(const usg_edge *e, int lo, int hi, double *mx, double *my, double *dx, double *dy) {
+    double cx = 0, cy = 0, sxx = 0, sxy = 0, syy = 0, ss = 0;
+    int n = hi - lo + 1;
+    for (int i = lo; i <= hi; i++) { cx += e->pts[i].x; cy += e->pts[i].y; }
+    cx /= n;
+    cy /= n;
+    for (int i = lo; i <= hi; i++) {
+        double x = e->pts[i].x - cx, y = e->pts[i].y - cy;
         sxx += x * x; sxy += x * y; syy += y * y;
     }
-    double th = 0.5 * atan2(2 * sxy, sxx - syy), dx = cos(th), dy = sin(th), ss = 0;
-    for (int i = 0; i < e->n; i++) {
-        double off = (e->pts[i].x - mx) * dy - (e->pts[i].y - my) * dx;
+    double th = 0.5 * atan2(2 * sxy, sxx - syy);
+    *mx = cx; *my = cy; *dx = cos(th); *dy = sin(th);
+    for (int i = lo; i <= hi; i++) {
+        double off = (e->pts[i].x - cx) * *dy - (e->pts[i].y - cy) * *dx;
         ss += off * off;
     }
-    const usg_point *p0 = &e->pts[0], *p1 = &e->pts[e->n - 1];
+    return sqrt(ss / n);
+}
+
+/* 1 for a line of direction (dx, dy) at least ND_CORTEX_DEG from the
+ * horizontal: straight, nearly level lines are more often cortices, and the
+ * bone stage's edges along them are held to the strict tests below. */
+static int steep_line(double dx, double dy) {
+    double ang = fabs(atan2(dy, dx)) * 180.0 / M_PI;
+    if (ang > 90) ang = 180 - ang;
+    return ang >= ND_CORTEX_DEG;
+}
+
+/* 1 if bone edge e is a straight line (at least ND_LINE_EDGE_MM long, RMS
+ * off its fitted line at most ND_LINE_EDGE_RMS_MM, once the points at either
+ * end that stray more than ND_EDGE_HOOK_MM off it are left out: the bone stage
+ * hooks a shaft's edge into the speckle or the bevel's echo at its ends) with
+ * little shadow beneath it (nd_band_ratio 2-6 mm >= ND_LIT_EDGE; a frame whose
+ * tissue lies below the display floor gives no evidence, and there
+ * straightness decides): in soft tissue with no bone, the bone stage takes a
+ * needle's shaft for a cortex until the tracker tells it of the needle.
+ * Cortices are seldom so straight, and shadow what lies beneath. */
+static int needle_like_edge(const usg_needle_tracker *t, const usg_image *img, const usg_edge *e) {
+    if (!e || !e->found || e->n < 3) return 0;
+    int lo = 0, hi = e->n - 1;
+    double mx, my, dx, dy, rms = 0, tol = ND_EDGE_HOOK_MM / t->c.sp;
+    edge_line_fit(e, lo, hi, &mx, &my, &dx, &dy);
+    const int steep = steep_line(dx, dy);
+    for (int pass = 0; steep && pass < 3 && hi - lo >= 2; pass++) {
+        rms = edge_line_fit(e, lo, hi, &mx, &my, &dx, &dy);
+        int lo0 = lo, hi0 = hi;
+        while (lo < hi && fabs((e->pts[lo].x - mx) * dy - (e->pts[lo].y - my) * dx) > tol) lo++;
+        while (hi > lo && fabs((e->pts[hi].x - mx) * dy - (e->pts[hi].y - my) * dx) > tol) hi--;
+        if (lo == lo0 && hi == hi0) break;
+    }
+    if (hi - lo < 2) return 0;
+    rms = edge_line_fit(e, lo, hi, &mx, &my, &dx, &dy);
+    const usg_point *p0 = &e->pts[lo], *p1 = &e->pts[hi];
     double u0 = (p0->x - mx) * dx + (p0->y - my) * dy, u1 = (p1->x - mx) * dx + (p1->y - my) * dy;
-    if (fabs(u1 - u0) * t->c.sp < ND_LINE_EDGE_MM || sqrt(ss / e->n) * t->c.sp > ND_LINE_EDGE_RMS_MM) return 0;
+    if (fabs(u1 - u0) * t->c.sp < ND_LINE_EDGE_MM || rms * t->c.sp > ND_LINE_EDGE_RMS_MM) return 0;
     usg_point a = {mx + u0 * dx, my + u0 * dy}, b = {mx + u1 * dx, my + u1 * dy};
-    return nd_band_ratio(&t->c, img, a, b, 2.0, 6.0) >= ND_LIT_EDGE;
+    double r = nd_band_ratio(&t->c, img, a, b, 2.0, 6.0);
+    return r >= ND_LIT_EDGE || (r < 0 && t->floored && steep);
 }
 
 /* Share of edge e's points within ND_ON_EDGE_MM of m's axis (entry to tip). */
@@ -659,8 +694,8 @@ static int acquire_past_bone(usg_needle_tracker *t, const usg_image *img, const 
     nd_meas m;
     if (!any || !pick_line(t, img, keep[0], keep[1], &m)) return 0;
     double sagitta_mm = m.len_mm * m.len_mm / (8.0 * ND_STRAIGHT_R_MM);
-    if (m.bend_px > fmax(ND_STRAIGHT_PX, sagitta_mm / t->c.sp) ||
-        nd_band_ratio(&t->c, img, m.entry, m.tip, 2.0, 6.0) < ND_LIT_NEEDLE) return 0;
+    double lit = nd_band_ratio(&t->c, img, m.entry, m.tip, 2.0, 6.0);
+    if (m.bend_px > fmax(ND_STRAIGHT_PX, sagitta_mm / t->c.sp) || (lit < ND_LIT_NEEDLE && !(lit < 0 && t->floored && steep_line(m.line.dx, m.line.dy)))) return 0;
     for (int i = 0; i < 2; i++) {
         if (!keep[i] && share_on_axis(t, &m, edge[i]) >= ND_ON_EDGE_SHARE) { *best = m; return 1; }
     }
