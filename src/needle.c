@@ -44,6 +44,8 @@
 #define ND_STEEP_DEG 35.0
 #define ND_PIVOT_MM 10.0     /* an acquired shaft shorter than this is tried at the steep angles about its tip */
 #define ND_PIVOT_STEP_DEG 5.0
+#define ND_PIVOT_BEVEL_DB 10.0 /* ... and a longer one through its tip this much fainter against it is the needle ... */
+#define ND_PIVOT_SCORE 0.5     /* ... scoring at least this share of it */
 #define ND_PEAKS 80        /* Hough peaks screened */
 #define ND_STEEP_PEAKS 20  /* ... and steep ones apart */
 #define ND_STEEP_CANDIDATES 4 /* steep lines measured even when weaker than ND_CANDIDATES others */
@@ -502,22 +504,35 @@ static int same_needle(const nd_meas *a, const nd_meas *b, double sp) {
     return c > cos(8.0 * M_PI / 180.0) && hypot(a->tip.x - b->tip.x, a->tip.y - b->tip.y) * sp < 2.0;
 }
 
+/* The step (dB) from a measurement's shaft up to its tip. */
+static double bevel_db(const nd_meas *m) {
+    return (m->i_tip - m->i_shaft) / ND_GREY_PER_DB;
+}
+
 /* A short shaft (under ND_PIVOT_MM) may be a steep needle's bevel spot, which
  * is wider across the beam than along it, measured along its width: lines
  * through its tip at the steep angles are measured too, and a longer needle
- * with the same tip and a better score takes its place. */
+ * with the same tip takes its place when it scores better, or when its shaft
+ * is ND_PIVOT_BEVEL_DB fainter against its tip than the short one's (a bevel
+ * at the end of a shaft, where the short one's "shaft" is the spot itself:
+ * at a high gain the spot saturates and spreads) and it scores at least
+ * ND_PIVOT_SCORE of the short one. Of those, the best score. */
 static void pivot(usg_needle_tracker *t, const usg_image *img, const usg_edge *e1, const usg_edge *e2, nd_meas *best) {
     if (best->len_mm >= ND_PIVOT_MM) return;
     const nd_meas first = *best;
+    int moved = 0;
     for (double a = ND_STEEP_DEG; a <= ND_MAX_ANGLE; a += ND_PIVOT_STEP_DEG) {
         for (int side = -1; side <= 1; side += 2) {
             double r = a * M_PI / 180.0;
             nd_line l = {first.tip.x, first.tip.y, side * cos(r), sin(r)};
             nd_meas m;
             if (!nd_measure(&t->c, img, &l, t->r_acq, NULL, e1, e2, &m) || !plausible(t, &m, 0)) continue;
-            if (m.score > best->score && m.len_mm > first.len_mm &&
-                hypot(m.tip.x - first.tip.x, m.tip.y - first.tip.y) * t->c.sp < 1.5) {
+            if (m.len_mm <= first.len_mm || hypot(m.tip.x - first.tip.x, m.tip.y - first.tip.y) * t->c.sp >= 1.5) continue;
+            int spot = m.tip_step && bevel_db(&m) >= bevel_db(&first) + ND_PIVOT_BEVEL_DB &&
+                       m.score >= ND_PIVOT_SCORE * first.score;
+            if ((m.score > first.score || spot) && (!moved || m.score > best->score)) {
                 *best = m;
+                moved = 1;
             }
         }
     }
