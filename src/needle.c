@@ -46,6 +46,7 @@
 #define ND_PIVOT_STEP_DEG 5.0
 #define ND_PIVOT_BEVEL_DB 10.0 /* ... and a longer one through its tip this much fainter against it is the needle ... */
 #define ND_PIVOT_SCORE 0.5     /* ... scoring at least this share of it */
+#define ND_PIVOT_LIT 0.8       /* ... as does one lit from the edge over this share of its length, the short one not */
 #define ND_PEAKS 80        /* Hough peaks screened */
 #define ND_STEEP_PEAKS 20  /* ... and steep ones apart */
 #define ND_STEEP_CANDIDATES 4 /* steep lines measured even when weaker than ND_CANDIDATES others */
@@ -509,6 +510,13 @@ static double bevel_db(const nd_meas *m) {
     return (m->i_tip - m->i_shaft) / ND_GREY_PER_DB;
 }
 
+/* Is a shaft from the region's edge lit over nearly all its length (its run
+ * ND_PIVOT_LIT of it)? A spot's width measured as a shaft and carried on to the
+ * edge through unlit tissue is not. */
+static int lit_to_border(const nd_meas *m) {
+    return m->border_entry && m->run_mm >= ND_PIVOT_LIT * m->len_mm;
+}
+
 /* A short shaft (under ND_PIVOT_MM) may be a steep needle's bevel spot, which
  * is wider across the beam than along it, measured along its width: lines
  * through its tip at the steep angles are measured too, and a longer needle
@@ -516,7 +524,9 @@ static double bevel_db(const nd_meas *m) {
  * is ND_PIVOT_BEVEL_DB fainter against its tip than the short one's (a bevel
  * at the end of a shaft, where the short one's "shaft" is the spot itself:
  * at a high gain the spot saturates and spreads) and it scores at least
- * ND_PIVOT_SCORE of the short one. Of those, the best score. */
+ * ND_PIVOT_SCORE of the short one, or when it is lit from the region's edge
+ * nearly to its tip and the short one is not (lit_to_border) and it scores
+ * ND_PIVOT_SCORE of it. Of those, a lit one first, then the best score. */
 static void pivot(usg_needle_tracker *t, const usg_image *img, const usg_edge *e1, const usg_edge *e2, nd_meas *best) {
     if (best->len_mm >= ND_PIVOT_MM) return;
     const nd_meas first = *best;
@@ -530,7 +540,10 @@ static void pivot(usg_needle_tracker *t, const usg_image *img, const usg_edge *e
             if (m.len_mm <= first.len_mm || hypot(m.tip.x - first.tip.x, m.tip.y - first.tip.y) * t->c.sp >= 1.5) continue;
             int spot = m.tip_step && bevel_db(&m) >= bevel_db(&first) + ND_PIVOT_BEVEL_DB &&
                        m.score >= ND_PIVOT_SCORE * first.score;
-            if ((m.score > first.score || spot) && (!moved || m.score > best->score)) {
+            int lit = lit_to_border(&m) && !lit_to_border(&first) && m.score >= ND_PIVOT_SCORE * first.score;
+            /* (a lit one before any unlit one, else the better score) */
+            int better = !moved || (lit_to_border(&m) != lit_to_border(best) ? lit_to_border(&m) : m.score > best->score);
+            if ((m.score > first.score || spot || lit) && better) {
                 *best = m;
                 moved = 1;
             }

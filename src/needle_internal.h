@@ -128,6 +128,7 @@ typedef struct nd_meas {
     int border_entry;       /* the shaft starts at the imaged region's boundary */
     int tip_step;           /* the echo ends in a clear step (>= 6 dB) at the tip */
     double faded_mm;        /* length of faded shaft between the visible shaft and its bevel (0: none) */
+    double run_mm;          /* length of the shaft run the features were measured on (<= len_mm + faded) */
     int tip_at_pred;        /* tracking: the tip within 3 mm (plus the tip's speed) of the predicted tip */
     int tip_on_bone;        /* the tip within ND_TIP_BONE_MM above a bone edge (or under it) */
 } nd_meas;

@@ -1206,6 +1206,7 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     int s0 = ke < kt ? ke : k_feat, s1 = ke < kt ? k_feat : ke;
     if (s1 - s0 < 2) ND_FAIL(10);
     nd_run seg = {s0, s1};
+    m->run_mm = (s1 - s0) * c->sp;
     level = run_level(c, seg);
     double thr = fmax(3.0 * noise, 0.35 * level);
     int fill = 0, cnt = 0;
