@@ -97,10 +97,32 @@
 #define ND_STRAIGHT_PX 0.5      /* ... or this measurement floor, px) */
 #define ND_ON_EDGE_MM 1.0       /* a needle with ND_ON_EDGE_SHARE of such an edge's points this close to its axis ... */
 #define ND_ON_EDGE_SHARE 0.6    /* ... is what the bone stage took for bone */
+/* An advancing needle confirms itself: a straight shaft from the region's edge
+ * ending at a step, too faint or too short for the gates above (a needle
+ * fainter than our fasciae, as another simulator or scanner may show it), is a
+ * needle when, on the same line from the same entry, it has set a new
+ * longest shaft ND_GROW_RECORDS times within ND_GROW_WIN frames (a fascia's
+ * measured length wanders about a level, a needle's tip moves on). */
+#define ND_GROW_WIN 10       /* frames a weak shaft is remembered */
+#define ND_GROW_CAP 64       /* weak shafts remembered at most */
+#define ND_GROW_STEP_MM 0.5  /* a new longest shaft: this much longer than the longest before */
+#define ND_GROW_RECORDS 3    /* ... set this many times (this frame's included) ... */
+#define ND_GROW_MM 2.0       /* ... and this much longer than the shortest remembered */
+#define ND_GROW_SNR 4.0      /* such a shaft's least snr ... */
+#define ND_GROW_DB 12.0      /* ... and echo above the tissue */
+#define ND_GROW_ENTRY_MM 2.0 /* the same entry: within this */
+#define ND_GROW_DEG 3.0      /* the same line: within this */
 #define ND_COAST 2          /* frames a lost track is still drawn (predicted) */
 #define ND_PIN_HITS 5       /* a track measured this many frames is measured on its own axis when a refit fails ... */
 #define ND_PIN_SNR 4.0      /* ... and taken with its bevel found, or a shaft of this snr ... */
 #define ND_PIN_FILL 0.5     /* ... and fill */
+
+/* A remembered shaft (see ND_GROW_WIN). */
+typedef struct nd_seen {
+    long frame;
+    usg_point entry;
+    double dx, dy, len_mm;
+} nd_seen;
 
 struct usg_needle_tracker {
     nd_ctx c;
@@ -127,6 +149,10 @@ struct usg_needle_tracker {
     nd_kf1 kth, krho;
     nd_kf2 ks;
     double s_entry, conf;
+    /* weak shafts of the last frames, a ring (see ND_GROW_WIN) */
+    long frame_no;
+    nd_seen seen[ND_GROW_CAP];
+    int nseen, seen_next;
 };
 
 /* ---------------------------------------------------------------- setup */
@@ -253,6 +279,12 @@ void usg_needle_tracker_reset(usg_needle_tracker *t) {
     t->conf = 0;
 }
 
+void usg_needle_tracker_clear(usg_needle_tracker *t) {
+    if (!t) return;
+    usg_needle_tracker_reset(t);
+    t->nseen = t->seen_next = 0;
+}
+
 void usg_needle_tracker_free(usg_needle_tracker *t) {
     if (!t) return;
     nd_ctx_free(&t->c);
@@ -275,8 +307,9 @@ static int steep_bevel(const usg_needle_tracker *t, const nd_meas *m) {
 }
 
 /* Why a measurement is not a needle (0: it is one). `tracking` relaxes the
- * thresholds (hysteresis). */
-static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracking) {
+ * thresholds (hysteresis); `grown` lowers the echo a shaft from the region's
+ * edge needs to ND_GROW_SNR and ND_GROW_DB (its growth is to vouch for it). */
+static int implausible_at(const usg_needle_tracker *t, const nd_meas *m, int tracking, int grown) {
     double ang = fabs(atan2(m->line.dy, m->line.dx)) * 180.0 / M_PI;
     if (ang > 90) ang = 180 - ang;
     if (ang > ND_MAX_ANGLE + 2) return 1;
@@ -296,7 +329,9 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
      * beam hardly shows at all) */
     /* (a tip on a cortex has no step: its echo runs on into the bone) */
     int bevel_track = tracking && bright_tip && (m->tip_step || m->tip_on_bone), at_pred = bevel_track && m->tip_at_pred;
-    if (m->snr < (tracking ? (at_pred ? ND_BEVEL_SNR : (bevel_track ? 2.5 : 4.0)) : (m->border_entry ? (bright_tip ? (steep_bevel(t, m) ? 4.0 : 5.0) : 6.0) : 12.0))) return 3;
+    double need_snr = tracking ? (at_pred ? ND_BEVEL_SNR : (bevel_track ? 2.5 : 4.0))
+                               : (m->border_entry ? (bright_tip ? (steep_bevel(t, m) ? 4.0 : 5.0) : 6.0) : 12.0);
+    if (m->snr < (grown ? fmin(need_snr, ND_GROW_SNR) : need_snr)) return 3;
     if (m->fill < (tracking ? (at_pred ? ND_BEVEL_FILL : (bevel_track ? 0.35 : 0.5)) : 0.6)) return 4;
     if (m->rms > (tracking || steep_bevel(t, m) ? 1.5 : 1.2)) return 5; /* (a steep shaft's lateral blur) */
     /* (beside a steep shaft the normal points across the beam, not into a
@@ -324,6 +359,7 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
         double relief = ND_FLOORED_DB * clampd((t->black_share - 0.90) / 0.05, 0.0, 1.0);
         need_db = fmax(need_db - relief, fmin(need_db, 8.0));
     }
+    if (grown) need_db = fmin(need_db, ND_GROW_DB);
     /* ... unless its tip is the bright end (a bevel) */
     if (above_tissue_db < need_db && !bright_tip) return 11;
     /* a shaft that fades out before its bevel: the bevel must carry it */
@@ -341,8 +377,57 @@ static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracki
     return 0;
 }
 
+static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracking) {
+    return implausible_at(t, m, tracking, 0);
+}
+
 static int plausible(const usg_needle_tracker *t, const nd_meas *m, int tracking) {
     return implausible(t, m, tracking) == 0;
+}
+
+/* A needle by every gate but its echo (a shaft from the region's edge ending
+ * at a step, with ND_GROW_SNR and ND_GROW_DB): what growth may confirm. */
+static int weak_shaft(const usg_needle_tracker *t, const nd_meas *m) {
+    return m->border_entry && m->tip_step && implausible_at(t, m, 0, 1) == 0;
+}
+
+/* Remember a weak (or plausible) shaft of this frame. */
+static void remember(usg_needle_tracker *t, const nd_meas *m) {
+    nd_seen *s = &t->seen[t->seen_next];
+    s->frame = t->frame_no;
+    s->entry = m->entry;
+    s->dx = m->line.dx;
+    s->dy = m->line.dy;
+    s->len_mm = m->len_mm;
+    t->seen_next = (t->seen_next + 1) % ND_GROW_CAP;
+    if (t->nseen < ND_GROW_CAP) t->nseen++;
+}
+
+/* Has the shaft m grown on its line over the last frames (ND_GROW_RECORDS new
+ * longest shafts, this one included, and ND_GROW_MM over the shortest)? */
+static int grown(const usg_needle_tracker *t, const nd_meas *m) {
+    double longest[ND_GROW_WIN], shortest = m->len_mm, cosd = cos(ND_GROW_DEG * M_PI / 180.0);
+    int have[ND_GROW_WIN] = {0};
+    for (int i = 0; i < t->nseen; i++) {
+        const nd_seen *s = &t->seen[i];
+        long age = t->frame_no - s->frame;
+        if (age < 1 || age > ND_GROW_WIN || fabs(s->dx * m->line.dx + s->dy * m->line.dy) < cosd ||
+            hypot(s->entry.x - m->entry.x, s->entry.y - m->entry.y) * t->c.sp > ND_GROW_ENTRY_MM)
+            continue;
+        int k = ND_GROW_WIN - (int)age; /* oldest first */
+        longest[k] = have[k] ? fmax(longest[k], s->len_mm) : s->len_mm;
+        have[k] = 1;
+        shortest = fmin(shortest, s->len_mm);
+    }
+    double most = -1;
+    int records = 0;
+    for (int k = 0; k < ND_GROW_WIN; k++) {
+        if (!have[k]) continue;
+        if (most >= 0 && longest[k] >= most + ND_GROW_STEP_MM) records++;
+        most = fmax(most, longest[k]);
+    }
+    if (most < 0 || m->len_mm < most + ND_GROW_STEP_MM) return 0;
+    return records + 1 >= ND_GROW_RECORDS && m->len_mm - shortest >= ND_GROW_MM;
 }
 
 /* The frame's typical tissue echo: the median grey of the imaged region's
@@ -606,7 +691,12 @@ static int pick_line(usg_needle_tracker *t, const usg_image *img, const usg_edge
         if (!nd_measure(&t->c, img, &l, t->r_acq, NULL, e1, e2, &m)) {
             continue;
         }
-        if (!plausible(t, &m, 0)) continue;
+        int strict = plausible(t, &m, 0), weak_one = !strict && weak_shaft(t, &m);
+        if (!strict && !(weak_one && grown(t, &m))) {
+            if (weak_one) remember(t, &m);
+            continue;
+        }
+        remember(t, &m);
         ok[nok++] = m;
     }
     if (!nok) return 0;
@@ -878,6 +968,7 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
                         img->height, t->c.w, t->c.h);
     }
     (void)raw;
+    t->frame_no++;
     frame_levels(t, img);
     nd_meas m;
     int got = 0;

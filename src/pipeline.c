@@ -328,7 +328,7 @@ void usg_pipeline_reset(usg_pipeline *pl) {
     pl->tracking = 0;
     pl->last_needle.found = 0;
     usg_bone_detector_reset(pl->bone);
-    usg_needle_tracker_reset(pl->needle);
+    usg_needle_tracker_clear(pl->needle);
     usg_target_tracker_reset(pl->target);
     pl->sacrum->found = pl->sacrum->n = 0;
     pl->ilium->found = pl->ilium->n = 0;

@@ -78,6 +78,7 @@ usg_status usg_sim_params_check(const usg_sim_params *p) {
         return usg_fail(USG_ERR_ARG, "simulator: unknown medium %d", (int)p->medium);
     }
     if (!(p->fps > 0 && p->fps <= 1000)) return range_err("fps", p->fps, "0..1000");
+    if (!(p->needle_db >= -30 && p->needle_db <= 10)) return range_err("needle_db", p->needle_db, "-30..10");
     return USG_OK;
 }
 

@@ -159,6 +159,7 @@ static void splat_needle(usg_sim *s, const sim_pose *P, double len) {
     const sim_needle_path *n = &s->a.needle;
     double ux = P->c * n->ux - P->s * n->uy, uy = P->s * n->ux + P->c * n->uy;
     double mm = 1.0 / s->g.sp, step = 0.3, tip_zone = 1.2 * mm;
+    const double gain = s->p.needle_db == 0 ? 1.0 : pow(10.0, s->p.needle_db / 20.0);
     for (double t = 0; t <= len; t += step) {
         double x, y;
         sim_pose_apply(P, n->px + t * n->ux, n->py + t * n->uy, &x, &y);
@@ -168,7 +169,7 @@ static void splat_needle(usg_sim *s, const sim_pose *P, double len) {
         /* the bevel: brighter, and scattering diffusely so it shows at any angle */
         double bevel = len - t < tip_zone ? 1.0 - (len - t) / tip_zone : 0.0;
         double a = (A_NEEDLE * reflectance(cos_inc, NEEDLE_FLOOR, NEEDLE_LOBE_DEG) * (1.0 + 1.2 * bevel) +
-                    A_BEVEL * bevel) * step;
+                    A_BEVEL * bevel) * step * gain;
         sim_beam_splat(&s->b, x, y, a, 0);
         /* multiple echoes inside the needle: delayed by its diameter each, their
          * phase advancing a quarter period (so they add in intensity, not amplitude) */

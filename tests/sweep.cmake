@@ -88,11 +88,20 @@ set(USG_SWEEP_FLOOR_t_a40_gm10_set100 --require needle_recall>=0.98 --require ne
     --require angle_err_p95_deg<=2.5)
 set(USG_SWEEP_FLOOR_w_a65_gp20_set100 --require needle_recall>=0.98 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
     --require angle_err_p95_deg<=6.5)
-foreach(entry a05_lat a70_lat a65_lat@200 media:t_a65 f2_5@400 media:t_a40_gm10@100 media:w_a65_gp20@100)
+# (a needle fainter than the echo gates need of one frame, acquired once it has
+# grown along its line: dr100 (a 100 dB display range) recall 0 before, fd14_t_a20_med
+# (the needle 14 dB down in a tissue block) 0 before)
+set(USG_SWEEP_FLOOR_dr100 --require needle_recall>=0.85 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
+    --require angle_err_p95_deg<=2.5)
+set(USG_SWEEP_FLOOR_fd14_t_a20_med --require needle_recall>=0.5 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
+    --require angle_err_p95_deg<=2.5)
+# (an entry "FILE:case" takes the case from tests/bench/FILE_cases.txt)
+foreach(entry a05_lat a70_lat a65_lat@200 media:t_a65 f2_5@400 media:t_a40_gm10@100 media:w_a65_gp20@100
+        display:dr100 faint:fd14_t_a20_med)
   set(env "REGEN=1")
-  if(entry MATCHES "^media:(.*)$")
-    set(entry ${CMAKE_MATCH_1})
-    list(APPEND env "CASES_FILE=${CMAKE_SOURCE_DIR}/tests/bench/media_cases.txt")
+  if(entry MATCHES "^([a-z]+):(.*)$")
+    set(entry ${CMAKE_MATCH_2})
+    list(APPEND env "CASES_FILE=${CMAKE_SOURCE_DIR}/tests/bench/${CMAKE_MATCH_1}_cases.txt")
   endif()
   usg_sweep_entry(${entry} case offset tag)
   list(APPEND env "SEED_OFFSET=${offset}")

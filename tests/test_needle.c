@@ -724,3 +724,59 @@ Test(needle, a_straight_line_over_a_shadow_stays_bone) {
     usg_image_free(&img);
     usg_needle_tracker_free(t);
 }
+
+/* A faint needle (amplitude `bright`, no bone) from the right border at 30
+ * deg with its tip at (tx, ty), on speckle of seed `seed`. */
+static void render_faint(double bright, double tx, double ty, unsigned seed, usg_image *img) {
+    scene sc = needle_scene(30, 0, tx, ty, seed);
+    synth s = {seed, malloc(sizeof(float) * W * H)};
+    tissue(&s, 1.0);
+    needle(&s, sc.ex, sc.ey, sc.tx, sc.ty, bright);
+    to_image(&s, img);
+    free(s.f);
+}
+
+#define FAINT 4.5 /* a shaft fainter than the gates need of one frame's shaft */
+
+/* A needle too faint for one frame's gates (it could be a fascia) is found
+ * once it has advanced along its line from its entry (frames 0-2: 1.2 mm a
+ * frame), and tracked from then on; the same needle held still, its measured
+ * length wandering by +-1 mm from frame to frame, is never reported. */
+Test(needle, confirms_a_faint_needle_by_its_advance) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    usg_needle n;
+    int first = -1;
+    for (int f = 0; f < 12; f++) {
+        double tx = 520 - 7 * f, ty = 160 + 4 * f;
+        render_faint(FAINT, tx, ty, 700u + (unsigned)f, &img);
+        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        if (f == 0) cr_assert(!n.found, "frame 0: a single faint shaft was taken for a needle");
+        if (n.found && first < 0) first = f;
+        if (first >= 0) {
+            char what[32];
+            snprintf(what, sizeof what, "frame %d", f);
+            expect_needle_at(&n, tx, ty, 150.0, 3.0, 1.5, what);
+        }
+    }
+    cr_expect(first >= 2 && first <= 4, "first found on frame %d, want 2..4 (three new longest shafts)", first);
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}
+
+Test(needle, a_faint_streak_that_does_not_advance_is_no_needle) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    const int wander[] = {0, 5, -4, 3, -5, 6, 0, -3, 4, -6, 2, 6, -2, 5}; /* px along the line (0.15 mm) */
+    for (int f = 0; f < (int)(sizeof wander / sizeof wander[0]); f++) {
+        double tx = 480 - wander[f] * cos(M_PI / 6), ty = 183 + wander[f] * sin(M_PI / 6);
+        render_faint(FAINT, tx, ty, 800u + (unsigned)f, &img);
+        usg_needle n;
+        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        cr_expect(!n.found, "frame %d: a still streak reported as a needle, tip (%.1f,%.1f)", f, n.tip.x, n.tip.y);
+    }
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}

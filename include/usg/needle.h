@@ -33,8 +33,12 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
                                       const usg_edge *sacrum, const usg_edge *ilium,
                                       int window_only, usg_needle *out);
 
-/* Forget the track. */
+/* Forget the track (the shafts seen in the last frames, which an advancing
+ * needle's growth is read from, are kept: see usg_needle_tracker_clear). */
 void usg_needle_tracker_reset(usg_needle_tracker *t);
+
+/* Forget the track and the shafts seen: a new sequence. */
+void usg_needle_tracker_clear(usg_needle_tracker *t);
 
 /* Free (NULL is ignored). */
 void usg_needle_tracker_free(usg_needle_tracker *t);

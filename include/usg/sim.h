@@ -105,6 +105,8 @@ typedef struct usg_sim_params {
                                * power, as strong speckle reduction shows), -1: 1 */
     int plain_tissue;         /* 1: the soft tissue one uniform muscle-like echo (no fat layer, fibres,
                                * fasciae or septa), as a simple simulator draws it */
+    double needle_db;         /* the needle's echo (shaft, bevel, tail) against the usual, -30..10 dB:
+                               * a fainter or brighter needle than our simulator draws; default 0 */
     double fps;               /* frame rate for t_ms, > 0 */
     int frame_ui;             /* 1: embed the image in a grabbed-screen frame with scanner UI */
     usg_sim_medium medium;    /* default USG_SIM_MEDIUM_SIJ */
