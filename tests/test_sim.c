@@ -323,6 +323,41 @@ Test(sim, steep_needle_is_fainter) {
     cr_assert_gt(mean[0] - mean[1], 40, "15 deg shaft %.0f vs 50 deg shaft %.0f grey", mean[0], mean[1]);
 }
 
+/* --needle-db: a needle 10 dB down is 10 dB (60 dB over 255 grey: ~42 grey) darker along its
+ * shaft, the truth the same; outside -30..10 the parameter is refused by name. */
+Test(sim, needle_db_makes_the_needle_fainter) {
+    usg_sim_params p = base_params();
+    p.geometry = USG_GEOM_LINEAR;
+    p.spacing_mm = 0.1;
+    p.gain_db = -12;
+    p.seed = 4;
+    p.needle_angle_deg = 20;
+    double mean[2];
+    usg_point tip[2];
+    for (int i = 0; i < 2; i++) {
+        p.needle_db = i ? -10 : 0;
+        rendered r = render(&p, p.frames - 1);
+        const usg_needle *n = &r.truth->needle;
+        double sum = 0;
+        int cnt = 0;
+        for (double t = 0.2; t <= 0.8; t += 0.01) {
+            sum += px(&r.img, (int)lround(n->entry.x + t * (n->tip.x - n->entry.x)),
+                      (int)lround(n->entry.y + t * (n->tip.y - n->entry.y)));
+            cnt++;
+        }
+        mean[i] = sum / cnt;
+        tip[i] = n->tip;
+        rendered_free(&r);
+    }
+    cr_expect_eq(tip[0].x, tip[1].x);
+    cr_expect_eq(tip[0].y, tip[1].y);
+    cr_assert(mean[0] - mean[1] > 25 && mean[0] - mean[1] < 50, "shaft %.0f at 0 dB vs %.0f at -10 dB grey", mean[0],
+              mean[1]);
+    p.needle_db = -31;
+    cr_assert_eq(usg_sim_params_check(&p), USG_ERR_ARG);
+    cr_expect(strstr(usg_last_error(), "needle_db -31 is outside -30..10") != NULL, "%s", usg_last_error());
+}
+
 /* y of an edge polyline at x (linear interpolation), +inf where it does not reach. */
 static double edge_y_at(const usg_edge *e, double x) {
     for (int i = 0; i + 1 < e->n; i++) {
