@@ -112,6 +112,14 @@
 #define ND_GROW_DB 12.0      /* ... and echo above the tissue */
 #define ND_GROW_ENTRY_MM 2.0 /* the same entry: within this */
 #define ND_GROW_DEG 3.0      /* the same line: within this */
+/* A track's own shaft going on fainter than a track needs (a faint needle's
+ * deep stretch, the echo falling with depth): on the predicted line
+ * (ND_GROW_DEG) from the track's entry (ND_GROW_ENTRY_MM), its tip near the
+ * predicted tip, an established track (ND_PIN_HITS) takes it down to this snr
+ * and fill. */
+#define ND_CONT_SNR 2.5
+#define ND_CONT_FILL 0.45
+#define ND_CONT_OFF_MM 1.0 /* ... its tip this near the predicted axis (and less than ND_RETRACT_MM behind) */
 #define ND_COAST 2          /* frames a lost track is still drawn (predicted) */
 #define ND_PIN_HITS 5       /* a track measured this many frames is measured on its own axis when a refit fails ... */
 #define ND_PIN_SNR 4.0      /* ... and taken with its bevel found, or a shaft of this snr ... */
@@ -307,9 +315,11 @@ static int steep_bevel(const usg_needle_tracker *t, const nd_meas *m) {
 }
 
 /* Why a measurement is not a needle (0: it is one). `tracking` relaxes the
- * thresholds (hysteresis); `grown` lowers the echo a shaft from the region's
- * edge needs to ND_GROW_SNR and ND_GROW_DB (its growth is to vouch for it). */
-static int implausible_at(const usg_needle_tracker *t, const nd_meas *m, int tracking, int grown) {
+ * thresholds (hysteresis); `vouched` says the shaft's history vouches for it:
+ * at acquisition (its growth) the echo a shaft from the region's edge needs
+ * falls to ND_GROW_SNR and ND_GROW_DB, while tracking (it continues the
+ * track) its snr and fill to ND_CONT_SNR and ND_CONT_FILL. */
+static int implausible_at(const usg_needle_tracker *t, const nd_meas *m, int tracking, int vouched) {
     double ang = fabs(atan2(m->line.dy, m->line.dx)) * 180.0 / M_PI;
     if (ang > 90) ang = 180 - ang;
     if (ang > ND_MAX_ANGLE + 2) return 1;
@@ -331,8 +341,10 @@ static int implausible_at(const usg_needle_tracker *t, const nd_meas *m, int tra
     int bevel_track = tracking && bright_tip && (m->tip_step || m->tip_on_bone), at_pred = bevel_track && m->tip_at_pred;
     double need_snr = tracking ? (at_pred ? ND_BEVEL_SNR : (bevel_track ? 2.5 : 4.0))
                                : (m->border_entry ? (bright_tip ? (steep_bevel(t, m) ? 4.0 : 5.0) : 6.0) : 12.0);
-    if (m->snr < (grown ? fmin(need_snr, ND_GROW_SNR) : need_snr)) return 3;
-    if (m->fill < (tracking ? (at_pred ? ND_BEVEL_FILL : (bevel_track ? 0.35 : 0.5)) : 0.6)) return 4;
+    if (vouched) need_snr = fmin(need_snr, tracking ? ND_CONT_SNR : ND_GROW_SNR);
+    if (m->snr < need_snr) return 3;
+    double need_fill = tracking ? (at_pred ? ND_BEVEL_FILL : (bevel_track ? 0.35 : 0.5)) : 0.6;
+    if (m->fill < (vouched && tracking ? fmin(need_fill, ND_CONT_FILL) : need_fill)) return 4;
     if (m->rms > (tracking || steep_bevel(t, m) ? 1.5 : 1.2)) return 5; /* (a steep shaft's lateral blur) */
     /* (beside a steep shaft the normal points across the beam, not into a
      * shadow: the tissue on its two sides may differ; a bright bevel at a
@@ -359,7 +371,7 @@ static int implausible_at(const usg_needle_tracker *t, const nd_meas *m, int tra
         double relief = ND_FLOORED_DB * clampd((t->black_share - 0.90) / 0.05, 0.0, 1.0);
         need_db = fmax(need_db - relief, fmin(need_db, 8.0));
     }
-    if (grown) need_db = fmin(need_db, ND_GROW_DB);
+    if (vouched && !tracking) need_db = fmin(need_db, ND_GROW_DB);
     /* ... unless its tip is the bright end (a bevel) */
     if (above_tissue_db < need_db && !bright_tip) return 11;
     /* a shaft that fades out before its bevel: the bevel must carry it */
@@ -932,6 +944,28 @@ static int behind_prediction(const usg_needle_tracker *t, const nd_meas *m, cons
            behind * t->c.sp >= ND_RETRACT_MM;
 }
 
+/* Does m continue an established track's needle (p, its prediction): on the
+ * predicted line from its entry, its tip on the predicted axis near the
+ * predicted tip? (A refit swung 1 mm off the axis walks the track off the
+ * needle; a tip ND_RETRACT_MM behind is the deep stretch faded out: taking it
+ * would stall the track.) */
+static int continues(const usg_needle_tracker *t, const nd_meas *m, const usg_needle *p) {
+    double dx = p->tip.x - p->entry.x, dy = p->tip.y - p->entry.y, L = hypot(dx, dy);
+    if (t->hits < ND_PIN_HITS || L <= 0 || !m->border_entry || !m->tip_at_pred) return 0;
+    dx /= L;
+    dy /= L;
+    double off = fabs(-dy * (m->tip.x - p->tip.x) + dx * (m->tip.y - p->tip.y));
+    double behind = dx * (p->tip.x - m->tip.x) + dy * (p->tip.y - m->tip.y);
+    return fabs(m->line.dx * dx + m->line.dy * dy) >= cos(ND_GROW_DEG * M_PI / 180.0) &&
+           hypot(m->entry.x - p->entry.x, m->entry.y - p->entry.y) * t->c.sp <= ND_GROW_ENTRY_MM &&
+           off * t->c.sp <= ND_CONT_OFF_MM && behind * t->c.sp < ND_RETRACT_MM;
+}
+
+/* Does the track take m (p: its prediction): a needle, or its own shaft continuing fainter? */
+static int takes(const usg_needle_tracker *t, const nd_meas *m, const usg_needle *p) {
+    return plausible(t, m, 1) || (continues(t, m, p) && implausible_at(t, m, 1, 1) == 0);
+}
+
 static double meas_confidence(const nd_meas *m) {
     double a = clampd((m->snr - 3.0) / 12.0, 0, 1);
     double b = clampd(m->len_mm / 10.0, 0.3, 1);
@@ -991,7 +1025,8 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
         hint.dy = pred.dy;
         hint.speed_px = fabs(t->ks.x[1]);
         int okm = nd_measure(&t->c, img, &pred, t->r_track, &hint, sacrum, ilium, &m);
-        if (!(okm && plausible(t, &m, 1)) && t->hits >= ND_PIN_HITS) {
+        okm = okm && takes(t, &m, &p);
+        if (!okm && t->hits >= ND_PIN_HITS) {
             /* a faint shaft (a steep needle's deep stretch) whose refit was
              * pulled off by the speckle: an established track's axis is better
              * than one refitted on it, so the shaft and tip are measured on it;
@@ -1000,9 +1035,9 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
              * often a cortex beyond the tip) */
             hint.pinned = 1;
             okm = nd_measure(&t->c, img, &pred, t->r_track, &hint, sacrum, ilium, &m) &&
-                  (m.faded_mm > 0 || (m.snr >= ND_PIN_SNR && m.fill >= ND_PIN_FILL));
+                  (m.faded_mm > 0 || (m.snr >= ND_PIN_SNR && m.fill >= ND_PIN_FILL)) && takes(t, &m, &p);
         }
-        if (okm && plausible(t, &m, 1)) {
+        if (okm) {
             update_track(t, &m);
             got = 1;
             /* a weak track (a short or faint shaft) may be a fascia picked up

@@ -95,9 +95,17 @@ set(USG_SWEEP_FLOOR_dr100 --require needle_recall>=0.85 --require needle_fp_rate
     --require angle_err_p95_deg<=2.5)
 set(USG_SWEEP_FLOOR_fd14_t_a20_med --require needle_recall>=0.5 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
     --require angle_err_p95_deg<=2.5)
+# (a track's own shaft going on fainter than a track needs, taken on the predicted line
+# from its entry: fd10_t_a30, 10 dB down in a tissue block, recall 0.96 and tip p95
+# 3.49 mm before, the track lost at the deep end and coasting; fd10_a40_med, 10 dB down
+# over the joint, tip p95 8.79 mm before)
+set(USG_SWEEP_FLOOR_fd10_t_a30 --require needle_recall>=0.98 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
+    --require angle_err_p95_deg<=2.5)
+set(USG_SWEEP_FLOOR_fd10_a40_med --require needle_recall>=0.98 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
+    --require angle_err_p95_deg<=2.5)
 # (an entry "FILE:case" takes the case from tests/bench/FILE_cases.txt)
 foreach(entry a05_lat a70_lat a65_lat@200 media:t_a65 f2_5@400 media:t_a40_gm10@100 media:w_a65_gp20@100
-        display:dr100 faint:fd14_t_a20_med)
+        display:dr100 faint:fd14_t_a20_med faint:fd10_t_a30 faint:fd10_a40_med)
   set(env "REGEN=1")
   if(entry MATCHES "^([a-z]+):(.*)$")
     set(entry ${CMAKE_MATCH_2})
