@@ -112,6 +112,7 @@
 #define ND_GROW_DB 12.0      /* ... and echo above the tissue */
 #define ND_GROW_ENTRY_MM 2.0 /* the same entry: within this */
 #define ND_GROW_DEG 3.0      /* the same line: within this */
+#define ND_GROW_RECALL 4     /* remembered shafts measured again at most per frame (the Hough lines may miss a faint one) */
 /* A track's own shaft going on fainter than a track needs (a faint needle's
  * deep stretch, the echo falling with depth): on the predicted line
  * (ND_GROW_DEG) from the track's entry (ND_GROW_ENTRY_MM), its tip near the
@@ -415,17 +416,21 @@ static void remember(usg_needle_tracker *t, const nd_meas *m) {
     if (t->nseen < ND_GROW_CAP) t->nseen++;
 }
 
+/* Is the remembered shaft s on the line (entry, dx, dy): within ND_GROW_DEG, from within ND_GROW_ENTRY_MM? */
+static int seen_on(const usg_needle_tracker *t, const nd_seen *s, usg_point entry, double dx, double dy) {
+    return fabs(s->dx * dx + s->dy * dy) >= cos(ND_GROW_DEG * M_PI / 180.0) &&
+           hypot(s->entry.x - entry.x, s->entry.y - entry.y) * t->c.sp <= ND_GROW_ENTRY_MM;
+}
+
 /* Has the shaft m grown on its line over the last frames (ND_GROW_RECORDS new
  * longest shafts, this one included, and ND_GROW_MM over the shortest)? */
 static int grown(const usg_needle_tracker *t, const nd_meas *m) {
-    double longest[ND_GROW_WIN], shortest = m->len_mm, cosd = cos(ND_GROW_DEG * M_PI / 180.0);
+    double longest[ND_GROW_WIN], shortest = m->len_mm;
     int have[ND_GROW_WIN] = {0};
     for (int i = 0; i < t->nseen; i++) {
         const nd_seen *s = &t->seen[i];
         long age = t->frame_no - s->frame;
-        if (age < 1 || age > ND_GROW_WIN || fabs(s->dx * m->line.dx + s->dy * m->line.dy) < cosd ||
-            hypot(s->entry.x - m->entry.x, s->entry.y - m->entry.y) * t->c.sp > ND_GROW_ENTRY_MM)
-            continue;
+        if (age < 1 || age > ND_GROW_WIN || !seen_on(t, s, m->entry, m->line.dx, m->line.dy)) continue;
         int k = ND_GROW_WIN - (int)age; /* oldest first */
         longest[k] = have[k] ? fmax(longest[k], s->len_mm) : s->len_mm;
         have[k] = 1;
@@ -671,6 +676,25 @@ static void vote_lines(usg_needle_tracker *t, const usg_image *img) {
     t->npk = np;
 }
 
+/* Measure a candidate line l: 1 with *m filled when it is a needle (by the
+ * gates, or a weak shaft that has grown); a weak shaft is remembered either way. */
+static int try_line(usg_needle_tracker *t, const usg_image *img, const nd_line *l, const usg_edge *e1,
+                    const usg_edge *e2, nd_meas *m) {
+    if (!nd_measure(&t->c, img, l, t->r_acq, NULL, e1, e2, m)) return 0;
+    int strict = plausible(t, m, 0), weak_one = !strict && weak_shaft(t, m);
+    if (weak_one || strict) remember(t, m);
+    return strict || (weak_one && grown(t, m));
+}
+
+/* Was a shaft on the remembered shaft s's line measured on this frame? */
+static int measured_now(const usg_needle_tracker *t, const nd_seen *s) {
+    for (int i = 0; i < t->nseen; i++) {
+        const nd_seen *o = &t->seen[i];
+        if (o->frame == t->frame_no && seen_on(t, o, s->entry, s->dx, s->dy)) return 1;
+    }
+    return 0;
+}
+
 /* The needle among the frame's candidate lines (vote_lines), given the bone
  * stage's edges (e1, e2: NULL or not found for none): 1 with *best filled. */
 static int pick_line(usg_needle_tracker *t, const usg_image *img, const usg_edge *e1, const usg_edge *e2,
@@ -699,19 +723,25 @@ static int pick_line(usg_needle_tracker *t, const usg_image *img, const usg_edge
         double th = cand[i].theta_deg * M_PI / 180.0, c = cos(th), s = sin(th);
         double x2 = t->hg.cx - cand[i].rho * s, y2 = t->hg.cy + cand[i].rho * c;
         nd_line l = {2 * x2 + 0.5, 2 * y2 + 0.5, c, s};
-        nd_meas m;
-        if (!nd_measure(&t->c, img, &l, t->r_acq, NULL, e1, e2, &m)) {
-            continue;
-        }
-        int strict = plausible(t, &m, 0), weak_one = !strict && weak_shaft(t, &m);
-        if (!strict && !(weak_one && grown(t, &m))) {
-            if (weak_one) remember(t, &m);
-            continue;
-        }
-        remember(t, &m);
-        ok[nok++] = m;
+        nok += try_line(t, img, &l, e1, e2, &ok[nok]);
     }
-    if (!nok) return 0;
+    /* the lines of the weak shafts of the last frames not measured on this
+     * one, newest first (a faint needle is not always among the Hough lines) */
+    nd_meas extra[ND_GROW_RECALL];
+    const nd_seen *tried[ND_GROW_RECALL];
+    int nextra = 0, ntried = 0;
+    for (int i = 0; i < t->nseen && ntried < ND_GROW_RECALL; i++) {
+        const nd_seen *s = &t->seen[(t->seen_next - 1 - i + ND_GROW_CAP) % ND_GROW_CAP];
+        long age = t->frame_no - s->frame;
+        int dup = age < 1 || age > ND_GROW_WIN || measured_now(t, s);
+        for (int j = 0; j < ntried && !dup; j++) dup = seen_on(t, tried[j], s->entry, s->dx, s->dy);
+        if (dup) continue;
+        nd_line l = {s->entry.x, s->entry.y, s->dx, s->dy};
+        tried[ntried++] = s;
+        nextra += try_line(t, img, &l, e1, e2, &extra[nextra]);
+    }
+    if (!nok && !nextra) return 0;
+    for (int i = 0; i < nextra && nok < ND_CANDIDATES + ND_STEEP_CANDIDATES; i++) ok[nok++] = extra[i];
     int b = 0;
     for (int i = 1; i < nok; i++) if (ok[i].score > ok[b].score) b = i;
     /* several lines may converge on the same needle, each measured a little
