@@ -152,7 +152,8 @@ double nd_ctx_border_px(const nd_ctx *c, double x, double y);
 /* The tip moved back along the axis from entry out of a bone: to where the
  * axis passes ND_IN_BONE_MM under a bone edge's surface (no needle goes into
  * the cortex; a tip run on or coasted past it is the echo's or the filter's).
- * The tip itself when it is not inside, or the whole axis is. Pure. */
+ * The tip itself when it is not inside, when the whole axis is, or when the
+ * axis came in beneath the edge's end rather than through its surface. Pure. */
 usg_point nd_tip_out_of_bone(const usg_edge *e1, const usg_edge *e2, usg_point entry, usg_point tip, double sp);
 
 /* Below/above brightness ratio across the segment a-b (image px): the mean

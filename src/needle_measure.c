@@ -332,6 +332,9 @@ static int in_bone_band(const usg_edge *e1, const usg_edge *e2, usg_point q, dou
 #ifndef ND_IN_BONE_MM
 #define ND_IN_BONE_MM 0.5 /* a tip deeper than this under a bone edge's surface is inside the bone */
 #endif
+#ifndef ND_THROUGH_MM
+#define ND_THROUGH_MM 1.0 /* ... when the axis went in through the surface: within this under the depth above */
+#endif
 
 usg_point nd_tip_out_of_bone(const usg_edge *e1, const usg_edge *e2, usg_point entry, usg_point tip, double sp) {
     double dx = tip.x - entry.x, dy = tip.y - entry.y, L = hypot(dx, dy), depth = ND_IN_BONE_MM / sp;
@@ -340,7 +343,14 @@ usg_point nd_tip_out_of_bone(const usg_edge *e1, const usg_edge *e2, usg_point e
     dy /= L;
     for (double u = L; u >= 0; u -= 0.5) { /* back from the tip while under a bone surface */
         usg_point q = {entry.x + u * dx, entry.y + u * dy};
-        if (!in_bone_band(e1, e2, q, -depth, HUGE_VAL)) return u >= L ? tip : q;
+        if (in_bone_band(e1, e2, q, -depth, HUGE_VAL)) continue;
+        if (u >= L) return tip;
+        /* the last point under it lies just under the surface when the axis
+         * came in through it; deep under it, the axis came in beneath the
+         * edge's end, through no surface the bone stage saw (an edge that
+         * overreaches a cleft, or is no bone at all): the tip stays */
+        usg_point last = {q.x + 0.5 * dx, q.y + 0.5 * dy};
+        return in_bone_band(e1, e2, last, -depth, depth + ND_THROUGH_MM / sp) ? q : tip;
     }
     return tip; /* the whole axis under the edge: no surface it came through */
 }

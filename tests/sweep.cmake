@@ -73,8 +73,9 @@ endforeach()
 # the prediction took the prediction even as the tip filter moved it back toward
 # the entry, so the tip crept up the shaft frame after frame); t_a40_gm10@100, in soft
 # tissue at -10 dB gain (media_cases.txt), a 40 deg needle (recall 0.07 while the bone
-# stage took its shaft for a cortex over the black tissue; its tip still stops 1-2 mm
-# short of a bevel spot past the faded shaft's end on the last two frames); w_a65_gp20@100,
+# stage took its shaft for a cortex over the black tissue; tip p95 1.69 mm while a tip
+# under the span of a false "ilium" 37 mm above it was moved back to the edge's end, the
+# axis having come in beneath that end, through no surface); w_a65_gp20@100,
 # in water at +20 dB gain, a 65 deg needle whose saturated bevel spot, spread wider across
 # the beam than along it, was taken for a 6 mm shaft at 18-22 deg on its first frames
 # (angle p95 43.8 deg before a longer line through the same tip with a shaft 10 dB fainter
@@ -84,7 +85,7 @@ set(USG_SWEEP_FLOOR_a70_lat --require needle_recall>=0.95 --require needle_fp_ra
 set(USG_SWEEP_FLOOR_a65_lat_set200 --require needle_recall>=0.9 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5)
 set(USG_SWEEP_FLOOR_t_a65 --require needle_recall>=0.92 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5)
 set(USG_SWEEP_FLOOR_f2_5_set400 --require needle_recall>=0.98 --require needle_fp_rate<=0 --require tip_err_p95_mm<=7.5)
-set(USG_SWEEP_FLOOR_t_a40_gm10_set100 --require needle_recall>=0.98 --require needle_fp_rate<=0 --require tip_err_p95_mm<=2.0
+set(USG_SWEEP_FLOOR_t_a40_gm10_set100 --require needle_recall>=0.98 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
     --require angle_err_p95_deg<=2.5)
 set(USG_SWEEP_FLOOR_w_a65_gp20_set100 --require needle_recall>=0.98 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
     --require angle_err_p95_deg<=6.5)

@@ -647,6 +647,35 @@ Test(needle, coasted_tip_stops_at_the_bone_surface) {
     usg_needle_tracker_free(t);
 }
 
+/* A bone edge that spans the tip's column far above it (in soft tissue the
+ * bone stage may take a fascia for a cortex) while the axis comes in beneath
+ * the edge's end, through no surface: the measured tip stays where it is. It
+ * was moved back along the axis to the edge's end (78 px short here). */
+Test(needle, tip_beneath_an_edge_it_never_crossed_stays) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    usg_edge *edge = calloc(1, sizeof *edge);
+    edge->found = 1;
+    for (int x = 100; x <= 450 && edge->n < USG_EDGE_MAX; x += 2) edge->pts[edge->n++] = (usg_point){x, 60};
+    usg_needle n = {0};
+    double tx = 0, ty = 0;
+    for (int f = 0; f < 6; f++) {
+        tx = 420 - 8 * f;
+        ty = 260 + 4 * f;
+        scene sc = needle_scene(27, 0, tx, ty, 720u + (unsigned)f);
+        sc.with_bone = 0;
+        render(&sc, &img);
+        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, edge, NULL, 0, &n), USG_OK);
+        cr_assert(n.found, "frame %d: not found", f);
+    }
+    cr_expect_lt(hypot(n.tip.x - tx, n.tip.y - ty), 3.0, "tip (%.1f, %.1f), true (%.1f, %.1f)", n.tip.x, n.tip.y, tx,
+                 ty);
+    free(edge);
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}
+
 /* The bone stage's edge along (ex, ey)-(tx, ty), points every 2 px ordered by x. */
 static void edge_along(usg_edge *e, double ex, double ey, double tx, double ty) {
     double x0 = fmin(ex, tx), x1 = fmax(ex, tx);
