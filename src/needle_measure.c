@@ -605,13 +605,70 @@ static double mean_amp(const float *amp, int len, int a, int b) {
     return n ? s / n : -1;
 }
 
+/* The shaft's level at the top of the fall at column kf (dir: entry -> tip):
+ * walking back from kf over at most 2w columns, the highest 3-px mean amplitude
+ * (amp, len columns, < 0 invalid) before the echo stops rising for `flat`
+ * columns, once within ND_FALL_NEAR_DB of `top` (the brightest 3-px mean over
+ * those 2w columns). Not the brightest echo further back: the echo over a needle's last
+ * millimetres may be weaker than its shaft's (a dip over the end of the cortex
+ * beneath it at the joint, a shaft fading with depth), and a level taken from
+ * there put the tip on that dip, 1.5-2.5 mm short. -1 if none. */
+#ifndef ND_FALL_TOP_MM
+#define ND_FALL_TOP_MM 0.6 /* the echo stops rising for this long: the fall's top is passed */
+#endif
+#ifndef ND_FALL_RISE_DB
+#define ND_FALL_RISE_DB 0.2 /* a rise by less than this is no rise (speckle on a plateau) */
+#endif
+#ifndef ND_FALL_APART_MM
+#define ND_FALL_APART_MM 1.0 /* a track's tip at the fall's top: the two tips differ by this much at least ... */
+#endif
+#ifndef ND_FALL_PRED_MM
+#define ND_FALL_PRED_MM 1.0 /* ... and that tip lies this close to the predicted one */
+#endif
+#ifndef ND_FALL_NEAR_DB
+#define ND_FALL_NEAR_DB 6.0 /* a top counts within this of the brightest echo (not the dark beyond a fall) */
+#endif
+static double fall_top(const float *amp, int len, int kf, int dir, int w, int flat, double top) {
+    const double rise = pow(10.0, ND_FALL_RISE_DB / 20.0), near = pow(10.0, -ND_FALL_NEAR_DB / 20.0);
+    double ls = -1;
+    int since = 0;
+    for (int i = 0; i <= 2 * w; i++, since++) {
+        double a = mean_amp(amp, len, kf - dir * i - 1, kf - dir * i + 1);
+        if (a > (ls > 0 ? ls * rise : ls)) {
+            ls = a;
+            since = 0;
+        } else if (since >= flat && ls >= near * top) {
+            break;
+        }
+    }
+    return ls;
+}
+
+/* The most distal crossing of level tau (amplitude) near the fall at column
+ * kf (dir: entry -> tip), walking back from W columns beyond it to 2W before
+ * it, interpolated between 3-px means; kf if the echo never reaches tau. */
+static double level_crossing(const float *amp, int len, int kf, int dir, int W, double tau) {
+    int kb = -1;
+    for (int i = W; i >= -2 * W && kb < 0; i--) {
+        int k = kf + dir * i;
+        if (mean_amp(amp, len, k - 1, k + 1) >= tau) kb = k;
+    }
+    if (kb < 0) return kf;
+    int k1 = kb + dir;
+    double p0 = mean_amp(amp, len, kb - 1, kb + 1), p1 = mean_amp(amp, len, k1 - 1, k1 + 1);
+    double frac = 0.5;
+    if (p0 >= 0 && p1 >= 0 && p0 - p1 > 1e-9) frac = clampd((p0 - tau) / (p0 - p1), 0.0, 1.0);
+    return kb + dir * frac;
+}
+
 /* Sub-pixel tip of the shaft run from k_start (entry side) to k_end, in
  * direction dir. The tip is the most distal step down of the echo by at
  * least 6 dB between ~1.5 mm windows (a needle may fade gradually along its
  * length, but ends abruptly); it is refined at the crossing of the local
- * shaft/background amplitude level (ND_TIP_LEVEL). `tracking`: a track's
- * measurement (the step's floor is capped under the shaft's peak). */
-static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir, int tracking, int *stepped) {
+ * shaft/background amplitude level (ND_TIP_LEVEL). `hint` (NULL to acquire):
+ * a track's measurement (the step's floor is capped under the shaft's peak,
+ * and the predicted tip chooses between two shaft levels, below). */
+static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir, const nd_hint *hint, int *stepped) {
     const nd_strip *s = &c->st;
     const int len = s->len;
     if (3 * len + 64 > c->scratch_cap) return k_end;
@@ -647,7 +704,7 @@ static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir, int trackin
      * Not to acquire: a step is part of what makes a line a needle there (a
      * real phantom's fascia passed with it). */
     double floor_grey = beside + 10.0 * gpd;
-    if (tracking) {
+    if (hint) {
         double peak = -1;
         for (int i = 1; i < L; i++) peak = fmax(peak, mean_amp(g, len, k_start + dir * (i - 1), k_start + dir * (i + 1)));
         floor_grey = fmin(floor_grey, peak - 2.0 * gpd);
@@ -686,14 +743,10 @@ static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir, int trackin
     }
     if (stepped) *stepped = kf >= 0;
     if (kf < 0) kf = k_end;
-    /* local levels: just before the fall (a bright bevel counts) and beyond it */
-    /* the local shaft level: the brightest 3-px mean in the last ~2W before the
-     * fall (a bright bevel included) */
+    /* local levels: the shaft's just before the fall (the brightest 3-px mean
+     * in the last ~2W, a bright bevel included) and the background beyond */
     double ls = -1;
-    for (int i = 0; i <= 2 * W; i++) {
-        double a = mean_amp(amp, len, kf - dir * i - 1, kf - dir * i + 1);
-        if (a > ls) ls = a;
-    }
+    for (int i = 0; i <= 2 * W; i++) ls = fmax(ls, mean_amp(amp, len, kf - dir * i - 1, kf - dir * i + 1));
     if (ls <= 0) return kf;
     n = 0;
     int off0 = c->box_a + 2, off1 = off0 + clampi((int)lrint(5.0 / c->sp), 15, 60);
@@ -704,23 +757,26 @@ static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir, int trackin
     if (n < 8) return kf; /* the shaft runs out of the image */
     double lb = nd_median(tmp, n);
     if (ls < 1.5 * lb) return kf;
-    double tau = lb + ND_TIP_LEVEL * (ls - lb);
-    /* the most distal crossing of tau near the fall, walking back from beyond it */
-    int kb = -1;
-    for (int i = W; i >= -2 * W; i--) {
-        int k = kf + dir * i;
-        double m = mean_amp(amp, len, k - 1, k + 1);
-        if (m >= tau) {
-            kb = k;
-            break;
+    double kt = level_crossing(amp, len, kf, dir, W, lb + ND_TIP_LEVEL * (ls - lb));
+    if (hint) {
+        /* tracking: the echo may dip before the tip (over the end of the
+         * cortex beneath it at the joint's cleft) and come back weaker than
+         * the shaft: the level at the top of the fall puts the tip at the
+         * echo's end, not on the dip, and is taken when that tip lies within
+         * ND_FALL_PRED_MM of the predicted one, nearer it than the other and
+         * at least ND_FALL_APART_MM from it (a real tip followed by a cortex's
+         * echo beyond a dip looks the same, further on; nearer, the brightest
+         * echo is the steadier level) */
+        double lf = fall_top(amp, len, kf, dir, W, clampi((int)lrint(ND_FALL_TOP_MM / c->sp), 2, 8), ls);
+        double kp = column_of(c, hint->tip);
+        if (lf < ls && lf >= 1.5 * lb) {
+            double k2 = level_crossing(amp, len, kf, dir, W, lb + ND_TIP_LEVEL * (lf - lb));
+            if (fabs(k2 - kt) >= ND_FALL_APART_MM / c->sp && fabs(k2 - kp) <= ND_FALL_PRED_MM / c->sp &&
+                fabs(k2 - kp) < fabs(kt - kp))
+                kt = k2;
         }
     }
-    if (kb < 0) return kf;
-    int k1 = kb + dir;
-    double p0 = mean_amp(amp, len, kb - 1, kb + 1), p1 = mean_amp(amp, len, k1 - 1, k1 + 1);
-    double frac = 0.5;
-    if (p0 >= 0 && p1 >= 0 && p0 - p1 > 1e-9) frac = clampd((p0 - tau) / (p0 - p1), 0.0, 1.0);
-    return kb + dir * frac;
+    return kt;
 }
 
 /* Mean grey of the strip's centre rows over columns [k - 1, k + 1]; -1 if none valid. */
@@ -1064,7 +1120,7 @@ static int axis_pass(nd_ctx *c, const usg_image *img, const nd_hint *hint, const
             p->en = run_ends(c, p->run, &p->line, hint);
             if (hint) cut_run_ahead(c, hint, &p->run, &p->en);
             if (hint) trim_off_axis(c, &p->run, &p->en);
-            p->ktip = refine_tip(c, p->en.ke, p->en.kt, p->en.dir, hint != NULL, &p->stepped);
+            p->ktip = refine_tip(c, p->en.ke, p->en.kt, p->en.dir, hint, &p->stepped);
         }
         int kt = p->en.kt;
         if (to_tip && (kt - p->ktip) * p->en.dir > 0) kt = (int)lrint(p->ktip);
@@ -1140,7 +1196,7 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
         fabs(ps.line.dy) >= sin(ND_BEVEL_MIN_DEG * M_PI / 180.0) &&
         find_bevel(c, img, ps.en.kt, ps.en.dir, hint ? near : NULL, e1, e2, &kbev, &boff)) {
         int st2 = 0;
-        double k2 = refine_tip(c, ps.en.ke, kbev, ps.en.dir, hint != NULL, &st2);
+        double k2 = refine_tip(c, ps.en.ke, kbev, ps.en.dir, hint, &st2);
         if (st2 && (k2 - kbev) * ps.en.dir > -2.0 && (k2 - ps.en.kt) * ps.en.dir > 0) {
             /* a bevel is a compact spot: a step further on is the end of some
              * echo beyond it (a cortex's end at the joint), not the tip */
@@ -1167,7 +1223,7 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
         int tip_stepped = stepped0;
         if ((kp - ktip) * dir > 2.0 / c->sp && kp >= 0 && kp < c->st.len) {
             int stepped = 0;
-            double k2 = refine_tip(c, ke, (int)lrint(kp), dir, 1, &stepped);
+            double k2 = refine_tip(c, ke, (int)lrint(kp), dir, hint, &stepped);
             /* (a step well past the prediction, the walk there having met a
              * bone surface, is the end of the cortex's glare beyond the tip) */
             int past = (k2 - kp) * dir > ND_STEP_PAST_PRED_MM / c->sp && meets_bone(c, kp, k2, e1, e2);
@@ -1205,7 +1261,7 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
         if (on_bone) ahead = bone_ahead;
         if (kp >= 0 && kp < c->st.len && (on_bone || (!stepped0 && (ktip - kp) * dir > ahead))) {
             int stepped = 0, kend = (int)lrint(kp + dir * ahead);
-            double k2 = refine_tip(c, ke, kend < 0 ? 0 : (kend >= c->st.len ? c->st.len - 1 : kend), dir, 1, &stepped);
+            double k2 = refine_tip(c, ke, kend < 0 ? 0 : (kend >= c->st.len ? c->st.len - 1 : kend), dir, hint, &stepped);
             ktip = stepped && (k2 - kp) * dir <= ahead ? k2 : kp;
         }
     }

@@ -28,7 +28,10 @@
 # s13_default@200, a 24 deg needle that slides on along the iliac cortex into the joint,
 # the two echoes merged: the tip stayed where they met, 4-9 mm short on the last four
 # frames, tip p95 8.4 mm, before a tip with no step more than a frame's motion short of
-# the prediction was taken at the prediction)
+# the prediction was taken at the prediction; a45_lat@100 and dr40@100, needles
+# reaching the joint's cleft, whose echo dips over the end of the cortex beneath them
+# before the tip: the tip was taken on the dip, tip p95 2.36 / 2.06 mm, before a
+# track's tip level could be the top of the echo's last fall)
 # usg_sweep_entry(ENTRY CASE OFFSET TAG): a case list entry "name" or "name@N" (the case
 # from seed set N) split into the case's name, its SEED_OFFSET (0 without @N) and a test tag.
 function(usg_sweep_entry entry out_case out_offset out_tag)
@@ -47,7 +50,8 @@ function(usg_sweep_entry entry out_case out_offset out_tag)
 endfunction()
 
 set(USG_SWEEP_CASES s13_default s16_default a50_med g_m10 dr40 f2_5 none_b g_m20 none_dr30 s15_default@200
-    a50_med@100 a70_lat@400 a65_lat@100 a55_lat@300 a60_med@200 dr80@200 s13_default@200 dr50_steep@400)
+    a50_med@100 a70_lat@400 a65_lat@100 a55_lat@300 a60_med@200 dr80@200 s13_default@200 dr50_steep@400
+    a45_lat@100 dr40@100)
 foreach(entry ${USG_SWEEP_CASES})
   usg_sweep_entry(${entry} case offset tag)
   add_test(NAME needle_sweep_${tag}

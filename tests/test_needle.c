@@ -72,9 +72,12 @@ static void bone(synth *s, double y0, double amp, int x0, int x1) {
  * visible > 0: the shaft fades out `visible` px from the entry (a steep
  * shaft's specular echo turned away from the probe) and only the bevel shows
  * further on. blob > 0: the bevel's echo is a spot of that amplitude blurred
- * laterally (sigma blob_sx px across the beam, 1.3 px along it). */
+ * laterally (sigma blob_sx px across the beam, 1.3 px along it). dip > 0: no
+ * brighter bevel; the echo dips by that fraction 14-7 px before the tip and is
+ * half as much down over the last 7 px (a needle over the end of a cortex at
+ * the joint's cleft). */
 static void needle_shaped(synth *s, double ex, double ey, double tx, double ty, double bright, double visible,
-                          double blob, double blob_sx, double tail) {
+                          double blob, double blob_sx, double tail, double dip) {
     double L = hypot(tx - ex, ty - ey), dx = (tx - ex) / L, dy = (ty - ey) / L;
     double nx = -dy, ny = dx;
     if (ny < 0) { nx = -nx; ny = -ny; }
@@ -88,7 +91,8 @@ static void needle_shaped(synth *s, double ex, double ey, double tx, double ty, 
             double v = (x - ex) * nx + (y - ey) * ny; /* >0 below */
             if (u < -6 || u > L + 6 || v < -6 || v > 30) continue;
             double au = 0.25 * erfc(-(u + 1.0) / (1.5 * M_SQRT2)) * erfc((u - L) / (1.5 * M_SQRT2));
-            if (u > L - 7.0) au *= blob > 0 ? 1.0 : 2.0; /* the bevel echoes brighter over its last ~1 mm */
+            if (dip > 0) au *= u > L - 7.0 ? 1.0 - 0.5 * dip : (u > L - 14.0 ? 1.0 - dip : 1.0);
+            else if (u > L - 7.0) au *= blob > 0 ? 1.0 : 2.0; /* the bevel echoes brighter over its last ~1 mm */
             else if (visible > 0 && u > visible) au *= exp(-(u - visible) / 3.0);
             double a = exp(-0.5 * v * v / (1.3 * 1.3));
             for (int k = 1; k <= 4; k++) {
@@ -101,7 +105,7 @@ static void needle_shaped(synth *s, double ex, double ey, double tx, double ty, 
 }
 
 static void needle(synth *s, double ex, double ey, double tx, double ty, double bright) {
-    needle_shaped(s, ex, ey, tx, ty, bright, 0, 0, 0, 1.0);
+    needle_shaped(s, ex, ey, tx, ty, bright, 0, 0, 0, 1.0, 0);
 }
 
 /* Log compression: 60 dB over 0..255, amplitude 60 is white. */
@@ -494,7 +498,7 @@ static void expect_faded_steep_needle(double deg, double tx, double ty, unsigned
     scene sc = needle_scene(deg, 0, tx, ty, seed);
     synth s = {sc.seed, malloc(sizeof(float) * W * H)};
     tissue(&s, 1.0);
-    needle_shaped(&s, sc.ex, sc.ey, tx, ty, 8, 12.0 / 0.15, blob, blob_sx, 1.0);
+    needle_shaped(&s, sc.ex, sc.ey, tx, ty, 8, 12.0 / 0.15, blob, blob_sx, 1.0, 0);
     if (glare_amp > 0) {
         double L = hypot(tx - sc.ex, ty - sc.ey), on = 5.0 / 0.15;
         glare(&s, tx + on * (tx - sc.ex) / L, ty + on * (ty - sc.ey) / L, glare_amp);
@@ -552,7 +556,7 @@ Test(needle, steep_needle_beside_dark_tissue_is_no_cortex) {
             if ((x - tx) * nx + (y - ty) * ny > 4.0) s.f[y * W + x] *= 0.5f;
         }
     }
-    needle_shaped(&s, sc.ex, sc.ey, tx, ty, 40, 0, 0, 0, 0.1); /* a faint tail */
+    needle_shaped(&s, sc.ex, sc.ey, tx, ty, 40, 0, 0, 0, 0.1, 0); /* a faint tail */
     to_image(&s, &img);
     free(s.f);
     usg_needle n;
@@ -575,7 +579,7 @@ Test(needle, short_shaft_axis_ignores_the_blurred_bevel_beyond_its_tip) {
         double tx = ex + L * cos(a), ty = ey + L * sin(a);
         synth s = {41u + (unsigned)i, malloc(sizeof(float) * W * H)};
         tissue(&s, 1.0);
-        needle_shaped(&s, ex - 8 * cos(a), ey - 8 * sin(a), tx, ty, 40, 0, 120, 4.0, 1.0);
+        needle_shaped(&s, ex - 8 * cos(a), ey - 8 * sin(a), tx, ty, 40, 0, 120, 4.0, 1.0, 0);
         to_image(&s, &img);
         free(s.f);
         usg_needle_tracker_reset(t);
@@ -676,6 +680,42 @@ Test(needle, tip_beneath_an_edge_it_never_crossed_stays) {
     usg_needle_tracker_free(t);
 }
 
+/* A tracked needle whose echo, on the frames where it reaches the joint's
+ * cleft, dips over its last 2 mm (over the end of the cortex beneath it) and
+ * comes back short of the shaft's level before the tip: the tip is where the
+ * echo ends, which is where the track predicts it, not at the dip. The tip
+ * level was taken from the brightest echo within 3 mm before the fall, and
+ * the tip came out at the dip's start, 13-14 px (2 mm) short. */
+Test(needle, tracked_tip_is_the_end_of_the_echo_past_a_dip_before_it) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    const double degs[] = {30, 45};
+    for (int k = 0; k < 4; k++) {
+        int side = k & 1;
+        double deg = degs[k >> 1], a = deg * M_PI / 180.0;
+        usg_needle_tracker_reset(t);
+        for (int f = 0; f < 8; f++) {
+            double adv = 8.0 * (f - 7); /* px along the axis, the last frame's tip at (260 | 380, 250) */
+            double tx = (side ? 380 : 260) + (side ? 1 : -1) * adv * cos(a), ty = 250 + adv * sin(a);
+            scene sc = needle_scene(deg, side, tx, ty, 760u + 10u * (unsigned)k + (unsigned)f);
+            synth s = {sc.seed, malloc(sizeof(float) * W * H)};
+            tissue(&s, 1.0);
+            needle_shaped(&s, sc.ex, sc.ey, sc.tx, sc.ty, 40, 0, 0, 0, 1.0, f >= 6 ? 0.35 : 0);
+            to_image(&s, &img);
+            free(s.f);
+            usg_needle n;
+            cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+            char what[80];
+            snprintf(what, sizeof what, "%.0f deg from the %s, frame %d%s", deg, side ? "left" : "right", f,
+                     f >= 6 ? " (echo dipping before the tip)" : "");
+            expect_needle_at(&n, sc.tx, sc.ty, angle_of(sc.ex, sc.ey, sc.tx, sc.ty), 3.0, 1.0, what);
+        }
+    }
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}
+
 /* The bone stage's edge along (ex, ey)-(tx, ty), points every 2 px ordered by x. */
 static void edge_along(usg_edge *e, double ex, double ey, double tx, double ty) {
     double x0 = fmin(ex, tx), x1 = fmax(ex, tx);
@@ -743,7 +783,7 @@ Test(needle, a_straight_line_over_a_shadow_stays_bone) {
         for (int x = (int)fmin(sc.ex, sc.tx); x <= (int)fmax(sc.ex, sc.tx); x++) {
             for (int y = (int)(sc.ey + k * (x - sc.ex)) + 4; y < H; y++) s.f[y * W + x] *= 0.5f;
         }
-        needle_shaped(&s, sc.ex, sc.ey, sc.tx, sc.ty, 40, 0, 0, 0, 0.0); /* no reverberation tail */
+        needle_shaped(&s, sc.ex, sc.ey, sc.tx, sc.ty, 40, 0, 0, 0, 0.0, 0); /* no reverberation tail */
         to_image(&s, &img);
         free(s.f);
         usg_needle n = acquire_on_edge(t, &img, edge, &sc);
