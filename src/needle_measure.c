@@ -619,6 +619,8 @@ static double mean_amp(const float *amp, int len, int a, int b) {
 #ifndef ND_FALL_RISE_DB
 #define ND_FALL_RISE_DB 0.2 /* a rise by less than this is no rise (speckle on a plateau) */
 #endif
+#define ND_GAP_DB 3.0      /* a track's echo gone dark: within this of the tissue beside the shaft ... */
+#define ND_GAP_FAR_DB 20.0 /* ... with all beyond it this far under the shaft's peak: its tip is before the gap */
 #ifndef ND_FALL_APART_MM
 #define ND_FALL_APART_MM 1.0 /* a track's tip at the fall's top: the two tips differ by this much at least ... */
 #endif
@@ -659,6 +661,27 @@ static double level_crossing(const float *amp, int len, int kf, int dir, int W, 
     double frac = 0.5;
     if (p0 >= 0 && p1 >= 0 && p0 - p1 > 1e-9) frac = clampd((p0 - tau) / (p0 - p1), 0.0, 1.0);
     return kb + dir * frac;
+}
+
+/* Where a track's echo ends at a gap: the first column i in [i0, top] (from
+ * k0, direction dir) where the 3-px mean grey falls to `gap_grey` (the tissue
+ * beside the shaft), if everything beyond it up to top stays under `far_grey`
+ * (far below the shaft's peak): a weaker echo that resumes after the shaft
+ * went dark is another structure in line with it (a muscle fibre ahead of
+ * the needle), not its tip, which the step search must not walk on to. top
+ * when there is no such gap. Pure. */
+static int echo_gap(const float *g, int len, int k0, int dir, int i0, int top, double gap_grey, double far_grey) {
+    for (int i = i0; i < top; i++) {
+        int k = k0 + dir * i;
+        double here = mean_amp(g, len, k - 1, k + 1);
+        if (here < 0 || here > gap_grey) continue;
+        for (int j = i; j <= top; j++) {
+            int kk = k0 + dir * j;
+            if (mean_amp(g, len, kk - 1, kk + 1) >= far_grey) return top;
+        }
+        return i;
+    }
+    return top;
 }
 
 /* Sub-pixel tip of the shaft run from k_start (entry side) to k_end, in
@@ -703,9 +726,8 @@ static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir, const nd_hi
      * few dB of it, and no step could start (the tip ran on along the blur).
      * Not to acquire: a step is part of what makes a line a needle there (a
      * real phantom's fascia passed with it). */
-    double floor_grey = beside + 10.0 * gpd;
+    double floor_grey = beside + 10.0 * gpd, peak = -1;
     if (hint) {
-        double peak = -1;
         for (int i = 1; i < L; i++) peak = fmax(peak, mean_amp(g, len, k_start + dir * (i - 1), k_start + dir * (i + 1)));
         floor_grey = fmin(floor_grey, peak - 2.0 * gpd);
     }
@@ -730,6 +752,7 @@ static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir, const nd_hi
         if (ahead < 0 || ahead < walk_floor) { top = i + W; break; }
         top = i;
     }
+    if (hint) top = echo_gap(g, len, k_start, dir, (3 * L) / 10, top, beside + ND_GAP_DB * gpd, peak - ND_GAP_FAR_DB * gpd);
     for (int i = top; i >= (3 * L) / 10; i--) {
         int k = k_start + dir * i;
         double before = mean_amp(g, len, k - dir * W, k - dir), after = mean_amp(g, len, k + dir, k + dir * W);

@@ -716,6 +716,47 @@ Test(needle, tracked_tip_is_the_end_of_the_echo_past_a_dip_before_it) {
     usg_needle_tracker_free(t);
 }
 
+/* A tracked needle advancing toward a faint streak in line with it (a muscle
+ * fibre ahead of the tip, 15 dB over the tissue beside the shaft, 28 dB under
+ * the shaft) beyond a gap of plain tissue (`gap` px, 1.2 or 1.8 mm): the tip
+ * is where the needle's echo ends, not at the streak's end (the build before
+ * walked on along the streak, 37-40 px beyond the tip, as on s16_default@400's
+ * frame 8, 4 mm). */
+Test(needle, tracked_tip_stops_at_the_gap_before_a_faint_streak_in_line) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    const double gaps[] = {8, 12};
+    for (int k = 0; k < 4; k++) {
+        int side = k & 1;
+        double a = 25.0 * M_PI / 180.0, gap = gaps[k >> 1];
+        usg_needle_tracker_reset(t);
+        for (int f = 0; f < 8; f++) {
+            double adv = 8.0 * (f - 7); /* px along the axis, the last frame's tip at (260 | 380, 250) */
+            double ux = (side ? 1 : -1) * cos(a), uy = sin(a);
+            double tx = (side ? 380 : 260) + adv * ux, ty = 250 + adv * uy;
+            scene sc = needle_scene(25, side, tx, ty, 960u + 10u * (unsigned)k + (unsigned)f);
+            synth s = {sc.seed, malloc(sizeof(float) * W * H)};
+            tissue(&s, 0.3); /* tissue 10 dB down: the flanks well under the streak */
+            needle_shaped(&s, sc.ex, sc.ey, sc.tx, sc.ty, 40, 0, 0, 0, 0.3, 0); /* a weak tail */
+            if (f >= 3) { /* the streak: from gap px past the tip, 35 px long, no tail */
+                double s0 = gap + 1.5, s1 = s0 + 35.0;
+                needle_shaped(&s, tx + s0 * ux, ty + s0 * uy, tx + s1 * ux, ty + s1 * uy, 2.2, 0, 0, 0, 0.0, 0.01);
+            }
+            to_image(&s, &img);
+            free(s.f);
+            usg_needle n;
+            cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+            char what[80];
+            snprintf(what, sizeof what, "%s, gap %.0f px, frame %d%s", side ? "from the left" : "from the right", gap, f,
+                     f >= 3 ? " (streak ahead)" : "");
+            expect_needle_at(&n, sc.tx, sc.ty, angle_of(sc.ex, sc.ey, sc.tx, sc.ty), 3.0, 1.0, what);
+        }
+    }
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}
+
 /* The bone stage's edge along (ex, ey)-(tx, ty), points every 2 px ordered by x. */
 static void edge_along(usg_edge *e, double ex, double ey, double tx, double ty) {
     double x0 = fmin(ex, tx), x1 = fmax(ex, tx);
