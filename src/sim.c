@@ -1,6 +1,7 @@
 /* sim.c - the simulator's public API: parameters, life cycle, the probe
  * profile, and the per-frame render (scatterers -> axial PSF -> speculars ->
- * lateral PSF and display -> scan conversion -> frame composition -> truth). */
+ * lateral PSF and display -> scan conversion -> frame composition -> truth),
+ * and the needle alone laid over a real frame (usg_sim_render_over). */
 #include "usg/sim.h"
 #include "sim_impl.h"
 
@@ -94,6 +95,10 @@ usg_status usg_sim_new(const usg_sim_params *p, usg_sim **out) {
     if (st == USG_OK) st = sim_anatomy_build(&s->a, p, &s->g);
     if (st == USG_OK) st = sim_tissue_build(&s->t, &s->a, &s->g, p, 48 + s->g.pad);
     if (st == USG_OK) st = usg_image_alloc(&s->canon, p->width, p->height);
+    if (st == USG_OK && !(s->layer = malloc(sizeof(float) * (size_t)p->width * (size_t)p->height))) {
+        st = usg_fail(USG_ERR_NOMEM, "simulator: out of memory");
+    }
+    s->tissue_grey = -1;
     if (st != USG_OK) {
         usg_sim_free(s);
         return st;
@@ -120,6 +125,7 @@ void usg_sim_free(usg_sim *s) {
     sim_anatomy_free(&s->a);
     sim_tissue_free(&s->t);
     usg_image_free(&s->canon);
+    free(s->layer);
     free(s);
 }
 
@@ -175,24 +181,104 @@ static void compose(usg_sim *s, usg_image *frame, int index) {
     }
 }
 
-usg_status usg_sim_render(usg_sim *s, int index, usg_image *frame, usg_result *truth) {
+static usg_status check_render(const usg_sim *s, int index, const usg_image *frame) {
     if (index < 0 || index >= s->p.frames) {
         return usg_fail(USG_ERR_ARG, "simulator: frame %d is outside 0..%d", index, s->p.frames - 1);
     }
     if (!frame || !frame->data || frame->width != s->L.frame_w || frame->height != s->L.frame_h) {
         return usg_fail(USG_ERR_ARG, "simulator: frame buffer must be %dx%d", s->L.frame_w, s->L.frame_h);
     }
-    sim_pose P;
-    sim_pose_for_frame(&s->a, &s->g, s->jitter_px, index, &P);
+    return USG_OK;
+}
+
+/* This simulator's own image of frame `index` into s->canon; returns the needle length (-1: none). */
+static double render_canon(usg_sim *s, int index, sim_pose *P) {
+    sim_pose_for_frame(&s->a, &s->g, s->jitter_px, index, P);
     sim_rng r;
     sim_rng_seed(&r, s->p.seed, 1000u + (uint64_t)index);
-    sim_echo_scatterers(s, &P, &r);
+    sim_echo_scatterers(s, P, &r);
     sim_beam_axial(&s->b);
     double len = sim_needle_length(&s->a, index, s->p.frames);
-    sim_echo_speculars(s, &P, len);
+    sim_echo_speculars(s, P, len);
     sim_beam_finish(&s->b, &r);
     sim_beam_scan_convert(&s->b, &s->canon);
+    return len;
+}
+
+usg_status usg_sim_render(usg_sim *s, int index, usg_image *frame, usg_result *truth) {
+    usg_status st = check_render(s, index, frame);
+    if (st != USG_OK) return st;
+    sim_pose P;
+    double len = render_canon(s, index, &P);
     compose(s, frame, index);
+    if (truth) sim_truth_make(s, index, &P, len, truth);
+    return USG_OK;
+}
+
+#define TISSUE_FLOOR_GREY 13 /* 5 % of the grey range: darker is shadow or black, not tissue */
+
+/* Median grey of the tissue of an image: over the pixels inside the
+ * simulator's imaged region brighter than TISSUE_FLOOR_GREY (an image half in
+ * shadow still gives its tissue's level); 0 if there are none. */
+static double median_grey(const sim_geom *g, const usg_image *img) {
+    size_t hist[256] = {0}, n = 0;
+    for (int y = 0; y < img->height; y++) {
+        const uint8_t *row = usg_image_row(img, y);
+        for (int x = 0; x < img->width; x++) {
+            if (row[x] < TISSUE_FLOOR_GREY || !sim_geom_inside(g, x, y)) continue;
+            hist[row[x]]++;
+            n++;
+        }
+    }
+    size_t acc = 0;
+    for (int v = 0; v < 256 && n; v++) {
+        acc += hist[v];
+        if (2 * acc >= n) return v;
+    }
+    return 0;
+}
+
+/* Lay the needle's levels (s->layer, canonical, dB above black) raised by
+ * `shift_db` over the background: the two echo powers add. */
+static void lay_over(const usg_sim *s, const usg_image *bg, double shift_db, usg_image *frame) {
+    const double k = s->p.dynamic_range_db / 255.0;
+    int w = s->g.w, mirror = s->p.medial_side == USG_SIDE_RIGHT;
+    for (int y = 0; y < s->g.h; y++) {
+        const uint8_t *src = usg_image_row(bg, y);
+        const float *lay = s->layer + (size_t)y * w;
+        uint8_t *dst = usg_image_row(frame, y);
+        for (int x = 0; x < w; x++) {
+            double ln = lay[mirror ? w - 1 - x : x] + shift_db, lb = src[x] * k;
+            double level = ln < lb - 40 ? lb : 10.0 * log10(pow(10.0, lb / 10.0) + pow(10.0, ln / 10.0));
+            double gv = level / k + 0.5;
+            dst[x] = (uint8_t)(gv > 255 ? 255 : gv);
+        }
+    }
+}
+
+usg_status usg_sim_render_over(usg_sim *s, int index, const usg_image *background, usg_image *frame,
+                               usg_result *truth) {
+    usg_status st = check_render(s, index, frame);
+    if (st != USG_OK) return st;
+    if (s->p.frame_ui) return usg_fail(USG_ERR_ARG, "simulator: a needle over a background takes no scanner UI frame");
+    if (!background || !background->data || background->width != s->g.w || background->height != s->g.h) {
+        return usg_fail(USG_ERR_ARG, "simulator: the background must be %dx%d (the image size)", s->g.w, s->g.h);
+    }
+    sim_pose P;
+    if (s->tissue_grey < 0) {
+        (void)render_canon(s, 0, &P);
+        s->tissue_grey = median_grey(&s->g, &s->canon);
+    }
+    sim_pose_for_frame(&s->a, &s->g, s->jitter_px, index, &P);
+    size_t n = (size_t)s->b.nl * s->b.ns;
+    memset(s->b.re, 0, sizeof(float) * n);
+    memset(s->b.im, 0, sizeof(float) * n);
+    double len = sim_needle_length(&s->a, index, s->p.frames);
+    sim_echo_needle(s, &P, len);
+    sim_beam_finish_levels(&s->b);
+    sim_beam_scan_convert_levels(&s->b, s->layer);
+    double shift_db = (median_grey(&s->g, background) - s->tissue_grey) * s->p.dynamic_range_db / 255.0;
+    lay_over(s, background, shift_db, frame);
     if (truth) sim_truth_make(s, index, &P, len, truth);
     return USG_OK;
 }

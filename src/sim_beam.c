@@ -206,7 +206,8 @@ static void smooth_line(const float *in, float *out, int n, int step, const floa
 }
 
 /* The electronic noise floor (white, one value per sample, the same power at
- * every depth: it is added after the TGC) and the video filter over both. */
+ * every depth: it is added after the TGC; none when r is NULL) and the video
+ * filter over both. */
 static void floor_and_smooth(sim_beam *b, sim_rng *r) {
     static const float w3[3] = {0.25f, 0.5f, 0.25f};
     static const float w5[5] = {1 / 16.f, 4 / 16.f, 6 / 16.f, 4 / 16.f, 1 / 16.f};
@@ -215,7 +216,7 @@ static void floor_and_smooth(sim_beam *b, sim_rng *r) {
     const float fl = (float)(0.5 * b->floor_power);
     for (int i = 0; i < nl; i++) {
         float *line = p + (size_t)i * ns;
-        for (int j = 0; j < ns; j++) {
+        for (int j = 0; r && j < ns; j++) {
             float nr, ni;
             sim_rng_gauss2(r, &nr, &ni);
             line[j] += fl * (nr * nr + ni * ni);
@@ -225,7 +226,8 @@ static void floor_and_smooth(sim_beam *b, sim_rng *r) {
     for (int j = 0; j < ns; j++) smooth_line(tmp + j, p + j, nl, ns, w5, 2);
 }
 
-void sim_beam_finish(sim_beam *b, sim_rng *r) {
+/* Lateral pass, envelope and TGC: the echo power into b->grey. */
+static void beam_power(sim_beam *b) {
     int R = b->lat_r, ns = b->ns;
     float *ore = b->re2, *oim = b->im2;
     for (int i = 0; i < b->nl; i++) {
@@ -244,15 +246,47 @@ void sim_beam_finish(sim_beam *b, sim_rng *r) {
         float *pw = b->grey + (size_t)i * ns;
         for (int j = 0; j < ns; j++) pw[j] = (ore[j] * ore[j] + oim[j] * oim[j]) * b->tgc[j] * b->tgc[j];
     }
-    floor_and_smooth(b, r);
+}
+
+/* b->grey from power to dB above the level shown as black; clamped to the
+ * grey range 0..255 when `clamp`, else kept in dB (at least -200). */
+static void log_compress(sim_beam *b, int clamp) {
     double lo = b->level_top - b->gain_db - b->dr_db; /* dB shown as black */
     float k255 = (float)(255.0 / b->dr_db);
-    size_t n = (size_t)b->nl * ns;
+    size_t n = (size_t)b->nl * b->ns;
     for (size_t c = 0; c < n; c++) {
-        float level = 10.0f * log10f(b->grey[c] + 1e-20f);
-        float gv = (level - (float)lo) * k255;
+        float level = 10.0f * log10f(b->grey[c] + 1e-20f) - (float)lo;
+        if (!clamp) {
+            b->grey[c] = level < -200.0f ? -200.0f : level;
+            continue;
+        }
+        float gv = level * k255;
         b->grey[c] = gv < 0 ? 0 : gv > 255 ? 255 : gv;
     }
+}
+
+void sim_beam_finish(sim_beam *b, sim_rng *r) {
+    beam_power(b);
+    floor_and_smooth(b, r);
+    log_compress(b, 1);
+}
+
+void sim_beam_finish_levels(sim_beam *b) {
+    beam_power(b);
+    floor_and_smooth(b, NULL);
+    log_compress(b, 0);
+}
+
+/* b->grey at grid position (u, v) (bilinear), or `outside` where u < 0. */
+static float grid_sample(const sim_beam *b, float u, float v, float outside) {
+    if (u < 0) return outside;
+    int iu = (int)u, iv = (int)v;
+    if (iu > b->nl - 2) iu = b->nl - 2;
+    if (iv > b->ns - 2) iv = b->ns - 2;
+    float fu = u - iu, fv = v - iv;
+    const float *g0 = b->grey + (size_t)iu * b->ns + iv, *g1 = g0 + b->ns;
+    float top = g0[0] + (g1[0] - g0[0]) * fu, bot = g0[1] + (g1[1] - g0[1]) * fu;
+    return top + (bot - top) * fv;
 }
 
 void sim_beam_scan_convert(const sim_beam *b, usg_image *img) {
@@ -261,20 +295,12 @@ void sim_beam_scan_convert(const sim_beam *b, usg_image *img) {
         uint8_t *row = usg_image_row(img, y);
         for (int x = 0; x < g->w; x++) {
             size_t i = (size_t)y * g->w + x;
-            float u = b->map_u[i];
-            if (u < 0) {
-                row[x] = 0;
-                continue;
-            }
-            float v = b->map_v[i];
-            int iu = (int)u, iv = (int)v;
-            if (iu > b->nl - 2) iu = b->nl - 2;
-            if (iv > b->ns - 2) iv = b->ns - 2;
-            float fu = u - iu, fv = v - iv;
-            const float *g0 = b->grey + (size_t)iu * b->ns + iv, *g1 = g0 + b->ns;
-            float top = g0[0] + (g1[0] - g0[0]) * fu, bot = g0[1] + (g1[1] - g0[1]) * fu;
-            float val = top + (bot - top) * fv;
-            row[x] = (uint8_t)(val + 0.5f);
+            row[x] = (uint8_t)(grid_sample(b, b->map_u[i], b->map_v[i], 0.0f) + 0.5f);
         }
     }
+}
+
+void sim_beam_scan_convert_levels(const sim_beam *b, float *out) {
+    size_t n = (size_t)b->g->w * b->g->h;
+    for (size_t i = 0; i < n; i++) out[i] = grid_sample(b, b->map_u[i], b->map_v[i], -200.0f);
 }

@@ -182,9 +182,13 @@ static void splat_needle(usg_sim *s, const sim_pose *P, double len) {
     }
 }
 
+void sim_echo_needle(usg_sim *s, const sim_pose *P, double needle_len) {
+    if (needle_len >= 0) splat_needle(s, P, needle_len);
+}
+
 void sim_echo_speculars(usg_sim *s, const sim_pose *P, double needle_len) {
     splat_septa(s, P);
     splat_bone(s, &s->a.sacrum, 0, P);
     splat_bone(s, &s->a.ilium, 1, P);
-    if (needle_len >= 0) splat_needle(s, P, needle_len);
+    sim_echo_needle(s, P, needle_len);
 }

@@ -182,8 +182,14 @@ double sim_beam_flat_gain(const sim_beam *b, int j);
 /* Lateral pass, envelope, TGC, the electronic noise floor (white, drawn from r),
  * video smoothing and log compression into b->grey. */
 void sim_beam_finish(sim_beam *b, sim_rng *r);
+/* The same without the noise floor, and into dB above the level shown as
+ * black, unclamped (at least -200): an echo alone, to lay over another image. */
+void sim_beam_finish_levels(sim_beam *b);
 /* Scan convert b->grey into a canonical image (w x h). */
 void sim_beam_scan_convert(const sim_beam *b, usg_image *img);
+/* Scan convert the levels of sim_beam_finish_levels into `out` (w x h floats,
+ * -200 outside the imaged region). */
+void sim_beam_scan_convert_levels(const sim_beam *b, float *out);
 
 /* ---- scanner UI around the image (sim_ui.c) ----------------------------- */
 
@@ -206,12 +212,16 @@ struct usg_sim {
     double jitter_px;      /* probe jitter amplitude */
     double keep, fresh;    /* speckle mix: sqrt(1 - decorrelation), sqrt(decorrelation) */
     double speckle;        /* speckle share of the scatter (usg_sim_params.speckle), 0..1 */
+    float *layer;          /* usg_sim_render_over: the needle alone, dB above black (w x h) */
+    double tissue_grey;    /* usg_sim_render_over: median grey of this simulator's own tissue, -1 before */
 };
 
 /* Echoes of one frame (sim_echo.c): scatterers with shadow, attenuation and
  * noise into the beam grid, then (after the axial pass) the specular echoes. */
 void sim_echo_scatterers(usg_sim *s, const sim_pose *P, sim_rng *r);
 void sim_echo_speculars(usg_sim *s, const sim_pose *P, double needle_len);
+/* The needle's echoes alone (shaft, bevel, reverberation tail) into the beam grid. */
+void sim_echo_needle(usg_sim *s, const sim_pose *P, double needle_len);
 
 /* Exact truth of one frame in written-frame px (sim_truth.c). */
 void sim_truth_make(const usg_sim *s, int index, const sim_pose *P, double needle_len, usg_result *r);

@@ -841,6 +841,8 @@ Test(sim, bad_options_exit_2_with_message) {
         {"OUT OTHER", "more than one OUTDIR"},
         {"OUT --target-depth-mm 200", "target depth"},
         {"OUT --medium gel", "--medium"},
+        {"OUT --background x.mha", "--background and --background-probe go together"},
+        {"OUT --background x.mha --background-probe /nonexistent/p.ini", "/nonexistent/p.ini"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char args[512];
@@ -855,7 +857,8 @@ Test(sim, bad_options_exit_2_with_message) {
     tu_run h = tu_sh("%s sim --help", USGUIDE_BIN);
     cr_assert_eq(h.status, 0);
     const char *opts[] = {"--seed", "--frames", "--width", "--height", "--spacing-mm", "--geometry", "--needle",
-                          "--medial-side", "--gain-db", "--frame-ui", "--medium"};
+                          "--medial-side", "--gain-db", "--frame-ui", "--medium", "--background",
+                          "--background-probe"};
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
         cr_assert(strstr(h.out, opts[i]), "help lacks %s", opts[i]);
     }
@@ -1093,4 +1096,213 @@ Test(sim, speckle_free_tissue_keeps_its_mean_echo) {
     p.speckle = 1.5;
     cr_expect_eq(usg_sim_params_check(&p), USG_ERR_ARG);
     cr_expect(strstr(usg_last_error(), "speckle"), "%s", usg_last_error());
+}
+
+/* ---- the needle laid over a real recording (usg_sim_render_over) --------- */
+
+/* A small linear tissue sequence, the needle from frame 2, no jitter. */
+static usg_sim_params over_params(void) {
+    usg_sim_params p = base_params();
+    p.seed = 9;
+    p.frames = 6;
+    p.width = 200;
+    p.height = 160;
+    p.spacing_mm = 0.1;
+    p.geometry = USG_GEOM_LINEAR;
+    p.medium = USG_SIM_MEDIUM_TISSUE;
+    p.needle_angle_deg = 25;
+    p.target_depth_mm = 10;
+    p.needle_free_frames = 2;
+    p.jitter_mm = 0;
+    return p;
+}
+
+static void fill(usg_image *img, int grey) {
+    for (int y = 0; y < img->height; y++) memset(usg_image_row(img, y), grey, (size_t)img->width);
+}
+
+/* Distance in px from (x, y) to the segment a-b. */
+static double seg_dist(double x, double y, usg_point a, usg_point b) {
+    double vx = b.x - a.x, vy = b.y - a.y, L2 = vx * vx + vy * vy;
+    double u = L2 > 0 ? ((x - a.x) * vx + (y - a.y) * vy) / L2 : 0;
+    u = u < 0 ? 0 : u > 1 ? 1 : u;
+    return hypot(x - a.x - u * vx, y - a.y - u * vy);
+}
+
+/* Brightest grey within 2 px of the truth's shaft. */
+static int shaft_peak(const usg_image *img, const usg_result *t) {
+    int best = 0;
+    for (int y = 0; y < img->height; y++) {
+        for (int x = 0; x < img->width; x++) {
+            if (seg_dist(x, y, t->needle.entry, t->needle.tip) <= 2.0 && px(img, x, y) > best) best = px(img, x, y);
+        }
+    }
+    return best;
+}
+
+/* Over a uniform background the echo powers add: a needle-free frame is the
+ * background byte for byte; with the needle no pixel gets darker, every pixel
+ * 6 mm or more from the shaft (past the 4.3 mm reverberation tail) is
+ * unchanged, and the shaft stands well above (10 dB at least). The needle
+ * stands the same over a darker or brighter background (its level follows the
+ * background's median tissue grey): its peak over the background within 2 grey. */
+Test(sim, needle_over_a_background_adds_its_echo_power) {
+    usg_sim_params p = over_params();
+    p.needle_db = -10; /* away from saturation, so the two backgrounds compare */
+    usg_sim *s = NULL;
+    cr_assert_eq(usg_sim_new(&p, &s), USG_OK, "%s", usg_last_error());
+    usg_image bg = {0}, out = {0};
+    cr_assert_eq(usg_image_alloc(&bg, 200, 160), USG_OK);
+    cr_assert_eq(usg_image_alloc(&out, 200, 160), USG_OK);
+    usg_result *t = malloc(sizeof *t);
+    fill(&bg, 40);
+    cr_assert_eq(usg_sim_render_over(s, 0, &bg, &out, t), USG_OK, "%s", usg_last_error());
+    cr_assert_not(t->needle.found);
+    for (int y = 0; y < 160; y++) cr_assert_eq(memcmp(usg_image_row(&out, y), usg_image_row(&bg, y), 200), 0, "row %d changed", y);
+    int rise[2];
+    for (int k = 0; k < 2; k++) {
+        int g = k ? 60 : 40;
+        fill(&bg, g);
+        cr_assert_eq(usg_sim_render_over(s, 5, &bg, &out, t), USG_OK, "%s", usg_last_error());
+        cr_assert(t->needle.found);
+        cr_assert_eq(t->sacrum.found + t->ilium.found + t->target.found, 0, "the truth has the needle only");
+        for (int y = 0; y < 160; y++) {
+            for (int x = 0; x < 200; x++) {
+                int v = px(&out, x, y);
+                cr_assert_geq(v, g, "(%d,%d) %d darker than the background %d", x, y, v, g);
+                if (seg_dist(x, y, t->needle.entry, t->needle.tip) >= 60.0) cr_assert_eq(v, g, "(%d,%d) far from the needle: %d", x, y, v);
+            }
+        }
+        int peak = shaft_peak(&out, t);
+        cr_assert_lt(peak, 250, "peak %d saturates", peak);
+        rise[k] = peak - g;
+        cr_assert_geq(rise[k], 10 * 255 / 60, "background %d: the shaft stands only %d grey over it", g, rise[k]);
+    }
+    cr_assert_leq(abs(rise[0] - rise[1]), 2, "the shaft stands %d grey over 40 and %d over 60", rise[0], rise[1]);
+    free(t);
+    usg_image_free(&bg);
+    usg_image_free(&out);
+    usg_sim_free(s);
+}
+
+Test(sim, needle_over_checks_its_inputs) {
+    usg_sim_params p = over_params();
+    usg_sim *s = NULL;
+    cr_assert_eq(usg_sim_new(&p, &s), USG_OK);
+    usg_image bg = {0}, out = {0};
+    cr_assert_eq(usg_image_alloc(&bg, 199, 160), USG_OK);
+    cr_assert_eq(usg_image_alloc(&out, 200, 160), USG_OK);
+    cr_assert_eq(usg_sim_render_over(s, 3, &bg, &out, NULL), USG_ERR_ARG);
+    cr_assert(strstr(usg_last_error(), "background must be 200x160"), "%s", usg_last_error());
+    cr_assert_eq(usg_sim_render_over(s, 6, &out, &out, NULL), USG_ERR_ARG);
+    cr_assert(strstr(usg_last_error(), "frame 6 is outside 0..5"), "%s", usg_last_error());
+    usg_image_free(&bg);
+    usg_image_free(&out);
+    usg_sim_free(s);
+}
+
+/* Write a folder of `n` uniform grey PNG frames (greys[i]) of w x h. */
+static void write_grey_frames(const char *dir, const int *greys, int n, int w, int h) {
+    usg_image img = {0};
+    cr_assert_eq(usg_image_alloc(&img, w, h), USG_OK);
+    for (int i = 0; i < n; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%04d.png", dir, i);
+        fill(&img, greys[i]);
+        cr_assert_eq(usg_png_write_grey(path, &img), USG_OK, "%s", usg_last_error());
+    }
+    usg_image_free(&img);
+}
+
+/* usg_sim_write_over: the clipped image of each recorded frame in order, then
+ * backwards (0 1 2 1 0 1 for 3 frames and 6 written); the image's size and
+ * spacing from the profile, its medial side kept in probe.ini; the truth has
+ * the needle from frame 2 and no bone. */
+Test(sim, write_over_cycles_the_background_and_keeps_the_profile) {
+    const char *dir = tu_scratch("sim_over");
+    char bgdir[512], out[512], path[600];
+    snprintf(bgdir, sizeof bgdir, "%s/bg", dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    tu_run mk = tu_sh("mkdir -p %s", bgdir);
+    tu_run_free(&mk);
+    static const int greys[3] = {20, 40, 60};
+    write_grey_frames(bgdir, greys, 3, 220, 170);
+    usg_probe pr;
+    usg_probe_default(&pr);
+    snprintf(pr.name, sizeof pr.name, "test grabber");
+    pr.spacing_x_mm = pr.spacing_y_mm = 0.1;
+    pr.has_clip = 1, pr.clip_x = 10, pr.clip_y = 5, pr.clip_w = 200, pr.clip_h = 160; /* 10 px left, 5 above */
+    pr.medial_side = USG_SIDE_RIGHT;
+    usg_sim_params p = over_params();
+    p.width = p.height = 64; /* replaced by the profile's clip */
+    p.medium = USG_SIM_MEDIUM_SIJ;
+    cr_assert_eq(usg_sim_write_over(&p, bgdir, &pr, out, NULL, NULL), USG_OK, "%s", usg_last_error());
+    static const int expect[6] = {20, 40, 60, 40, 20, 40};
+    for (int k = 0; k < 6; k++) {
+        usg_image img = {0};
+        snprintf(path, sizeof path, "%s/frames/%04d.png", out, k);
+        cr_assert_eq(usg_png_read_grey(path, &img), USG_OK, "%s", usg_last_error());
+        cr_assert(img.width == 200 && img.height == 160, "frame %d is %dx%d", k, img.width, img.height);
+        cr_assert_eq(px(&img, 2, 2), expect[k], "frame %d: corner %d, want %d", k, px(&img, 2, 2), expect[k]);
+        usg_image_free(&img);
+    }
+    snprintf(path, sizeof path, "%s/probe.ini", out);
+    usg_probe got;
+    cr_assert_eq(usg_probe_load(path, &got), USG_OK, "%s", usg_last_error());
+    cr_assert_eq(got.geometry, USG_GEOM_LINEAR);
+    cr_assert_float_eq(got.spacing_x_mm, 0.1, 1e-9);
+    cr_assert_eq(got.has_clip, 0);
+    cr_assert_eq(got.medial_side, USG_SIDE_RIGHT);
+    cr_assert(strstr(got.name, "test grabber"), "%s", got.name);
+    snprintf(path, sizeof path, "%s/truth.jsonl", out);
+    char *truth = tu_read_file(path, NULL);
+    cr_assert(truth);
+    cr_assert_eq(tu_count_lines(path), 6);
+    char *line = truth;
+    for (int k = 0; k < 6; k++) {
+        char *nl = strchr(line, '\n');
+        cr_assert(nl);
+        *nl = 0;
+        cr_assert_eq(strstr(line, "\"needle\": {\"found\": true") != NULL, k >= 2, "frame %d: %s", k, line);
+        cr_assert(strstr(line, "\"sacrum\": {\"found\": false"), "frame %d: %s", k, line);
+        line = nl + 1;
+    }
+    free(truth);
+}
+
+/* What cannot be laid over is refused with the file and the reason. */
+Test(sim, write_over_refuses_what_it_cannot_lay_over) {
+    const char *dir = tu_scratch("sim_over_bad");
+    char bgdir[512], out[512];
+    snprintf(bgdir, sizeof bgdir, "%s/bg", dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    tu_run mk = tu_sh("mkdir -p %s", bgdir);
+    tu_run_free(&mk);
+    static const int greys[1] = {30};
+    write_grey_frames(bgdir, greys, 1, 200, 160);
+    usg_sim_params p = over_params();
+    usg_probe pr;
+    usg_probe_default(&pr);
+    pr.spacing_x_mm = pr.spacing_y_mm = 0.1;
+    usg_probe curv = pr, down = pr, oblong = pr, big = pr;
+    curv.geometry = USG_GEOM_CURVILINEAR;
+    snprintf(down.orientation, sizeof down.orientation, "MN");
+    oblong.spacing_y_mm = 0.2;
+    big.has_clip = 1;
+    big.clip_w = 300;
+    big.clip_h = 160;
+    const struct { const usg_probe *pr; const char *bg, *msg; } cases[] = {
+        {&curv, NULL, "linear-probe images only"},
+        {&down, NULL, "transducer at the top"},
+        {&oblong, NULL, "square pixels"},
+        {&big, NULL, "frame 0"},
+        {&pr, "/nonexistent/rec.mha", "/nonexistent/rec.mha"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *bg = cases[i].bg ? cases[i].bg : bgdir;
+        usg_status st = usg_sim_write_over(&p, bg, cases[i].pr, out, NULL, NULL);
+        cr_assert_neq(st, USG_OK, "case %zu accepted", i);
+        cr_assert(strstr(usg_last_error(), cases[i].msg), "case %zu: '%s' lacks '%s'", i, usg_last_error(), cases[i].msg);
+        if (!cases[i].bg) cr_assert(strstr(usg_last_error(), bgdir), "case %zu: '%s' does not name the input", i, usg_last_error());
+    }
 }

@@ -143,6 +143,20 @@ usg_status usg_sim_frame_alloc(const usg_sim *s, usg_image *frame);
  * USG_ERR_ARG for a bad index or frame size. */
 usg_status usg_sim_render(usg_sim *s, int index, usg_image *frame, usg_result *truth);
 
+/* Render frame `index` as the needle alone (shaft, bevel and reverberation
+ * tail through the same beam, with this simulator's pose, jitter and timing)
+ * laid over `background`, a real B-mode image of the image size (w x h, read
+ * on this simulator's dynamic range): the needle's echo power adds to the
+ * background's, at the level it would have over this simulator's own tissue
+ * moved by the difference of the two images' median tissue greys (pixels under
+ * 13 grey, shadow or black, left out), so it stands over the real tissue as
+ * it stands over ours (needle_db moves it further). Fills
+ * `truth` (needle only: the background's bone is not known). The first call
+ * renders frame 0 once to measure our tissue's median grey.
+ * USG_ERR_ARG for a bad index, frame or background size, or frame_ui. */
+usg_status usg_sim_render_over(usg_sim *s, int index, const usg_image *background, usg_image *frame,
+                               usg_result *truth);
+
 /* Free (NULL is ignored). */
 void usg_sim_free(usg_sim *s);
 
@@ -157,6 +171,20 @@ typedef void (*usg_sim_progress_fn)(int done, int total, void *user);
  * Errors: those of usg_sim_new, USG_ERR_IO naming the path. */
 usg_status usg_sim_write_sequence(const usg_sim_params *p, const char *outdir,
                                   usg_sim_progress_fn progress, void *user);
+
+/* The same with the needle laid over the frames of a real recording
+ * (usg_sim_render_over): `background` is a source path (usg_source_open) and
+ * `bg_probe` its profile, which must be linear with the transducer at the top
+ * and square pixels. The written frames are the profile's clipped image; the
+ * simulator takes its size, spacing and geometry from it, the medium "tissue"
+ * (no bone in the truth) and no UI frame, whatever `p` says. Background frames
+ * are used in order, then backwards and forwards again (0..n-1..0..) when the
+ * sequence is longer. probe.ini keeps the profile's medial side.
+ * Errors: USG_ERR_ARG (profile), the source's errors naming the file (frames
+ * that cannot be decoded are skipped), USG_ERR_FORMAT if none can be read,
+ * and those of usg_sim_write_sequence. */
+usg_status usg_sim_write_over(const usg_sim_params *p, const char *background, const usg_probe *bg_probe,
+                              const char *outdir, usg_sim_progress_fn progress, void *user);
 
 #ifdef __cplusplus
 }

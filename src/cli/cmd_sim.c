@@ -44,6 +44,12 @@ static void sim_usage(FILE *f) {
             "  --fps F                  frame rate for the time stamps; default 20\n"
             "  --frame-ui               embed the image in a grabbed-screen frame with scanner text and depth\n"
             "                           ticks (probe.ini gets clip =, truth is in frame pixels)\n"
+            "  --background REC         lay the needle alone over the frames of a real recording (a file\n"
+            "                           usguide replay reads): its echo power adds to theirs, at the level it\n"
+            "                           has over our own tissue; size, spacing and geometry come from the\n"
+            "                           recording's profile (linear, transducer at the top), the medium is\n"
+            "                           tissue (the truth has the needle only); frames cycle 0..n-1..0\n"
+            "  --background-probe INI   the recording's probe profile (required with --background)\n"
             "  --quiet                  no progress output\n"
             "  --help                   this text\n\n"
             "exit status: 0 written, 2 bad usage or the files could not be written.\n");
@@ -153,7 +159,7 @@ static void on_progress(int done, int total, void *user) {
 int cmd_sim(int argc, char **argv) {
     usg_sim_params p;
     usg_sim_params_default(&p);
-    const char *outdir = NULL;
+    const char *outdir = NULL, *background = NULL, *bg_probe_path = NULL;
     int quiet = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -180,7 +186,9 @@ int cmd_sim(int argc, char **argv) {
                 }
                 val = argv[++i];
             }
-            if (apply(&p, opt, val)) return CLI_EXIT_USAGE;
+            if (!strcmp(opt, "--background")) background = val;
+            else if (!strcmp(opt, "--background-probe")) bg_probe_path = val;
+            else if (apply(&p, opt, val)) return CLI_EXIT_USAGE;
             continue;
         }
         if (outdir) {
@@ -197,7 +205,18 @@ int cmd_sim(int argc, char **argv) {
         cli_error("%s", usg_last_error());
         return CLI_EXIT_USAGE;
     }
-    usg_status st = usg_sim_write_sequence(&p, outdir, quiet ? NULL : on_progress, NULL);
+    if (!background != !bg_probe_path) {
+        cli_error("sim: --background and --background-probe go together (the recording and its profile)");
+        return CLI_EXIT_USAGE;
+    }
+    usg_probe bg_probe;
+    if (bg_probe_path && usg_probe_load(bg_probe_path, &bg_probe) != USG_OK) {
+        cli_error("%s", usg_last_error());
+        return CLI_EXIT_USAGE;
+    }
+    usg_status st = background
+                        ? usg_sim_write_over(&p, background, &bg_probe, outdir, quiet ? NULL : on_progress, NULL)
+                        : usg_sim_write_sequence(&p, outdir, quiet ? NULL : on_progress, NULL);
     if (!quiet) cli_progress_end();
     if (st != USG_OK) {
         cli_error("%s", usg_last_error());
