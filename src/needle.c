@@ -53,6 +53,17 @@
 #ifndef ND_CANDIDATES
 #define ND_CANDIDATES 16   /* measured at most */
 #endif
+/* The next ND_MORE_CANDIDATES by echo mass are measured too (a faint needle
+ * among the bright speckle and fasciae of real tissue ranks lower), their
+ * echo read over the tissue at their own depth: the median grey of
+ * ND_BAND_MM bands within ND_LOCAL_MM above and below (the bone stage's
+ * cortices left out; never below the frame's median). Real tissue's near
+ * field can be far brighter than its depth: a line of its speckle stands out
+ * over the frame's median, not over its neighbours. */
+#define ND_MORE_CANDIDATES 24
+#define ND_BAND_MM 1.0
+#define ND_LOCAL_MM 5.0
+#define ND_MAX_CANDIDATES (ND_CANDIDATES + ND_STEEP_CANDIDATES + ND_MORE_CANDIDATES)
 /* B-mode grey per dB of echo amplitude: 255 grey over a 60 dB display range */
 #define ND_GREY_PER_DB (255.0 / 60.0)
 /* a track shorter or fainter than this keeps the full search running; a
@@ -131,6 +142,7 @@ typedef struct nd_seen {
     long frame;
     usg_point entry;
     double dx, dy, len_mm;
+    int at_depth;   /* one of the ND_MORE_CANDIDATES, read over its depth's tissue: measured again so */
 } nd_seen;
 
 struct usg_needle_tracker {
@@ -149,6 +161,8 @@ struct usg_needle_tracker {
     nd_hough hg;
     int r_track, r_acq;
     double median;          /* this frame's tissue echo: median grey of what is not black */
+    int nbands;             /* ND_BAND_MM depth bands of the frame ... */
+    int *band_hist;         /* ... and their grey histograms (nbands x 256, band_levels) */
     double black_share;     /* share of the imaged region that is black (grey <= 10) */
     int floored;            /* most of the imaged region is black: a narrow display range (or
                              * low gain) puts the tissue below the display floor, so black
@@ -269,7 +283,9 @@ usg_status usg_needle_tracker_new(const usg_needle_params *p, int w, int h, usg_
         t->quarter = malloc((size_t)t->w4 * t->h4 * sizeof(float));
         t->ridge4 = malloc((size_t)t->w4 * t->h4 * sizeof(float));
         t->mask4 = malloc((size_t)t->w4 * t->h4);
-        if (!t->mask2 || !t->bone2 || !t->half || !t->ridge || !t->quarter || !t->ridge4 || !t->mask4) st = usg_fail(USG_ERR_NOMEM, "needle: out of memory for %dx%d frames", w, h);
+        t->nbands = (int)(h * sp / ND_BAND_MM) + 1;
+        t->band_hist = malloc((size_t)t->nbands * 256 * sizeof(int));
+        if (!t->band_hist || !t->mask2 || !t->bone2 || !t->half || !t->ridge || !t->quarter || !t->ridge4 || !t->mask4) st = usg_fail(USG_ERR_NOMEM, "needle: out of memory for %dx%d frames", w, h);
     }
     if (st == USG_OK) st = make_masks(t, probe);
     if (st != USG_OK) {
@@ -301,18 +317,28 @@ void usg_needle_tracker_free(usg_needle_tracker *t) {
     nd_hessian_free(&t->hs2);
     nd_hough_free(&t->hg);
     free(t->mask2); free(t->bone2); free(t->half); free(t->ridge);
-    free(t->quarter); free(t->ridge4); free(t->mask4);
+    free(t->quarter); free(t->ridge4); free(t->mask4); free(t->band_hist);
     free(t);
+}
+
+/* The tissue grey a measurement's echo is read over: at its shaft and at its tip. */
+typedef struct nd_levels {
+    double shaft, tip;
+} nd_levels;
+
+/* The frame's median for both (frame_levels). */
+static nd_levels frame_ref(const usg_needle_tracker *t) {
+    return (nd_levels){t->median, t->median};
 }
 
 /* A steep shaft from the imaged region's edge ending in a bright bevel at a
  * step (a fascia is seldom steep, and fades out): such a shaft's lateral blur
  * bends its measured peaks and lowers its contrast. */
-static int steep_bevel(const usg_needle_tracker *t, const nd_meas *m) {
+static int steep_bevel(const nd_levels *lv, const nd_meas *m) {
     double ang = fabs(atan2(m->line.dy, m->line.dx)) * 180.0 / M_PI;
     if (ang > 90) ang = 180 - ang;
     return ang >= ND_STEEP_BEVEL_DEG && m->border_entry && m->tip_step &&
-           (m->i_tip - t->median) / ND_GREY_PER_DB >= ND_TIP_DB && (m->i_tip - m->i_shaft) / ND_GREY_PER_DB >= ND_BEVEL_DB;
+           (m->i_tip - lv->tip) / ND_GREY_PER_DB >= ND_TIP_DB && (m->i_tip - m->i_shaft) / ND_GREY_PER_DB >= ND_BEVEL_DB;
 }
 
 /* Why a measurement is not a needle (0: it is one). `tracking` relaxes the
@@ -320,18 +346,19 @@ static int steep_bevel(const usg_needle_tracker *t, const nd_meas *m) {
  * at acquisition (its growth) the echo a shaft from the region's edge needs
  * falls to ND_GROW_SNR and ND_GROW_DB, while tracking (it continues the
  * track) its snr and fill to ND_CONT_SNR and ND_CONT_FILL. */
-static int implausible_at(const usg_needle_tracker *t, const nd_meas *m, int tracking, int vouched) {
+static int implausible_at(const usg_needle_tracker *t, const nd_levels *lv, const nd_meas *m, int tracking,
+                          int vouched) {
     double ang = fabs(atan2(m->line.dy, m->line.dx)) * 180.0 / M_PI;
     if (ang > 90) ang = 180 - ang;
     if (ang > ND_MAX_ANGLE + 2) return 1;
     if (!tracking && ang < 2.5) return 1;   /* level with the skin: a fascia, not an inserted needle */
     /* a needle is straight; fasciae and septa bend (the sagitta grows with the square of the length:
      * on a short stretch it says nothing) */
-    if (!tracking && m->len_mm >= 8.0 && m->bend_px > fmax(1.5, ND_BEND_MM / t->c.sp) * (steep_bevel(t, m) ? 2.0 : 1.0)) return 14;
+    if (!tracking && m->len_mm >= 8.0 && m->bend_px > fmax(1.5, ND_BEND_MM / t->c.sp) * (steep_bevel(lv, m) ? 2.0 : 1.0)) return 14;
     if (m->len_mm < (tracking ? 2.0 : (m->border_entry ? ND_MIN_BORDER_MM : 8.0))) return 2;
     /* a bevel echo far above the tissue and above the shaft at a clear step
      * (a steep needle's shaft can be fainter than a fascia, its bevel is not) */
-    double tip_db = (m->i_tip - t->median) / ND_GREY_PER_DB, bevel_db = (m->i_tip - m->i_shaft) / ND_GREY_PER_DB;
+    double tip_db = (m->i_tip - lv->tip) / ND_GREY_PER_DB, bevel_db = (m->i_tip - m->i_shaft) / ND_GREY_PER_DB;
     /* (while tracking, a bevel that ends on a cortex or in the joint needs no step) */
     int bright_tip = (m->tip_step || tracking) && tip_db >= ND_TIP_DB && bevel_db >= ND_BEVEL_DB;
     /* (while tracking, a bright bevel at a step carries a faint steep shaft; without
@@ -341,16 +368,16 @@ static int implausible_at(const usg_needle_tracker *t, const nd_meas *m, int tra
     /* (a tip on a cortex has no step: its echo runs on into the bone) */
     int bevel_track = tracking && bright_tip && (m->tip_step || m->tip_on_bone), at_pred = bevel_track && m->tip_at_pred;
     double need_snr = tracking ? (at_pred ? ND_BEVEL_SNR : (bevel_track ? 2.5 : 4.0))
-                               : (m->border_entry ? (bright_tip ? (steep_bevel(t, m) ? 4.0 : 5.0) : 6.0) : 12.0);
+                               : (m->border_entry ? (bright_tip ? (steep_bevel(lv, m) ? 4.0 : 5.0) : 6.0) : 12.0);
     if (vouched) need_snr = fmin(need_snr, tracking ? ND_CONT_SNR : ND_GROW_SNR);
     if (m->snr < need_snr) return 3;
     double need_fill = tracking ? (at_pred ? ND_BEVEL_FILL : (bevel_track ? 0.35 : 0.5)) : 0.6;
     if (m->fill < (vouched && tracking ? fmin(need_fill, ND_CONT_FILL) : need_fill)) return 4;
-    if (m->rms > (tracking || steep_bevel(t, m) ? 1.5 : 1.2)) return 5; /* (a steep shaft's lateral blur) */
+    if (m->rms > (tracking || steep_bevel(lv, m) ? 1.5 : 1.2)) return 5; /* (a steep shaft's lateral blur) */
     /* (beside a steep shaft the normal points across the beam, not into a
      * shadow: the tissue on its two sides may differ; a bright bevel at a
      * step at the end of a shaft from the edge is no cortex) */
-    if (m->shadow < (tracking ? 0.45 : 0.55) && (tracking || !steep_bevel(t, m))) return 6;
+    if (m->shadow < (tracking ? 0.45 : 0.55) && (tracking || !steep_bevel(lv, m))) return 6;
     /* a long, nearly level line with darker tissue beneath is a cortex even
      * when its shadow is not black (a scanner's noise floor, a wide display range) */
     if (!tracking && ang < ND_CORTEX_DEG && m->len_mm > ND_CORTEX_MM && m->shadow < ND_CORTEX_SHADOW) return 16;
@@ -360,7 +387,7 @@ static int implausible_at(const usg_needle_tracker *t, const nd_meas *m, int tra
     /* echo strength (grey levels are log amplitude, ND_GREY_PER_DB): a needle
      * is a specular reflector, far above the typical tissue echo of the frame
      * and above the tissue beside it; muscle fibres and fasciae are weaker */
-    double above_tissue_db = (m->i_shaft - t->median) / ND_GREY_PER_DB;
+    double above_tissue_db = (m->i_shaft - lv->shaft) / ND_GREY_PER_DB;
     double above_bg_db = (m->i_shaft - m->i_bg) / ND_GREY_PER_DB;
     /* a short streak needs a stronger echo, the more so near the horizontal (pieces of fasciae) */
     /* (fasciae entering at the fan's edge reach ~20 dB over 5-20 mm) */
@@ -386,12 +413,13 @@ static int implausible_at(const usg_needle_tracker *t, const nd_meas *m, int tra
     /* (beside a steep shaft the flanks hold its lateral blur; a bevel vouches for it, and a
      * steep shaft from the edge with a bright bevel at a step needs only 3 dB: a 70 deg
      * needle's first 5-9 mm) */
-    if (above_bg_db < (bevel_track ? 2.0 : (tracking || bright_tip ? (!tracking && steep_bevel(t, m) ? 3.0 : 5.0) : 8.0))) return 12;
+    if (above_bg_db < (bevel_track ? 2.0 : (tracking || bright_tip ? (!tracking && steep_bevel(lv, m) ? 3.0 : 5.0) : 8.0))) return 12;
     return 0;
 }
 
 static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracking) {
-    return implausible_at(t, m, tracking, 0);
+    nd_levels lv = frame_ref(t);
+    return implausible_at(t, &lv, m, tracking, 0);
 }
 
 static int plausible(const usg_needle_tracker *t, const nd_meas *m, int tracking) {
@@ -400,18 +428,19 @@ static int plausible(const usg_needle_tracker *t, const nd_meas *m, int tracking
 
 /* A needle by every gate but its echo (a shaft from the region's edge ending
  * at a step, with ND_GROW_SNR and ND_GROW_DB): what growth may confirm. */
-static int weak_shaft(const usg_needle_tracker *t, const nd_meas *m) {
-    return m->border_entry && m->tip_step && implausible_at(t, m, 0, 1) == 0;
+static int weak_shaft(const usg_needle_tracker *t, const nd_levels *lv, const nd_meas *m) {
+    return m->border_entry && m->tip_step && implausible_at(t, lv, m, 0, 1) == 0;
 }
 
 /* Remember a weak (or plausible) shaft of this frame. */
-static void remember(usg_needle_tracker *t, const nd_meas *m) {
+static void remember(usg_needle_tracker *t, const nd_meas *m, int at_depth) {
     nd_seen *s = &t->seen[t->seen_next];
     s->frame = t->frame_no;
     s->entry = m->entry;
     s->dx = m->line.dx;
     s->dy = m->line.dy;
     s->len_mm = m->len_mm;
+    s->at_depth = at_depth;
     t->seen_next = (t->seen_next + 1) % ND_GROW_CAP;
     if (t->nseen < ND_GROW_CAP) t->nseen++;
 }
@@ -584,8 +613,8 @@ static void vote_scale(usg_needle_tracker *t, nd_hessian *hs, const float *img, 
 /* The best candidate lines by echo mass, in decreasing order. */
 typedef struct nd_cands {
     int n, cap;
-    nd_hough_peak pk[ND_CANDIDATES + ND_STEEP_CANDIDATES];
-    double score[ND_CANDIDATES + ND_STEEP_CANDIDATES];
+    nd_hough_peak pk[ND_MAX_CANDIDATES];
+    double score[ND_MAX_CANDIDATES];
 } nd_cands;
 
 /* Insert p with score sc when it is among the cap best. */
@@ -595,6 +624,11 @@ static void cands_keep(nd_cands *c, const nd_hough_peak *p, double sc) {
     while (j > 0 && c->score[j - 1] < sc) { c->score[j] = c->score[j - 1]; c->pk[j] = c->pk[j - 1]; j--; }
     c->score[j] = sc;
     c->pk[j] = *p;
+}
+
+/* Are two Hough peaks the same line? */
+static int same_peak(const nd_hough_peak *a, const nd_hough_peak *b) {
+    return a->theta_deg == b->theta_deg && a->rho == b->rho;
 }
 
 static int steep_peak(const nd_hough_peak *p) {
@@ -676,13 +710,54 @@ static void vote_lines(usg_needle_tracker *t, const usg_image *img) {
     t->npk = np;
 }
 
+/* The grey histograms of the frame's ND_BAND_MM depth bands (t->band_hist):
+ * the imaged region's pixels, not black (grey > 10), not on a cortex the bone
+ * stage found (mark_bone first), on the sparse sample of frame_levels. */
+static void band_levels(usg_needle_tracker *t, const usg_image *img) {
+    memset(t->band_hist, 0, (size_t)t->nbands * 256 * sizeof(int));
+    for (int y = 1; y < t->c.h; y += 3) {
+        const uint8_t *row = usg_image_row(img, y), *m = t->c.mask + (size_t)y * t->c.w;
+        const uint8_t *b2 = t->bone2 + (size_t)clampi(y / 2, 0, t->h2 - 1) * t->w2;
+        int *hist = t->band_hist + (size_t)clampi((int)(y * t->c.sp / ND_BAND_MM), 0, t->nbands - 1) * 256;
+        for (int x = 1; x < t->c.w; x += 3) {
+            if (m[x] && row[x] > 10 && !b2[clampi(x / 2, 0, t->w2 - 1)]) hist[row[x]]++;
+        }
+    }
+}
+
+/* The median grey of the tissue within ND_LOCAL_MM of depth y (px), never
+ * below the frame's median (band_levels); the frame's median in a floored frame. */
+static double local_grey(const usg_needle_tracker *t, double y) {
+    if (t->floored) return t->median;
+    int b = clampi((int)(y * t->c.sp / ND_BAND_MM), 0, t->nbands - 1), r = (int)lrint(ND_LOCAL_MM / ND_BAND_MM);
+    int lo = clampi(b - r, 0, t->nbands - 1), hi = clampi(b + r, 0, t->nbands - 1), n = 0;
+    for (int k = lo; k <= hi; k++) {
+        const int *h = t->band_hist + (size_t)k * 256;
+        for (int g = 11; g < 256; g++) n += h[g];
+    }
+    int acc = 0, g = 11;
+    for (; g < 255; g++) {
+        for (int k = lo; k <= hi; k++) acc += t->band_hist[(size_t)k * 256 + g];
+        if (acc >= n / 2) break;
+    }
+    return n > 0 ? fmax(g, t->median) : t->median;
+}
+
+/* The levels of m read over the tissue at its own depth: its shaft's middle and its tip. */
+static nd_levels local_ref(const usg_needle_tracker *t, const nd_meas *m) {
+    return (nd_levels){local_grey(t, 0.5 * (m->entry.y + m->tip.y)), local_grey(t, m->tip.y)};
+}
+
 /* Measure a candidate line l: 1 with *m filled when it is a needle (by the
- * gates, or a weak shaft that has grown); a weak shaft is remembered either way. */
+ * gates, or a weak shaft that has grown); a weak shaft is remembered either
+ * way. `at_depth`: one of the ND_MORE_CANDIDATES, read over the tissue at its
+ * own depth (local_ref). */
 static int try_line(usg_needle_tracker *t, const usg_image *img, const nd_line *l, const usg_edge *e1,
-                    const usg_edge *e2, nd_meas *m) {
+                    const usg_edge *e2, int at_depth, nd_meas *m) {
     if (!nd_measure(&t->c, img, l, t->r_acq, NULL, e1, e2, m)) return 0;
-    int strict = plausible(t, m, 0), weak_one = !strict && weak_shaft(t, m);
-    if (weak_one || strict) remember(t, m);
+    nd_levels lv = at_depth ? local_ref(t, m) : frame_ref(t);
+    int strict = implausible_at(t, &lv, m, 0, 0) == 0, weak_one = !strict && weak_shaft(t, &lv, m);
+    if (weak_one || strict) remember(t, m, at_depth);
     return strict || (weak_one && grown(t, m));
 }
 
@@ -700,30 +775,39 @@ static int measured_now(const usg_needle_tracker *t, const nd_seen *s) {
 static int pick_line(usg_needle_tracker *t, const usg_image *img, const usg_edge *e1, const usg_edge *e2,
                      nd_meas *best) {
     mark_bone(t, e1, e2);
+    band_levels(t, img);
     const nd_hough_peak *pk = t->pk;
     int np = t->npk;
-    /* screened by echo mass: the best ND_CANDIDATES, and the best steep ones too */
-    nd_cands all = {.cap = ND_CANDIDATES}, steep = {.cap = ND_STEEP_CANDIDATES};
+    /* screened by echo mass: the best ND_CANDIDATES, the best steep ones too,
+     * then the next ND_MORE_CANDIDATES (read over their own depth's tissue) */
+    nd_cands all = {.cap = ND_CANDIDATES + ND_MORE_CANDIDATES}, steep = {.cap = ND_STEEP_CANDIDATES};
     for (int i = 0; i < np; i++) {
         double sc = bright_run(t, &pk[i]);
         if (sc <= 0) continue;
         cands_keep(&all, &pk[i], sc);
         if (steep_peak(&pk[i])) cands_keep(&steep, &pk[i], sc);
     }
+    nd_hough_peak cand[ND_MAX_CANDIDATES];
+    int n_first = all.n < ND_CANDIDATES ? all.n : ND_CANDIDATES, nc = n_first;
+    memcpy(cand, all.pk, sizeof cand[0] * (size_t)n_first);
     for (int i = 0; i < steep.n; i++) { /* the steep ones not already in */
         int dup = 0;
-        for (int j = 0; j < all.n && !dup; j++) dup = all.pk[j].theta_deg == steep.pk[i].theta_deg && all.pk[j].rho == steep.pk[i].rho;
-        if (!dup && all.n < ND_CANDIDATES + ND_STEEP_CANDIDATES) { all.pk[all.n] = steep.pk[i]; all.score[all.n++] = steep.score[i]; }
+        for (int j = 0; j < n_first && !dup; j++) dup = same_peak(&cand[j], &steep.pk[i]);
+        if (!dup) cand[nc++] = steep.pk[i];
     }
-    np = all.n;
-    nd_hough_peak *cand = all.pk;
-    nd_meas ok[ND_CANDIDATES + ND_STEEP_CANDIDATES];
+    int n_sure = nc;
+    for (int i = n_first; i < all.n; i++) { /* the next ones not among the steep */
+        int dup = 0;
+        for (int j = n_first; j < n_sure && !dup; j++) dup = same_peak(&cand[j], &all.pk[i]);
+        if (!dup) cand[nc++] = all.pk[i];
+    }
+    nd_meas ok[ND_MAX_CANDIDATES];
     int nok = 0;
-    for (int i = 0; i < np; i++) {
+    for (int i = 0; i < nc; i++) {
         double th = cand[i].theta_deg * M_PI / 180.0, c = cos(th), s = sin(th);
         double x2 = t->hg.cx - cand[i].rho * s, y2 = t->hg.cy + cand[i].rho * c;
         nd_line l = {2 * x2 + 0.5, 2 * y2 + 0.5, c, s};
-        nok += try_line(t, img, &l, e1, e2, &ok[nok]);
+        nok += try_line(t, img, &l, e1, e2, i >= n_sure, &ok[nok]);
     }
     /* the lines of the weak shafts of the last frames not measured on this
      * one, newest first (a faint needle is not always among the Hough lines) */
@@ -738,10 +822,10 @@ static int pick_line(usg_needle_tracker *t, const usg_image *img, const usg_edge
         if (dup) continue;
         nd_line l = {s->entry.x, s->entry.y, s->dx, s->dy};
         tried[ntried++] = s;
-        nextra += try_line(t, img, &l, e1, e2, &extra[nextra]);
+        nextra += try_line(t, img, &l, e1, e2, s->at_depth, &extra[nextra]);
     }
     if (!nok && !nextra) return 0;
-    for (int i = 0; i < nextra && nok < ND_CANDIDATES + ND_STEEP_CANDIDATES; i++) ok[nok++] = extra[i];
+    for (int i = 0; i < nextra && nok < ND_MAX_CANDIDATES; i++) ok[nok++] = extra[i];
     int b = 0;
     for (int i = 1; i < nok; i++) if (ok[i].score > ok[b].score) b = i;
     /* several lines may converge on the same needle, each measured a little
@@ -993,7 +1077,8 @@ static int continues(const usg_needle_tracker *t, const nd_meas *m, const usg_ne
 
 /* Does the track take m (p: its prediction): a needle, or its own shaft continuing fainter? */
 static int takes(const usg_needle_tracker *t, const nd_meas *m, const usg_needle *p) {
-    return plausible(t, m, 1) || (continues(t, m, p) && implausible_at(t, m, 1, 1) == 0);
+    nd_levels lv = frame_ref(t);
+    return plausible(t, m, 1) || (continues(t, m, p) && implausible_at(t, &lv, m, 1, 1) == 0);
 }
 
 static double meas_confidence(const nd_meas *m) {

@@ -183,3 +183,33 @@ set_tests_properties(sweep_run_first_p0g_a55_med PROPERTIES FIXTURES_SETUP sweep
 usg_eval_gate(needle_first_frames_p0g_a55_med sweep_run_first_p0g_a55_med ${dir}/truth8.jsonl
               ${dir}/p0g_a55_med/results.jsonl needle --require needle_recall>=0.98 --require needle_fp_rate<=0
               --require angle_err_p95_deg<=2.5 --require tip_err_p95_mm<=1.5)
+
+# The needle over real tissue (tests/bench/real_bg_cases.txt: the simulator's needle
+# laid over the PLUS recordings in ../shared/data/plus, `usguide sim --background`;
+# run only where that folder is, from the source root as the case list's paths are).
+# l14_a60_lat, a 60 deg needle over L14-5 bone, recall 0.04, and l14_a45_med, 0.52,
+# while only the 16 lines of most echo mass were measured (real fasciae and speckle
+# outrank a needle); sp_none, the spine phantom with no needle, 8 false frames of 30
+# while the next 24 were measured over the frame's median tissue (its near field's
+# speckle is far brighter than its depth), none once they are read over the tissue
+# of their own depth; l14_none, L14 with no needle. Held to what they reach now.
+set(USG_REAL_FLOOR_l14_a60_lat --require needle_recall>=0.9 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
+    --require angle_err_p95_deg<=2.5)
+set(USG_REAL_FLOOR_l14_a45_med --require needle_recall>=0.8 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
+    --require angle_err_p95_deg<=2.5)
+set(USG_REAL_FLOOR_sp_none --require needle_fp_rate<=0)
+set(USG_REAL_FLOOR_l14_none --require needle_fp_rate<=0)
+if(EXISTS ${CMAKE_SOURCE_DIR}/../shared/data/plus/BoneUltrasound_L14.igs.mha
+   AND EXISTS ${CMAKE_SOURCE_DIR}/../shared/data/plus/SpinePhantomFreehand.igs.mha)
+  foreach(case l14_a60_lat l14_a45_med sp_none l14_none)
+    set(dir ${CMAKE_CURRENT_BINARY_DIR}/tmp/real_${case})
+    add_test(NAME sweep_run_real_${case}
+             COMMAND sh ${CMAKE_SOURCE_DIR}/tests/bench/needle_sweep.sh $<TARGET_FILE:usguide> ${dir} ${case}
+             WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+    set_tests_properties(sweep_run_real_${case} PROPERTIES FIXTURES_SETUP sweep_run_real_${case}
+                         ENVIRONMENT "REGEN=1;CASES_FILE=${CMAKE_SOURCE_DIR}/tests/bench/real_bg_cases.txt"
+                         TIMEOUT 600 LABELS "accuracy;needle")
+    usg_eval_gate(needle_real_floor_${case} sweep_run_real_${case} ${dir}/${case}/truth.jsonl ${dir}/${case}/results.jsonl
+                  needle ${USG_REAL_FLOOR_${case}})
+  endforeach()
+endif()

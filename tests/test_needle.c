@@ -127,6 +127,17 @@ static usg_needle_tracker *make_tracker(void) {
     return t;
 }
 
+/* The needle acquired on one frame rendered from s (its field freed), the tracker reset first. */
+static usg_needle acquire_rendered(usg_needle_tracker *t, synth *s, usg_image *img) {
+    to_image(s, img);
+    free(s->f);
+    s->f = NULL;
+    usg_needle_tracker_reset(t);
+    usg_needle n;
+    cr_assert_eq(usg_needle_tracker_process(t, img, img, NULL, NULL, 0, &n), USG_OK);
+    return n;
+}
+
 typedef struct scene {
     double ex, ey, tx, ty; /* needle (ex < 0: none) */
     int with_bone;
@@ -386,11 +397,7 @@ Test(needle, never_reports_a_cortex_over_a_grey_shadow) {
         tissue(&s, 1.0);
         grey_shadow_bone(&s, 330, 25, 0, 300);
         grey_shadow_bone(&s, 300, -15, 360, 640);
-        to_image(&s, &img);
-        free(s.f);
-        usg_needle_tracker_reset(t);
-        usg_needle n;
-        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        usg_needle n = acquire_rendered(t, &s, &img);
         cr_expect(!n.found, "seed %u: cortex over a grey shadow reported as a needle (%.1f,%.1f)-(%.1f,%.1f)", seed,
                   n.entry.x, n.entry.y, n.tip.x, n.tip.y);
     }
@@ -455,11 +462,7 @@ Test(needle, finds_a_needle_in_speckle_free_tissue) {
         bone(&s, 330, 25, 20, 300);
         bone(&s, 300, -15, 360, 620);
         if (!none) needle(&s, sc.ex, sc.ey, sc.tx, sc.ty, 40);
-        to_image(&s, &img);
-        free(s.f);
-        usg_needle_tracker_reset(t);
-        usg_needle n;
-        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        usg_needle n = acquire_rendered(t, &s, &img);
         char what[64];
         snprintf(what, sizeof what, "flat tissue, %.0f deg from the %s", degs[(k >> 1) & 1], side ? "left" : "right");
         if (none) {
@@ -580,11 +583,7 @@ Test(needle, short_shaft_axis_ignores_the_blurred_bevel_beyond_its_tip) {
         synth s = {41u + (unsigned)i, malloc(sizeof(float) * W * H)};
         tissue(&s, 1.0);
         needle_shaped(&s, ex - 8 * cos(a), ey - 8 * sin(a), tx, ty, 40, 0, 120, 4.0, 1.0, 0);
-        to_image(&s, &img);
-        free(s.f);
-        usg_needle_tracker_reset(t);
-        usg_needle n;
-        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        usg_needle n = acquire_rendered(t, &s, &img);
         /* (the spot's lateral blur moves the fall of the echo past the tip: within 0.6 mm) */
         expect_needle_at(&n, tx, ty, degs[i], 4.0, 1.0, degs[i] < 20 ? "short shaft at 15 deg" : "short shaft at 30 deg");
     }
@@ -604,11 +603,7 @@ Test(needle, axis_is_not_tilted_by_a_cortex_beneath) {
         tissue(&s, 1.0);
         straight_bone(&s, 200, 318, 639, 318 - 439 * tan(3 * M_PI / 180));
         needle(&s, sc.ex, sc.ey, sc.tx, sc.ty, 40);
-        to_image(&s, &img);
-        free(s.f);
-        usg_needle_tracker_reset(t);
-        usg_needle n;
-        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        usg_needle n = acquire_rendered(t, &s, &img);
         expect_needle_at(&n, sc.tx, sc.ty, angle_of(sc.ex, sc.ey, sc.tx, sc.ty), 2.5, 0.5, "needle above a cortex");
     }
     usg_image_free(&img);
@@ -886,6 +881,48 @@ Test(needle, a_faint_streak_that_does_not_advance_is_no_needle) {
         usg_needle n;
         cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
         cr_expect(!n.found, "frame %d: a still streak reported as a needle, tip (%.1f,%.1f)", f, n.tip.x, n.tip.y);
+    }
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}
+
+/* A bright fascia: a straight line of amplitude `amp` (no reverberation
+ * tail) from x0 to x1, through (x0, y0), `tilt_deg` from the horizontal. */
+static void fascia(synth *s, int x0, int x1, double y0, double tilt_deg, double amp) {
+    double k = tan(tilt_deg * M_PI / 180.0);
+    for (int x = x0; x < x1; x++) {
+        double yc = y0 + k * (x - x0);
+        for (int y = (int)yc - 6; y <= (int)yc + 6; y++) {
+            if (y < 0 || y >= H) continue;
+            double d = y - yc;
+            s->f[y * W + x] += (float)(amp * exp(-0.5 * d * d / (1.3 * 1.3)));
+        }
+    }
+}
+
+/* Tissue crossed by n bright fasciae (15 mm, 1 deg, in three columns from x =
+ * 230, each dy px below the one before from y = y0): more lines, by echo mass, than the
+ * ND_CANDIDATES measured first. */
+static void fasciae_scene(synth *s, int n, double y0, double dy) {
+    tissue(s, 1.0);
+    for (int k = 0; k < n; k++) fascia(s, 230 + 135 * (k % 3), 330 + 135 * (k % 3), y0 + dy * k, 1.0, 60);
+}
+
+/* A needle fainter than a score of bright fasciae is found all the same (its
+ * line among the next ND_MORE_CANDIDATES, read over the tissue of its depth). */
+Test(needle, finds_a_needle_fainter_than_many_fasciae) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    for (unsigned seed = 31; seed <= 33; seed++) {
+        scene sc = needle_scene(25, 1, 72, 184, seed);
+        synth s = {seed, malloc(sizeof(float) * W * H)};
+        fasciae_scene(&s, 24, 60, 14);
+        needle(&s, sc.ex, sc.ey, sc.tx, sc.ty, 20);
+        usg_needle n = acquire_rendered(t, &s, &img);
+        char what[32];
+        snprintf(what, sizeof what, "seed %u", seed);
+        expect_needle_at(&n, sc.tx, sc.ty, angle_of(sc.ex, sc.ey, sc.tx, sc.ty), 2.5, 0.5, what);
     }
     usg_image_free(&img);
     usg_needle_tracker_free(t);
