@@ -55,6 +55,10 @@
 #define SIDE_VOTE_CAP_MM 5.0
 #define NEEDLE_BAND_MM 1.0      /* a surface point this close to last frame's needle axis is on it ... */
 #define NEEDLE_AHEAD_MM 3.0     /* ... up to this beyond its tip (a frame's advance) */
+#ifndef NEEDLE_CLEAR_SHORT_MM
+#define NEEDLE_CLEAR_SHORT_MM 3.0 /* ... its bone evidence cleared up to this short of its tip (its last frame's advance: where it meets the cortex it is aimed at) */
+#endif
+#define NEEDLE_CLEAR_LIT 0.45 /* ... where the beam beneath is this bright against the tissue above */
 #define NEEDLE_SHARE 0.6        /* a surface with this share of its points on the needle ... */
 #define NEEDLE_LIT 0.8          /* ... and the beam below this bright against the tissue above is the needle */
 #define NEEDLE_FLOOR_GREY 10.0  /* ... or the tissue above at the display floor (mean grey at most this: no shadow can be told) */
@@ -255,15 +259,15 @@ static void find_segments(usg_bone_detector *d) {
 }
 
 /* 1 if the image point lies within NEEDLE_BAND_MM of last frame's needle
- * axis, between its entry and NEEDLE_AHEAD_MM beyond its tip. */
-static int on_needle(const usg_bone_detector *d, double x, double y) {
+ * axis, between its entry and ahead_mm beyond its tip (negative: short of it). */
+static int on_needle(const usg_bone_detector *d, double x, double y, double ahead_mm) {
     const usg_needle *n = &d->needle;
     double sp = usg_probe_spacing(&d->probe);
     double ux = n->tip.x - n->entry.x, uy = n->tip.y - n->entry.y, len = hypot(ux, uy);
     if (len < 1.0) return 0;
     ux /= len; uy /= len;
     double rx = x - n->entry.x, ry = y - n->entry.y, along = rx * ux + ry * uy;
-    if (along < 0 || along > len + NEEDLE_AHEAD_MM / sp) return 0;
+    if (along < 0 || along > len + ahead_mm / sp) return 0;
     return fabs(rx * uy - ry * ux) <= NEEDLE_BAND_MM / sp;
 }
 
@@ -280,6 +284,64 @@ static double line_mean(const usg_bone_detector *d, int j, int i0, int i1) {
     return s / (i1 - i0);
 }
 
+/* The mean brightness of scan line j above depth p (*above: clear of a
+ * needle's echo, whose lower edge a path may follow) and over the shadow band
+ * beneath it (*below); 0 when either is empty. */
+static int beam_around(const usg_bone_detector *d, int j, int p, double *above, double *below) {
+    int gap = d->sp.gap, len = d->sp.shadow_len;
+    *above = line_mean(d, j, p - 2 * gap - len / 2, p - 2 * gap);
+    *below = line_mean(d, j, p + gap, p + gap + len);
+    return *above >= 0 && *below >= 0;
+}
+
+/* Is the beam beneath depth p of scan line j darker than the tissue above,
+ * but no bone's shadow (lit_below NEEDLE_CLEAR_LIT, not NEEDLE_LIT)? */
+static int dimmed_below(const usg_bone_detector *d, int j, int p) {
+    double a, b;
+    return beam_around(d, j, p, &a, &b) && b >= NEEDLE_CLEAR_LIT * a && b < NEEDLE_LIT * a;
+}
+
+/* Clear the bone evidence on last frame's needle (on_needle, up to
+ * NEEDLE_CLEAR_SHORT_MM short of its tip: where it meets the cortex it is
+ * aimed at) where the beam beneath is not in a bone's shadow (lit_below
+ * NEEDLE_CLEAR_LIT): over darker tissue (a layer beneath a fascia) a needle's
+ * echo reads as a cortex with its shadow, and the path follows it, or joins
+ * it to the bone beneath. Scan lines are straight, their points evenly spaced
+ * in depth: only the depths where one crosses the needle's band are looked at. */
+static void clear_needle(usg_bone_detector *d) {
+    const usg_needle *n = &d->needle;
+    if (!n->found) return;
+    const usg_bone_grid *g = &d->g;
+    double len = hypot(n->tip.x - n->entry.x, n->tip.y - n->entry.y);
+    if (len < 1.0) return;
+    double nx = -(n->tip.y - n->entry.y) / len, ny = (n->tip.x - n->entry.x) / len;
+    double band = NEEDLE_BAND_MM / usg_probe_spacing(&d->probe);
+    for (int j = 0; j < g->nr; j++) {
+        if (g->hi[j] - g->lo[j] < 2) continue;
+        double x0, y0, x1, y1;
+        usg_bone_grid_point(g, j, g->lo[j], &x0, &y0);
+        usg_bone_grid_point(g, j, g->hi[j] - 1, &x1, &y1);
+        /* signed distance off the axis, linear in the depth index */
+        double s0 = (x0 - n->entry.x) * nx + (y0 - n->entry.y) * ny, s1 = (x1 - n->entry.x) * nx + (y1 - n->entry.y) * ny;
+        double ds = (s1 - s0) / (g->hi[j] - 1 - g->lo[j]);
+        int lo = g->lo[j], hi = g->hi[j] - 1;
+        if (fabs(ds) > 1e-9) {
+            double ia = g->lo[j] + (-band - s0) / ds, ib = g->lo[j] + (band - s0) / ds;
+            int a = (int)floor(fmin(ia, ib)), b = (int)ceil(fmax(ia, ib)); /* (on_needle decides: a sample either side) */
+            if (a > lo) lo = a;
+            if (b < hi) hi = b;
+        } else if (fabs(s0) > band) {
+            continue; /* a scan line parallel to the axis, outside its band */
+        }
+        float *fc = d->f + (size_t)j * g->nd;
+        for (int i = lo; i <= hi; i++) {
+            double x, y;
+            usg_bone_grid_point(g, j, i, &x, &y);
+            if (fc[i] > 0 && on_needle(d, x, y, -NEEDLE_CLEAR_SHORT_MM) && dimmed_below(d, j, i)) fc[i] = 0;
+        }
+    }
+}
+
 /* 1 if most of s lies along last frame's needle with the beam below it as
  * bright as the tissue above (no shadow), or the tissue above it black (a
  * frame below the display floor: no shadow to tell): the needle's echo, not
@@ -293,11 +355,9 @@ static int is_needle(const usg_bone_detector *d, const segment *s) {
         n++;
         double x, y;
         usg_bone_grid_point(g, k, d->depth[k], &x, &y);
-        if (!on_needle(d, x, y)) continue;
-        int p = d->path[k], gap = d->sp.gap, len = d->sp.shadow_len;
-        /* (above: clear of the needle's echo, whose lower edge the path may follow) */
-        double a = line_mean(d, k, p - 2 * gap - len / 2, p - 2 * gap), b = line_mean(d, k, p + gap, p + gap + len);
-        if (a < 0 || b < 0) continue;
+        if (!on_needle(d, x, y, NEEDLE_AHEAD_MM)) continue;
+        double a, b;
+        if (!beam_around(d, k, d->path[k], &a, &b)) continue;
         on++;
         above += a;
         below += b;
@@ -707,6 +767,7 @@ usg_status usg_bone_detector_process(usg_bone_detector *d, const usg_image *img,
     usg_bone_grid_sample(&d->g, img, d->a);
     usg_bone_score(&d->g, &d->sp, d->a, d->f, d->prefix, d->tmp);
     add_prior(d);
+    clear_needle(d);
     usg_bone_dp_run(&d->dp, &d->g, &d->pp, d->f, d->path);
     find_segments(d);
     drop_needle(d);

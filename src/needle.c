@@ -89,6 +89,12 @@
 #define ND_BEVEL_FILL 0.15 /* ... and fill */
 #endif
 #define ND_BEVEL_DB 3.0
+#ifndef ND_LIT_BEVEL_DB
+#define ND_LIT_BEVEL_DB 15.0 /* a bevel this far above its shaft ... */
+#endif
+#ifndef ND_LIT_BEVEL_SHADOW
+#define ND_LIT_BEVEL_SHADOW 0.3 /* ... vouches for darker tissue beneath the shaft, down to this ratio */
+#endif
 #define ND_STEEP_BEVEL_DEG 45.0 /* steepness from which a bevel vouches for a bent or faint shaft */ /* ... and this far above its shaft makes a faint shaft a needle */
 #define ND_ANGLE_PX_DEG 60.0 /* angle noise (deg) of a 1 px long shaft; / length in px */
 #define ND_BEND_MM 0.3 /* sagitta over a shaft of 8 mm or more that makes it a fascia (and 1.5 px) */
@@ -162,7 +168,8 @@ struct usg_needle_tracker {
     int r_track, r_acq;
     double median;          /* this frame's tissue echo: median grey of what is not black */
     int nbands;             /* ND_BAND_MM depth bands of the frame ... */
-    int *band_hist;         /* ... and their grey histograms (nbands x 256, band_levels) */
+    int *band_hist;         /* ... their grey histograms (nbands x 256, band_levels) ... */
+    double *band_grey;      /* ... and the tissue grey at each (local_grey) */
     double black_share;     /* share of the imaged region that is black (grey <= 10) */
     int floored;            /* most of the imaged region is black: a narrow display range (or
                              * low gain) puts the tissue below the display floor, so black
@@ -285,7 +292,8 @@ usg_status usg_needle_tracker_new(const usg_needle_params *p, int w, int h, usg_
         t->mask4 = malloc((size_t)t->w4 * t->h4);
         t->nbands = (int)(h * sp / ND_BAND_MM) + 1;
         t->band_hist = malloc((size_t)t->nbands * 256 * sizeof(int));
-        if (!t->band_hist || !t->mask2 || !t->bone2 || !t->half || !t->ridge || !t->quarter || !t->ridge4 || !t->mask4) st = usg_fail(USG_ERR_NOMEM, "needle: out of memory for %dx%d frames", w, h);
+        t->band_grey = malloc((size_t)t->nbands * sizeof(double));
+        if (!t->band_hist || !t->band_grey || !t->mask2 || !t->bone2 || !t->half || !t->ridge || !t->quarter || !t->ridge4 || !t->mask4) st = usg_fail(USG_ERR_NOMEM, "needle: out of memory for %dx%d frames", w, h);
     }
     if (st == USG_OK) st = make_masks(t, probe);
     if (st != USG_OK) {
@@ -317,7 +325,7 @@ void usg_needle_tracker_free(usg_needle_tracker *t) {
     nd_hessian_free(&t->hs2);
     nd_hough_free(&t->hg);
     free(t->mask2); free(t->bone2); free(t->half); free(t->ridge);
-    free(t->quarter); free(t->ridge4); free(t->mask4); free(t->band_hist);
+    free(t->quarter); free(t->ridge4); free(t->mask4); free(t->band_hist); free(t->band_grey);
     free(t);
 }
 
@@ -339,6 +347,16 @@ static int steep_bevel(const nd_levels *lv, const nd_meas *m) {
     if (ang > 90) ang = 180 - ang;
     return ang >= ND_STEEP_BEVEL_DEG && m->border_entry && m->tip_step &&
            (m->i_tip - lv->tip) / ND_GREY_PER_DB >= ND_TIP_DB && (m->i_tip - m->i_shaft) / ND_GREY_PER_DB >= ND_BEVEL_DB;
+}
+
+/* A shaft from the region's edge ending at a step in a bevel echo far above
+ * the tissue (ND_TIP_DB) and ND_LIT_BEVEL_DB above its own shaft: a cortex's
+ * echo is near the top of the display range, with no room for a spot so far
+ * above it, so darker tissue beneath such a shaft (a layer under a fascia,
+ * down to ND_LIT_BEVEL_SHADOW of the tissue above) is no bone's shadow. */
+static int bevel_lit_shaft(const nd_levels *lv, const nd_meas *m) {
+    return m->border_entry && m->tip_step && m->shadow >= ND_LIT_BEVEL_SHADOW &&
+           (m->i_tip - lv->tip) / ND_GREY_PER_DB >= ND_TIP_DB && (m->i_tip - m->i_shaft) / ND_GREY_PER_DB >= ND_LIT_BEVEL_DB;
 }
 
 /* Why a measurement is not a needle (0: it is one). `tracking` relaxes the
@@ -377,7 +395,7 @@ static int implausible_at(const usg_needle_tracker *t, const nd_levels *lv, cons
     /* (beside a steep shaft the normal points across the beam, not into a
      * shadow: the tissue on its two sides may differ; a bright bevel at a
      * step at the end of a shaft from the edge is no cortex) */
-    if (m->shadow < (tracking ? 0.45 : 0.55) && (tracking || !steep_bevel(lv, m))) return 6;
+    if (m->shadow < (tracking ? 0.45 : 0.55) && (tracking || !steep_bevel(lv, m)) && !bevel_lit_shaft(lv, m)) return 6;
     /* a long, nearly level line with darker tissue beneath is a cortex even
      * when its shadow is not black (a scanner's noise floor, a wide display range) */
     if (!tracking && ang < ND_CORTEX_DEG && m->len_mm > ND_CORTEX_MM && m->shadow < ND_CORTEX_SHADOW) return 16;
@@ -495,6 +513,52 @@ static void frame_levels(usg_needle_tracker *t, const usg_image *img) {
     t->floored = t->black_share > ND_FLOORED_SHARE;
     if (t->floored) t->median = 10; /* the typical tissue is below the display floor; what shows is echoes */
     t->c.tissue_grey = v;
+}
+
+/* The depth band (ND_BAND_MM) of full-resolution row y. */
+static int band_of(const usg_needle_tracker *t, double y) {
+    return clampi((int)(y * t->c.sp / ND_BAND_MM), 0, t->nbands - 1);
+}
+
+/* The tissue grey of each depth band (t->band_grey): the median grey within
+ * ND_LOCAL_MM above and below it, never below the frame's median, the
+ * frame's median in a floored frame; of the imaged region's pixels, not black
+ * (grey > 10), not on a cortex the bone stage found (mark_bone first), on the
+ * sparse sample of frame_levels (per-band histograms in t->band_hist, summed
+ * over a sliding window of bands). */
+static void band_levels(usg_needle_tracker *t, const usg_image *img) {
+    const int nb = t->nbands, r = (int)lrint(ND_LOCAL_MM / ND_BAND_MM);
+    memset(t->band_hist, 0, (size_t)nb * 256 * sizeof(int));
+    for (int y = 1; y < t->c.h; y += 3) {
+        const uint8_t *row = usg_image_row(img, y), *m = t->c.mask + (size_t)y * t->c.w;
+        const uint8_t *b2 = t->bone2 + (size_t)clampi(y / 2, 0, t->h2 - 1) * t->w2;
+        int *hist = t->band_hist + (size_t)band_of(t, y) * 256;
+        for (int x = 1; x < t->c.w; x += 3) {
+            if (m[x] && row[x] > 10 && !b2[clampi(x / 2, 0, t->w2 - 1)]) hist[row[x]]++;
+        }
+    }
+    int win[256] = {0}, n = 0, lo = 0, hi = -1;
+    for (int b = 0; b < nb; b++) {
+        for (; hi < b + r && hi < nb - 1; hi++) { /* bands up to b + r in ... */
+            const int *h = t->band_hist + (size_t)(hi + 1) * 256;
+            for (int g = 11; g < 256; g++) { win[g] += h[g]; n += h[g]; }
+        }
+        for (; lo < b - r; lo++) { /* ... those above b - r out */
+            const int *h = t->band_hist + (size_t)lo * 256;
+            for (int g = 11; g < 256; g++) { win[g] -= h[g]; n -= h[g]; }
+        }
+        int acc = 0, g = 11;
+        for (; g < 255; g++) {
+            acc += win[g];
+            if (acc >= n / 2) break;
+        }
+        t->band_grey[b] = t->floored || n == 0 ? t->median : fmax(g, t->median);
+    }
+}
+
+/* The tissue grey at depth y (px) (band_levels). */
+static double local_grey(const usg_needle_tracker *t, double y) {
+    return t->band_grey[band_of(t, y)];
 }
 
 /* ---------------------------------------------------------- acquisition */
@@ -708,39 +772,6 @@ static void vote_lines(usg_needle_tracker *t, const usg_image *img) {
         if (!dup) pk[np++] = pk[n_all + i];
     }
     t->npk = np;
-}
-
-/* The grey histograms of the frame's ND_BAND_MM depth bands (t->band_hist):
- * the imaged region's pixels, not black (grey > 10), not on a cortex the bone
- * stage found (mark_bone first), on the sparse sample of frame_levels. */
-static void band_levels(usg_needle_tracker *t, const usg_image *img) {
-    memset(t->band_hist, 0, (size_t)t->nbands * 256 * sizeof(int));
-    for (int y = 1; y < t->c.h; y += 3) {
-        const uint8_t *row = usg_image_row(img, y), *m = t->c.mask + (size_t)y * t->c.w;
-        const uint8_t *b2 = t->bone2 + (size_t)clampi(y / 2, 0, t->h2 - 1) * t->w2;
-        int *hist = t->band_hist + (size_t)clampi((int)(y * t->c.sp / ND_BAND_MM), 0, t->nbands - 1) * 256;
-        for (int x = 1; x < t->c.w; x += 3) {
-            if (m[x] && row[x] > 10 && !b2[clampi(x / 2, 0, t->w2 - 1)]) hist[row[x]]++;
-        }
-    }
-}
-
-/* The median grey of the tissue within ND_LOCAL_MM of depth y (px), never
- * below the frame's median (band_levels); the frame's median in a floored frame. */
-static double local_grey(const usg_needle_tracker *t, double y) {
-    if (t->floored) return t->median;
-    int b = clampi((int)(y * t->c.sp / ND_BAND_MM), 0, t->nbands - 1), r = (int)lrint(ND_LOCAL_MM / ND_BAND_MM);
-    int lo = clampi(b - r, 0, t->nbands - 1), hi = clampi(b + r, 0, t->nbands - 1), n = 0;
-    for (int k = lo; k <= hi; k++) {
-        const int *h = t->band_hist + (size_t)k * 256;
-        for (int g = 11; g < 256; g++) n += h[g];
-    }
-    int acc = 0, g = 11;
-    for (; g < 255; g++) {
-        for (int k = lo; k <= hi; k++) acc += t->band_hist[(size_t)k * 256 + g];
-        if (acc >= n / 2) break;
-    }
-    return n > 0 ? fmax(g, t->median) : t->median;
 }
 
 /* The levels of m read over the tissue at its own depth: its shaft's middle and its tip. */

@@ -927,3 +927,43 @@ Test(needle, finds_a_needle_fainter_than_many_fasciae) {
     usg_image_free(&img);
     usg_needle_tracker_free(t);
 }
+
+/* Tissue `gain` times as bright (amplitude) from 3 to 70 px beneath the axis
+ * (ex, ey)-(tx, ty) over its length: a darker layer under a fascia. */
+static void darker_beneath(synth *s, double ex, double ey, double tx, double ty, double gain) {
+    double L = hypot(tx - ex, ty - ey), dx = (tx - ex) / L, dy = (ty - ey) / L, nx = -dy, ny = dx;
+    if (ny < 0) { nx = -nx; ny = -ny; }
+    for (int y = 0; y < H; y++) {
+        for (int x = 0; x < W; x++) {
+            double u = (x - ex) * dx + (y - ey) * dy, v = (x - ex) * nx + (y - ey) * ny;
+            if (u >= 0 && u <= L && v >= 3 && v <= 70) s->f[y * W + x] *= (float)gain;
+        }
+    }
+}
+
+/* A 30 deg needle over a darker layer (its tissue beneath about half as grey
+ * as above, as a muscle under a fascia), its shaft faint against a bright
+ * bevel spot: found, the bevel vouching that the darker tissue is no bone's
+ * shadow. Without the bevel spot the same shaft is no needle: the shadow rule
+ * holds for a shaft that lacks one. */
+Test(needle, a_bevel_vouches_for_a_shaft_over_darker_tissue) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    for (unsigned seed = 41; seed <= 43; seed++) {
+        scene sc = needle_scene(30, 1, 260, 230, seed);
+        char what[32];
+        snprintf(what, sizeof what, "seed %u", seed);
+        for (int spot = 1; spot >= 0; spot--) {
+            synth s = {seed, malloc(sizeof(float) * W * H)};
+            tissue(&s, 1.0);
+            darker_beneath(&s, sc.ex, sc.ey, sc.tx, sc.ty, 0.12);
+            needle_shaped(&s, sc.ex, sc.ey, sc.tx, sc.ty, 5, 0, spot ? 50 : 0, 1.5, 0.5, 0);
+            usg_needle n = acquire_rendered(t, &s, &img);
+            if (spot) expect_needle_at(&n, sc.tx, sc.ty, angle_of(sc.ex, sc.ey, sc.tx, sc.ty), 2.5, 0.5, what);
+            else cr_expect(!n.found, "%s: a shaft over darker tissue with no bevel spot found, tip (%.1f, %.1f)", what, n.tip.x, n.tip.y);
+        }
+    }
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}
