@@ -11,6 +11,7 @@
  * running vote (the ilium is the shallower bone). */
 #include "usg/bone.h"
 #include "bone_impl.h"
+#include "depth_profile.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -61,6 +62,13 @@
 #define NEEDLE_CLEAR_LIT 0.45 /* ... where the beam beneath is this bright against the tissue above */
 #define NEEDLE_SHARE 0.6        /* a surface with this share of its points on the needle ... */
 #define NEEDLE_LIT 0.8          /* ... and the beam below this bright against the tissue above is the needle */
+/* ... those two read against what the tissue's falloff with depth alone leaves
+ * of the tissue above (depth_profile.h: of the grid's depth profile, bands of
+ * PROFILE_BAND_MM, each the median within PROFILE_WINDOW_MM), which excuses
+ * no more than NEEDLE_FALLOFF_MIN (a bone's shadow is far darker) */
+#define PROFILE_BAND_MM 1.0
+#define PROFILE_WINDOW_MM 2.0
+#define NEEDLE_FALLOFF_MIN 0.4
 #define NEEDLE_FLOOR_GREY 10.0  /* ... or the tissue above at the display floor (mean grey at most this: no shadow can be told) */
 
 typedef struct segment {
@@ -98,6 +106,7 @@ struct usg_bone_detector {
     usg_point notch;       /* bottom of a closed cleft found this frame, NAN none */
     double cur_cleft;
     usg_needle needle;     /* last frame's needle (usg_bone_detector_set_needle) */
+    usg_depth_profile prof; /* this frame's grey by depth (profile_frame) */
 };
 
 usg_status usg_bone_detector_new(const usg_bone_params *p, int w, int h, usg_bone_detector **out) {
@@ -114,6 +123,7 @@ usg_status usg_bone_detector_new(const usg_bone_params *p, int w, int h, usg_bon
     d->w = w; d->h = h;
     usg_status st = usg_bone_grid_init(&d->g, &d->probe, w, h);
     if (st == USG_OK) st = usg_bone_dp_init(&d->dp, d->g.nr, d->g.nd);
+    if (st == USG_OK) st = usg_depth_profile_init(&d->prof, d->g.nd * d->g.depth_mm, PROFILE_BAND_MM);
     if (st != USG_OK) { usg_bone_detector_free(d); return st; }
     const usg_bone_grid *g = &d->g;
     size_t n = (size_t)g->nr * g->nd;
@@ -182,6 +192,7 @@ void usg_bone_detector_free(usg_bone_detector *d) {
     free(d->a); free(d->f); free(d->prefix); free(d->tmp); free(d->path);
     free(d->depth); free(d->prior); free(d->label); free(d->label_prev); free(d->seg);
     free(d->px); free(d->py); free(d->ex); free(d->ey);
+    usg_depth_profile_free(&d->prof);
     free(d);
 }
 
@@ -294,11 +305,32 @@ static int beam_around(const usg_bone_detector *d, int j, int p, double *above, 
     return *above >= 0 && *below >= 0;
 }
 
-/* Is the beam beneath depth p of scan line j darker than the tissue above,
- * but no bone's shadow (lit_below NEEDLE_CLEAR_LIT, not NEEDLE_LIT)? */
+/* The grid's depth profile of this frame (every other scan line). */
+static void profile_frame(usg_bone_detector *d) {
+    const usg_bone_grid *g = &d->g;
+    usg_depth_profile_clear(&d->prof);
+    for (int j = 0; j < g->nr; j += 2) {
+        const float *col = d->a + (size_t)j * g->nd;
+        for (int i = g->lo[j]; i < g->hi[j]; i++) usg_depth_profile_add(&d->prof, i * g->depth_mm, (int)col[i]);
+    }
+    usg_depth_profile_finish(&d->prof, PROFILE_WINDOW_MM);
+}
+
+/* The share of the tissue above depth p (beam_around's band) that its depth
+ * alone leaves in the band beneath it. */
+static double falloff_at(const usg_bone_detector *d, int p) {
+    double gap = d->sp.gap, len = d->sp.shadow_len, z = d->g.depth_mm;
+    return usg_depth_profile_falloff(&d->prof, p * z, (2 * gap + len / 4.0) * z, (gap + len / 2.0) * z,
+                                     NEEDLE_FALLOFF_MIN);
+}
+
+/* Is the beam beneath depth p of scan line j darker than the tissue above
+ * (and its depth's falloff), but no bone's shadow (NEEDLE_CLEAR_LIT, not NEEDLE_LIT)? */
 static int dimmed_below(const usg_bone_detector *d, int j, int p) {
     double a, b;
-    return beam_around(d, j, p, &a, &b) && b >= NEEDLE_CLEAR_LIT * a && b < NEEDLE_LIT * a;
+    if (!beam_around(d, j, p, &a, &b)) return 0;
+    a *= falloff_at(d, p);
+    return b >= NEEDLE_CLEAR_LIT * a && b < NEEDLE_LIT * a;
 }
 
 /* Clear the bone evidence on last frame's needle (on_needle, up to
@@ -359,7 +391,7 @@ static int is_needle(const usg_bone_detector *d, const segment *s) {
         double a, b;
         if (!beam_around(d, k, d->path[k], &a, &b)) continue;
         on++;
-        above += a;
+        above += a * falloff_at(d, d->path[k]);
         below += b;
     }
     return n > 0 && on >= NEEDLE_SHARE * n && (below >= NEEDLE_LIT * above || above <= NEEDLE_FLOOR_GREY * on);
@@ -766,6 +798,7 @@ usg_status usg_bone_detector_process(usg_bone_detector *d, const usg_image *img,
                         img->width, img->height, d->w, d->h);
     usg_bone_grid_sample(&d->g, img, d->a);
     usg_bone_score(&d->g, &d->sp, d->a, d->f, d->prefix, d->tmp);
+    profile_frame(d);
     add_prior(d);
     clear_needle(d);
     usg_bone_dp_run(&d->dp, &d->g, &d->pp, d->f, d->path);

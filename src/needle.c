@@ -26,6 +26,7 @@
  * over; after ND_COAST misses the track is dropped and nothing is reported. */
 #include "usg/needle.h"
 #include "needle_internal.h"
+#include "depth_profile.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -63,6 +64,17 @@
 #define ND_MORE_CANDIDATES 24
 #define ND_BAND_MM 1.0
 #define ND_LOCAL_MM 5.0
+/* The tissue's falloff with depth (attenuation the scanner's gain does not
+ * make up for) darkens the beam beneath any echo: the shadow tests read the
+ * beam beneath against what the depth alone leaves of the tissue above it
+ * (depth_falloff), from the frame's depth profile (median grey of each band
+ * within ND_TREND_MM, black left out), the falloff excusing no more than
+ * ND_FALLOFF_MIN (a cortex's shadow is far darker). */
+#define ND_TREND_MM 2.0
+#define ND_FALLOFF_MIN 0.4
+/* ... for a shaft at least this long, or one being tracked (a short bright
+ * streak in steeply attenuating tissue is as often speckle) */
+#define ND_FALLOFF_LEN_MM 8.0
 #define ND_MAX_CANDIDATES (ND_CANDIDATES + ND_STEEP_CANDIDATES + ND_MORE_CANDIDATES)
 /* B-mode grey per dB of echo amplitude: 255 grey over a 60 dB display range */
 #define ND_GREY_PER_DB (255.0 / 60.0)
@@ -170,6 +182,7 @@ struct usg_needle_tracker {
     int nbands;             /* ND_BAND_MM depth bands of the frame ... */
     int *band_hist;         /* ... their grey histograms (nbands x 256, band_levels) ... */
     double *band_grey;      /* ... and the tissue grey at each (local_grey) */
+    usg_depth_profile prof; /* the frame's grey by depth, cortices in (frame_levels, depth_falloff) */
     double black_share;     /* share of the imaged region that is black (grey <= 10) */
     int floored;            /* most of the imaged region is black: a narrow display range (or
                              * low gain) puts the tissue below the display floor, so black
@@ -295,6 +308,7 @@ usg_status usg_needle_tracker_new(const usg_needle_params *p, int w, int h, usg_
         t->band_grey = malloc((size_t)t->nbands * sizeof(double));
         if (!t->band_hist || !t->band_grey || !t->mask2 || !t->bone2 || !t->half || !t->ridge || !t->quarter || !t->ridge4 || !t->mask4) st = usg_fail(USG_ERR_NOMEM, "needle: out of memory for %dx%d frames", w, h);
     }
+    if (st == USG_OK) st = usg_depth_profile_init(&t->prof, h * sp, ND_BAND_MM);
     if (st == USG_OK) st = make_masks(t, probe);
     if (st != USG_OK) {
         usg_needle_tracker_free(t);
@@ -326,6 +340,7 @@ void usg_needle_tracker_free(usg_needle_tracker *t) {
     nd_hough_free(&t->hg);
     free(t->mask2); free(t->bone2); free(t->half); free(t->ridge);
     free(t->quarter); free(t->ridge4); free(t->mask4); free(t->band_hist); free(t->band_grey);
+    usg_depth_profile_free(&t->prof);
     free(t);
 }
 
@@ -354,8 +369,8 @@ static int steep_bevel(const nd_levels *lv, const nd_meas *m) {
  * echo is near the top of the display range, with no room for a spot so far
  * above it, so darker tissue beneath such a shaft (a layer under a fascia,
  * down to ND_LIT_BEVEL_SHADOW of the tissue above) is no bone's shadow. */
-static int bevel_lit_shaft(const nd_levels *lv, const nd_meas *m) {
-    return m->border_entry && m->tip_step && m->shadow >= ND_LIT_BEVEL_SHADOW &&
+static int bevel_lit_shaft(const nd_levels *lv, const nd_meas *m, double shadow) {
+    return m->border_entry && m->tip_step && shadow >= ND_LIT_BEVEL_SHADOW &&
            (m->i_tip - lv->tip) / ND_GREY_PER_DB >= ND_TIP_DB && (m->i_tip - m->i_shaft) / ND_GREY_PER_DB >= ND_LIT_BEVEL_DB;
 }
 
@@ -370,6 +385,8 @@ static int implausible_at(const usg_needle_tracker *t, const nd_levels *lv, cons
     if (ang > 90) ang = 180 - ang;
     if (ang > ND_MAX_ANGLE + 2) return 1;
     if (!tracking && ang < 2.5) return 1;   /* level with the skin: a fascia, not an inserted needle */
+    /* the beam beneath against the tissue above, as far as the depth's falloff does not darken it */
+    double shadow = tracking || m->len_mm >= ND_FALLOFF_LEN_MM ? m->shadow / m->falloff : m->shadow;
     /* a needle is straight; fasciae and septa bend (the sagitta grows with the square of the length:
      * on a short stretch it says nothing) */
     if (!tracking && m->len_mm >= 8.0 && m->bend_px > fmax(1.5, ND_BEND_MM / t->c.sp) * (steep_bevel(lv, m) ? 2.0 : 1.0)) return 14;
@@ -395,7 +412,7 @@ static int implausible_at(const usg_needle_tracker *t, const nd_levels *lv, cons
     /* (beside a steep shaft the normal points across the beam, not into a
      * shadow: the tissue on its two sides may differ; a bright bevel at a
      * step at the end of a shaft from the edge is no cortex) */
-    if (m->shadow < (tracking ? 0.45 : 0.55) && (tracking || !steep_bevel(lv, m)) && !bevel_lit_shaft(lv, m)) return 6;
+    if (shadow < (tracking ? 0.45 : 0.55) && (tracking || !steep_bevel(lv, m)) && !bevel_lit_shaft(lv, m, shadow)) return 6;
     /* a long, nearly level line with darker tissue beneath is a cortex even
      * when its shadow is not black (a scanner's noise floor, a wide display range) */
     if (!tracking && ang < ND_CORTEX_DEG && m->len_mm > ND_CORTEX_MM && m->shadow < ND_CORTEX_SHADOW) return 16;
@@ -425,7 +442,7 @@ static int implausible_at(const usg_needle_tracker *t, const nd_levels *lv, cons
     /* an inserted needle shows from the imaged region's edge; one that does not
      * (its first part out of plane) must be unmistakable */
     if (!tracking && !m->border_entry &&
-        (above_tissue_db < 20.0 || m->len_mm < ND_MIN_INNER_MM || m->fill < 0.85 || ang < 10.0 || m->shadow < ND_CORTEX_SHADOW)) {
+        (above_tissue_db < 20.0 || m->len_mm < ND_MIN_INNER_MM || m->fill < 0.85 || ang < 10.0 || shadow < ND_CORTEX_SHADOW)) {
         return 13; /* (darker tissue beneath: a cortex the bone stage missed) */
     }
     /* (beside a steep shaft the flanks hold its lateral blur; a bevel vouches for it, and a
@@ -494,14 +511,40 @@ static int grown(const usg_needle_tracker *t, const nd_meas *m) {
     return records + 1 >= ND_GROW_RECORDS && m->len_mm - shortest >= ND_GROW_MM;
 }
 
+/* The depth band (ND_BAND_MM) of full-resolution row y. */
+static int band_of(const usg_needle_tracker *t, double y) {
+    return clampi((int)(y * t->c.sp / ND_BAND_MM), 0, t->nbands - 1);
+}
+
+/* The share of the tissue's grey d0-d1 mm above depth y (px) that its depth
+ * alone leaves d0-d1 mm beneath it (usg_depth_profile_falloff, down to
+ * ND_FALLOFF_MIN); 1 in a floored frame (black beneath is no evidence). */
+static double depth_falloff(const usg_needle_tracker *t, double y, double d0_mm, double d1_mm) {
+    if (t->floored) return 1.0;
+    double c = 0.5 * (d0_mm + d1_mm);
+    return usg_depth_profile_falloff(&t->prof, y * t->c.sp, c, c, ND_FALLOFF_MIN);
+}
+
+/* nd_measure, with the depth's falloff at the shaft's middle over the band
+ * of its shadow (2-6 mm beneath it, against the tissue above: m->falloff). */
+static int measure(usg_needle_tracker *t, const usg_image *img, const nd_line *l, int r, const nd_hint *hint,
+                   const usg_edge *e1, const usg_edge *e2, nd_meas *m) {
+    if (!nd_measure(&t->c, img, l, r, hint, e1, e2, m)) return 0;
+    m->falloff = depth_falloff(t, 0.5 * (m->entry.y + m->tip.y), 2.0, 6.0);
+    return 1;
+}
+
 /* The frame's typical tissue echo: the median grey of the imaged region's
- * pixels that are not shadow or black (grey > 10), on a sparse sample. */
+ * pixels that are not shadow or black (grey > 10), on a sparse sample; and
+ * its depth profile (t->prof). */
 static void frame_levels(usg_needle_tracker *t, const usg_image *img) {
     int hist[256] = {0};
+    usg_depth_profile_clear(&t->prof);
     for (int y = 1; y < t->c.h; y += 3) {
         const uint8_t *row = usg_image_row(img, y), *m = t->c.mask + (size_t)y * t->c.w;
+        const double z = y * t->c.sp;
         for (int x = 1; x < t->c.w; x += 3) {
-            if (m[x]) hist[row[x]]++;
+            if (m[x]) { hist[row[x]]++; usg_depth_profile_add(&t->prof, z, row[x]); }
         }
     }
     int nt = 0, acc = 0, v = 11, nblack = 0;
@@ -513,11 +556,7 @@ static void frame_levels(usg_needle_tracker *t, const usg_image *img) {
     t->floored = t->black_share > ND_FLOORED_SHARE;
     if (t->floored) t->median = 10; /* the typical tissue is below the display floor; what shows is echoes */
     t->c.tissue_grey = v;
-}
-
-/* The depth band (ND_BAND_MM) of full-resolution row y. */
-static int band_of(const usg_needle_tracker *t, double y) {
-    return clampi((int)(y * t->c.sp / ND_BAND_MM), 0, t->nbands - 1);
+    usg_depth_profile_finish(&t->prof, ND_TREND_MM);
 }
 
 /* The tissue grey of each depth band (t->band_grey): the median grey within
@@ -537,22 +576,10 @@ static void band_levels(usg_needle_tracker *t, const usg_image *img) {
             if (m[x] && row[x] > 10 && !b2[clampi(x / 2, 0, t->w2 - 1)]) hist[row[x]]++;
         }
     }
-    int win[256] = {0}, n = 0, lo = 0, hi = -1;
+    usg_window_medians(t->band_hist, nb, r, t->band_grey);
     for (int b = 0; b < nb; b++) {
-        for (; hi < b + r && hi < nb - 1; hi++) { /* bands up to b + r in ... */
-            const int *h = t->band_hist + (size_t)(hi + 1) * 256;
-            for (int g = 11; g < 256; g++) { win[g] += h[g]; n += h[g]; }
-        }
-        for (; lo < b - r; lo++) { /* ... those above b - r out */
-            const int *h = t->band_hist + (size_t)lo * 256;
-            for (int g = 11; g < 256; g++) { win[g] -= h[g]; n -= h[g]; }
-        }
-        int acc = 0, g = 11;
-        for (; g < 255; g++) {
-            acc += win[g];
-            if (acc >= n / 2) break;
-        }
-        t->band_grey[b] = t->floored || n == 0 ? t->median : fmax(g, t->median);
+        double g = t->band_grey[b];
+        t->band_grey[b] = t->floored || g == 0 ? t->median : fmax(g, t->median);
     }
 }
 
@@ -560,6 +587,7 @@ static void band_levels(usg_needle_tracker *t, const usg_image *img) {
 static double local_grey(const usg_needle_tracker *t, double y) {
     return t->band_grey[band_of(t, y)];
 }
+
 
 /* ---------------------------------------------------------- acquisition */
 
@@ -615,7 +643,8 @@ static double bright_run(const usg_needle_tracker *t, const nd_hough_peak *pk) {
             int n = 0, n_up = 0;
             for (int d = b0; d <= b1 && by + d < h2; d++) { sum += t->half[(by + d) * w2 + bx]; n++; }
             for (int d = b0; d <= b1 && by - d >= 0; d++) { sum_up += t->half[(by - d) * w2 + bx]; n_up++; }
-            ok = n == 0 || ((t->floored || sum / n >= dark) && (n_up == 0 || sum / n >= ND_SHADOW_RATIO * sum_up / n_up));
+            float fall = n == 0 ? 1.0f : (float)depth_falloff(t, 2.0 * by, b0 * 2 * t->c.sp, b1 * 2 * t->c.sp);
+            ok = n == 0 || ((t->floored || sum / n >= dark * fall) && (n_up == 0 || sum / n >= ND_SHADOW_RATIO * fall * sum_up / n_up));
         }
         if (ok) {
             run += 1 + gap;
@@ -736,7 +765,7 @@ static void pivot(usg_needle_tracker *t, const usg_image *img, const usg_edge *e
             double r = a * M_PI / 180.0;
             nd_line l = {first.tip.x, first.tip.y, side * cos(r), sin(r)};
             nd_meas m;
-            if (!nd_measure(&t->c, img, &l, t->r_acq, NULL, e1, e2, &m) || !plausible(t, &m, 0)) continue;
+            if (!measure(t, img, &l, t->r_acq, NULL, e1, e2, &m) || !plausible(t, &m, 0)) continue;
             if (m.len_mm <= first.len_mm || hypot(m.tip.x - first.tip.x, m.tip.y - first.tip.y) * t->c.sp >= 1.5) continue;
             int spot = m.tip_step && bevel_db(&m) >= bevel_db(&first) + ND_PIVOT_BEVEL_DB &&
                        m.score >= ND_PIVOT_SCORE * first.score;
@@ -785,7 +814,7 @@ static nd_levels local_ref(const usg_needle_tracker *t, const nd_meas *m) {
  * own depth (local_ref). */
 static int try_line(usg_needle_tracker *t, const usg_image *img, const nd_line *l, const usg_edge *e1,
                     const usg_edge *e2, int at_depth, nd_meas *m) {
-    if (!nd_measure(&t->c, img, l, t->r_acq, NULL, e1, e2, m)) return 0;
+    if (!measure(t, img, l, t->r_acq, NULL, e1, e2, m)) return 0;
     nd_levels lv = at_depth ? local_ref(t, m) : frame_ref(t);
     int strict = implausible_at(t, &lv, m, 0, 0) == 0, weak_one = !strict && weak_shaft(t, &lv, m);
     if (weak_one || strict) remember(t, m, at_depth);
@@ -937,6 +966,7 @@ static int needle_like_edge(const usg_needle_tracker *t, const usg_image *img, c
     if (fabs(u1 - u0) * t->c.sp < ND_LINE_EDGE_MM || rms * t->c.sp > ND_LINE_EDGE_RMS_MM) return 0;
     usg_point a = {mx + u0 * dx, my + u0 * dy}, b = {mx + u1 * dx, my + u1 * dy};
     double r = nd_band_ratio(&t->c, img, a, b, 2.0, 6.0);
+    if (r > 0) r /= depth_falloff(t, 0.5 * (a.y + b.y), 2.0, 6.0);
     return r >= ND_LIT_EDGE || (r < 0 && t->floored && steep);
 }
 
@@ -970,6 +1000,7 @@ static int acquire_past_bone(usg_needle_tracker *t, const usg_image *img, const 
     if (!any || !pick_line(t, img, keep[0], keep[1], &m)) return 0;
     double sagitta_mm = m.len_mm * m.len_mm / (8.0 * ND_STRAIGHT_R_MM);
     double lit = nd_band_ratio(&t->c, img, m.entry, m.tip, 2.0, 6.0);
+    if (lit > 0) lit /= depth_falloff(t, 0.5 * (m.entry.y + m.tip.y), 2.0, 6.0);
     if (m.bend_px > fmax(ND_STRAIGHT_PX, sagitta_mm / t->c.sp) || (lit < ND_LIT_NEEDLE && !(lit < 0 && t->floored && steep_line(m.line.dx, m.line.dy)))) return 0;
     for (int i = 0; i < 2; i++) {
         if (!keep[i] && share_on_axis(t, &m, edge[i]) >= ND_ON_EDGE_SHARE) { *best = m; return 1; }
@@ -1170,7 +1201,7 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
         hint.dx = pred.dx;
         hint.dy = pred.dy;
         hint.speed_px = fabs(t->ks.x[1]);
-        int okm = nd_measure(&t->c, img, &pred, t->r_track, &hint, sacrum, ilium, &m);
+        int okm = measure(t, img, &pred, t->r_track, &hint, sacrum, ilium, &m);
         okm = okm && takes(t, &m, &p);
         if (!okm && t->hits >= ND_PIN_HITS) {
             /* a faint shaft (a steep needle's deep stretch) whose refit was
@@ -1180,7 +1211,7 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
              * without one (a faint shaft's bright end on the pinned axis is as
              * often a cortex beyond the tip) */
             hint.pinned = 1;
-            okm = nd_measure(&t->c, img, &pred, t->r_track, &hint, sacrum, ilium, &m) &&
+            okm = measure(t, img, &pred, t->r_track, &hint, sacrum, ilium, &m) &&
                   (m.faded_mm > 0 || (m.snr >= ND_PIN_SNR && m.fill >= ND_PIN_FILL)) && takes(t, &m, &p);
         }
         if (okm) {

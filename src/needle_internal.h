@@ -122,6 +122,7 @@ typedef struct nd_meas {
     nd_line line;           /* refined axis, d from entry to tip */
     usg_point tip, entry;
     double noise, level, snr, len_mm, fill, rms, shadow, tail, bone_frac, score;
+    double falloff;         /* the depth's falloff beneath the shaft's middle, 1 for none (the tracker's) */
     double bend_px;         /* sagitta of a parabola fitted to the shaft: 0 for a straight needle */
     double i_shaft, i_bg, s_bg; /* shaft / flank intensity (medians), flank spread */
     double i_tip;           /* brightest echo over the last ~1.5 mm before the tip (the bevel) */

@@ -1359,6 +1359,7 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     }
     m->len_mm = hypot(m->tip.x - m->entry.x, m->tip.y - m->entry.y) * c->sp;
     m->shadow = band_ratio(c, img, m, 2.0, 6.0);
+    m->falloff = 1.0;
     m->tail = band_ratio(c, img, m, 0.6, 2.5);
     m->bone_frac = bone_fraction(c, m, e1, e2);
     m->score = m->snr * sqrt(m->len_mm) * m->fill;

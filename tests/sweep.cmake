@@ -196,7 +196,12 @@ usg_eval_gate(needle_first_frames_p0g_a55_med sweep_run_first_p0g_a55_med ${dir}
 # lost from frame 16 (0.37) while the bone stage took its shaft over the dark
 # muscle beneath a fascia for a cortex (its evidence now cleared along the
 # tracked needle); l14_a30_med, 0.56 while the shadow rule refused its shaft over
-# that muscle (its bright bevel now vouches for it). Held to what they reach now.
+# that muscle (its bright bevel now vouches for it). sp_a20_med, a 20 deg needle
+# over the spine phantom, whose tissue falls off steeply with depth (the beam
+# 2-6 mm beneath the needle 0.3-0.6 of the tissue above): 0 while the bone stage
+# took the needle for a cortex and the needle stage read the dimmer beam beneath
+# as its shadow, 0.6 once both read it against the depth's falloff
+# (src/depth_profile.c). Held to what they reach now.
 set(USG_REAL_FLOOR_l14_a60_lat --require needle_recall>=0.9 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
     --require angle_err_p95_deg<=2.5)
 set(USG_REAL_FLOOR_l14_a45_med --require needle_recall>=0.8 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
@@ -206,10 +211,12 @@ set(USG_REAL_FLOOR_l14_a15_lat --require needle_recall>=0.85 --require needle_fp
 set(USG_REAL_FLOOR_l14_a30_med --require needle_recall>=0.9 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
     --require angle_err_p95_deg<=2.5)
 set(USG_REAL_FLOOR_sp_none --require needle_fp_rate<=0)
+set(USG_REAL_FLOOR_sp_a20_med --require needle_recall>=0.55 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
+    --require angle_err_p95_deg<=2.5)
 set(USG_REAL_FLOOR_l14_none --require needle_fp_rate<=0)
 if(EXISTS ${CMAKE_SOURCE_DIR}/../shared/data/plus/BoneUltrasound_L14.igs.mha
    AND EXISTS ${CMAKE_SOURCE_DIR}/../shared/data/plus/SpinePhantomFreehand.igs.mha)
-  foreach(case l14_a60_lat l14_a45_med l14_a15_lat l14_a30_med sp_none l14_none)
+  foreach(case l14_a60_lat l14_a45_med l14_a15_lat l14_a30_med sp_a20_med sp_none l14_none)
     set(dir ${CMAKE_CURRENT_BINARY_DIR}/tmp/real_${case})
     add_test(NAME sweep_run_real_${case}
              COMMAND sh ${CMAKE_SOURCE_DIR}/tests/bench/needle_sweep.sh $<TARGET_FILE:usguide> ${dir} ${case}
