@@ -106,6 +106,7 @@
 #endif
 #ifndef ND_LIT_BEVEL_SHADOW
 #define ND_LIT_BEVEL_SHADOW 0.3 /* ... vouches for darker tissue beneath the shaft, down to this ratio */
+#define ND_FAINT_BESIDE_DB 8.0 /* a shaft less than this above the tissue beside it: its bevel is read at its own depth */
 #endif
 #define ND_STEEP_BEVEL_DEG 45.0 /* steepness from which a bevel vouches for a bent or faint shaft */ /* ... and this far above its shaft makes a faint shaft a needle */
 #define ND_ANGLE_PX_DEG 60.0 /* angle noise (deg) of a 1 px long shaft; / length in px */
@@ -808,6 +809,18 @@ static nd_levels local_ref(const usg_needle_tracker *t, const nd_meas *m) {
     return (nd_levels){local_grey(t, 0.5 * (m->entry.y + m->tip.y)), local_grey(t, m->tip.y)};
 }
 
+/* The levels one of the first ND_CANDIDATES is read over: the frame's
+ * median, but for a shaft hardly above the tissue beside it (under
+ * ND_FAINT_BESIDE_DB), which its bevel alone must carry, the bevel over the
+ * tissue at its own depth (a bright near field over a dark deep one puts the
+ * near field's brightest speckle 30 dB over the frame's median, not over its
+ * own depth's tissue). */
+static nd_levels acq_ref(const usg_needle_tracker *t, const nd_meas *m) {
+    nd_levels lv = frame_ref(t);
+    if ((m->i_shaft - m->i_bg) / ND_GREY_PER_DB < ND_FAINT_BESIDE_DB) lv.tip = local_grey(t, m->tip.y);
+    return lv;
+}
+
 /* Measure a candidate line l: 1 with *m filled when it is a needle (by the
  * gates, or a weak shaft that has grown); a weak shaft is remembered either
  * way. `at_depth`: one of the ND_MORE_CANDIDATES, read over the tissue at its
@@ -815,7 +828,7 @@ static nd_levels local_ref(const usg_needle_tracker *t, const nd_meas *m) {
 static int try_line(usg_needle_tracker *t, const usg_image *img, const nd_line *l, const usg_edge *e1,
                     const usg_edge *e2, int at_depth, nd_meas *m) {
     if (!measure(t, img, l, t->r_acq, NULL, e1, e2, m)) return 0;
-    nd_levels lv = at_depth ? local_ref(t, m) : frame_ref(t);
+    nd_levels lv = at_depth ? local_ref(t, m) : acq_ref(t, m);
     int strict = implausible_at(t, &lv, m, 0, 0) == 0, weak_one = !strict && weak_shaft(t, &lv, m);
     if (weak_one || strict) remember(t, m, at_depth);
     return strict || (weak_one && grown(t, m));

@@ -201,7 +201,12 @@ usg_eval_gate(needle_first_frames_p0g_a55_med sweep_run_first_p0g_a55_med ${dir}
 # 2-6 mm beneath the needle 0.3-0.6 of the tissue above): 0 while the bone stage
 # took the needle for a cortex and the needle stage read the dimmer beam beneath
 # as its shadow, 0.6 once both read it against the depth's falloff
-# (src/depth_profile.c). Held to what they reach now.
+# (src/depth_profile.c). sp_a35_lat, a 35 deg needle whose shaft is faint over
+# the phantom's bright near field: no needle is held (recall 0), but a line of
+# that near field's speckle, its end 30 dB over the frame's median though not
+# over its own depth's tissue, was reported in the needle's place on 5 frames
+# (tip 7-15 mm off); held to no such line (every needle reported within the tip
+# and angle gates; none reported passes them, n/a). Held to what they reach now.
 set(USG_REAL_FLOOR_l14_a60_lat --require needle_recall>=0.9 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
     --require angle_err_p95_deg<=2.5)
 set(USG_REAL_FLOOR_l14_a45_med --require needle_recall>=0.8 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
@@ -214,9 +219,10 @@ set(USG_REAL_FLOOR_sp_none --require needle_fp_rate<=0)
 set(USG_REAL_FLOOR_sp_a20_med --require needle_recall>=0.55 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
     --require angle_err_p95_deg<=2.5)
 set(USG_REAL_FLOOR_l14_none --require needle_fp_rate<=0)
+set(USG_REAL_FLOOR_sp_a35_lat --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5 --require angle_err_p95_deg<=2.5)
 if(EXISTS ${CMAKE_SOURCE_DIR}/../shared/data/plus/BoneUltrasound_L14.igs.mha
    AND EXISTS ${CMAKE_SOURCE_DIR}/../shared/data/plus/SpinePhantomFreehand.igs.mha)
-  foreach(case l14_a60_lat l14_a45_med l14_a15_lat l14_a30_med sp_a20_med sp_none l14_none)
+  foreach(case l14_a60_lat l14_a45_med l14_a15_lat l14_a30_med sp_a20_med sp_a35_lat sp_none l14_none)
     set(dir ${CMAKE_CURRENT_BINARY_DIR}/tmp/real_${case})
     add_test(NAME sweep_run_real_${case}
              COMMAND sh ${CMAKE_SOURCE_DIR}/tests/bench/needle_sweep.sh $<TARGET_FILE:usguide> ${dir} ${case}
