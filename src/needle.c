@@ -106,6 +106,8 @@
 #endif
 #ifndef ND_LIT_BEVEL_SHADOW
 #define ND_LIT_BEVEL_SHADOW 0.3 /* ... vouches for darker tissue beneath the shaft, down to this ratio */
+#endif
+#ifndef ND_FAINT_BESIDE_DB
 #define ND_FAINT_BESIDE_DB 8.0 /* a shaft less than this above the tissue beside it: its bevel is read at its own depth */
 #endif
 #define ND_STEEP_BEVEL_DEG 45.0 /* steepness from which a bevel vouches for a bent or faint shaft */ /* ... and this far above its shaft makes a faint shaft a needle */
@@ -809,7 +811,7 @@ static nd_levels local_ref(const usg_needle_tracker *t, const nd_meas *m) {
     return (nd_levels){local_grey(t, 0.5 * (m->entry.y + m->tip.y)), local_grey(t, m->tip.y)};
 }
 
-/* The levels one of the first ND_CANDIDATES is read over: the frame's
+/* The levels one of the first ND_CANDIDATES (or steep ones) is read over: the frame's
  * median, but for a shaft hardly above the tissue beside it (under
  * ND_FAINT_BESIDE_DB), which its bevel alone must carry, the bevel over the
  * tissue at its own depth (a bright near field over a dark deep one puts the
