@@ -59,6 +59,7 @@
 #ifndef NEEDLE_CLEAR_SHORT_MM
 #define NEEDLE_CLEAR_SHORT_MM 3.0 /* ... its bone evidence cleared up to this short of its tip (its last frame's advance: where it meets the cortex it is aimed at) */
 #endif
+#define NEEDLE_TAIL_MM 2.0      /* ... and down to this beneath it (its reverberation tail) ... */
 #define NEEDLE_CLEAR_LIT 0.45 /* ... where the beam beneath is this bright against the tissue above */
 #define NEEDLE_SHARE 0.6        /* a surface with this share of its points on the needle ... */
 #define NEEDLE_LIT 0.8          /* ... and the beam below this bright against the tissue above is the needle */
@@ -269,17 +270,30 @@ static void find_segments(usg_bone_detector *d) {
     }
 }
 
-/* 1 if the image point lies within NEEDLE_BAND_MM of last frame's needle
- * axis, between its entry and ahead_mm beyond its tip (negative: short of it). */
-static int on_needle(const usg_bone_detector *d, double x, double y, double ahead_mm) {
+/* Last frame's needle axis: unit direction entry -> tip (*ux, *uy) and the
+ * unit normal pointing deeper (*nx, *ny); its length (px), 0 for none. */
+static double needle_axis(const usg_bone_detector *d, double *ux, double *uy, double *nx, double *ny) {
     const usg_needle *n = &d->needle;
-    double sp = usg_probe_spacing(&d->probe);
-    double ux = n->tip.x - n->entry.x, uy = n->tip.y - n->entry.y, len = hypot(ux, uy);
-    if (len < 1.0) return 0;
-    ux /= len; uy /= len;
-    double rx = x - n->entry.x, ry = y - n->entry.y, along = rx * ux + ry * uy;
+    double len = hypot(n->tip.x - n->entry.x, n->tip.y - n->entry.y);
+    if (!n->found || len < 1.0) return 0;
+    *ux = (n->tip.x - n->entry.x) / len;
+    *uy = (n->tip.y - n->entry.y) / len;
+    double s = *ux >= 0 ? 1.0 : -1.0; /* (-uy, ux) points down for a needle going right */
+    *nx = -*uy * s;
+    *ny = *ux * s;
+    return len;
+}
+
+/* 1 if the image point lies within NEEDLE_BAND_MM above last frame's needle
+ * axis and below_mm beneath it, between its entry and ahead_mm beyond its tip
+ * (negative: short of it). */
+static int on_needle(const usg_bone_detector *d, double x, double y, double ahead_mm, double below_mm) {
+    double sp = usg_probe_spacing(&d->probe), ux, uy, nx, ny, len = needle_axis(d, &ux, &uy, &nx, &ny);
+    if (len <= 0) return 0;
+    double rx = x - d->needle.entry.x, ry = y - d->needle.entry.y, along = rx * ux + ry * uy;
     if (along < 0 || along > len + ahead_mm / sp) return 0;
-    return fabs(rx * uy - ry * ux) <= NEEDLE_BAND_MM / sp;
+    double off = rx * nx + ry * ny;
+    return off >= -NEEDLE_BAND_MM / sp && off <= below_mm / sp;
 }
 
 /* Mean grid brightness of scan line j over depths [i0, i1) clamped to its
@@ -333,21 +347,24 @@ static int dimmed_below(const usg_bone_detector *d, int j, int p) {
     return b >= NEEDLE_CLEAR_LIT * a && b < NEEDLE_LIT * a;
 }
 
-/* Clear the bone evidence on last frame's needle (on_needle, up to
- * NEEDLE_CLEAR_SHORT_MM short of its tip: where it meets the cortex it is
- * aimed at) where the beam beneath is not in a bone's shadow (lit_below
- * NEEDLE_CLEAR_LIT): over darker tissue (a layer beneath a fascia) a needle's
- * echo reads as a cortex with its shadow, and the path follows it, or joins
- * it to the bone beneath. Scan lines are straight, their points evenly spaced
+/* Clear the bone evidence on last frame's needle (up to NEEDLE_CLEAR_SHORT_MM
+ * short of its tip: where it meets the cortex it is aimed at) where the beam
+ * beneath is not in a bone's shadow (dimmed_below, NEEDLE_CLEAR_LIT): over
+ * darker tissue (a layer beneath a fascia, a deep field that fades) a needle's
+ * echo reads as a cortex with its shadow, and the path follows it, or joins it
+ * to the bone beneath. Within NEEDLE_BAND_MM of the axis, evidence with such a
+ * beam beneath it, or anywhere on a scan line whose beam beneath the axis
+ * itself is such; down to NEEDLE_TAIL_MM beneath the axis (the foot of its
+ * reverberation tail, with the beam beneath it deeper into that tissue) only
+ * on such a scan line (a cortex there, beneath a needle that nears it, shadows
+ * the beam beneath the axis). Scan lines are straight, their points evenly spaced
  * in depth: only the depths where one crosses the needle's band are looked at. */
 static void clear_needle(usg_bone_detector *d) {
     const usg_needle *n = &d->needle;
-    if (!n->found) return;
     const usg_bone_grid *g = &d->g;
-    double len = hypot(n->tip.x - n->entry.x, n->tip.y - n->entry.y);
-    if (len < 1.0) return;
-    double nx = -(n->tip.y - n->entry.y) / len, ny = (n->tip.x - n->entry.x) / len;
-    double band = NEEDLE_BAND_MM / usg_probe_spacing(&d->probe);
+    double ux, uy, nx, ny;
+    if (needle_axis(d, &ux, &uy, &nx, &ny) <= 0) return;
+    double sp = usg_probe_spacing(&d->probe), band = NEEDLE_BAND_MM / sp, tail = NEEDLE_TAIL_MM / sp;
     for (int j = 0; j < g->nr; j++) {
         if (g->hi[j] - g->lo[j] < 2) continue;
         double x0, y0, x1, y1;
@@ -356,20 +373,24 @@ static void clear_needle(usg_bone_detector *d) {
         /* signed distance off the axis, linear in the depth index */
         double s0 = (x0 - n->entry.x) * nx + (y0 - n->entry.y) * ny, s1 = (x1 - n->entry.x) * nx + (y1 - n->entry.y) * ny;
         double ds = (s1 - s0) / (g->hi[j] - 1 - g->lo[j]);
-        int lo = g->lo[j], hi = g->hi[j] - 1;
+        int lo = g->lo[j], hi = g->hi[j] - 1, dim_line = 0;
         if (fabs(ds) > 1e-9) {
-            double ia = g->lo[j] + (-band - s0) / ds, ib = g->lo[j] + (band - s0) / ds;
+            /* the depth where the scan line crosses the axis: the needle's own echo */
+            double ic = g->lo[j] - s0 / ds;
+            dim_line = ic >= g->lo[j] && ic <= g->hi[j] - 1 && dimmed_below(d, j, (int)lrint(ic));
+            double ia = g->lo[j] + (-band - s0) / ds, ib = g->lo[j] + (tail - s0) / ds;
             int a = (int)floor(fmin(ia, ib)), b = (int)ceil(fmax(ia, ib)); /* (on_needle decides: a sample either side) */
             if (a > lo) lo = a;
             if (b < hi) hi = b;
-        } else if (fabs(s0) > band) {
+        } else if (s0 < -band || s0 > tail) {
             continue; /* a scan line parallel to the axis, outside its band */
         }
         float *fc = d->f + (size_t)j * g->nd;
         for (int i = lo; i <= hi; i++) {
             double x, y;
             usg_bone_grid_point(g, j, i, &x, &y);
-            if (fc[i] > 0 && on_needle(d, x, y, -NEEDLE_CLEAR_SHORT_MM) && dimmed_below(d, j, i)) fc[i] = 0;
+            if (fc[i] > 0 && on_needle(d, x, y, -NEEDLE_CLEAR_SHORT_MM, NEEDLE_TAIL_MM) &&
+                (dim_line || (on_needle(d, x, y, -NEEDLE_CLEAR_SHORT_MM, NEEDLE_BAND_MM) && dimmed_below(d, j, i)))) fc[i] = 0;
         }
     }
 }
@@ -387,7 +408,7 @@ static int is_needle(const usg_bone_detector *d, const segment *s) {
         n++;
         double x, y;
         usg_bone_grid_point(g, k, d->depth[k], &x, &y);
-        if (!on_needle(d, x, y, NEEDLE_AHEAD_MM)) continue;
+        if (!on_needle(d, x, y, NEEDLE_AHEAD_MM, NEEDLE_BAND_MM)) continue;
         double a, b;
         if (!beam_around(d, k, d->path[k], &a, &b)) continue;
         on++;

@@ -125,6 +125,7 @@
 #define ND_EDGE_HOOK_MM 0.6     /* ... once the points at its ends this far off its line are left out) ... */
 #define ND_LIT_EDGE 0.7         /* ... and this bright 2-6 mm beneath as above (little shadow) may be a needle ... */
 #define ND_LIT_NEEDLE 0.8       /* ... and a needle along it with no shadow (this ratio) is one */
+#define ND_DIM_EDGE 0.45        /* ... or one grown from the region's edge with no more shadow than this leaves */
 #define ND_STRAIGHT_R_MM 500.0  /* ... and straight (its sagitta that of an arc of at least this radius, ... */
 #define ND_STRAIGHT_PX 0.5      /* ... or this measurement floor, px) */
 #define ND_ON_EDGE_MM 1.0       /* a needle with ND_ON_EDGE_SHARE of such an edge's points this close to its axis ... */
@@ -164,6 +165,7 @@ typedef struct nd_seen {
     usg_point entry;
     double dx, dy, len_mm;
     int at_depth;   /* one of the ND_MORE_CANDIDATES, read over its depth's tissue: measured again so */
+    int edge;       /* a bone stage's straight edge (needle_like_edge), not a measured shaft: not measured again */
 } nd_seen;
 
 struct usg_needle_tracker {
@@ -377,6 +379,12 @@ static int bevel_lit_shaft(const nd_levels *lv, const nd_meas *m, double shadow)
            (m->i_tip - lv->tip) / ND_GREY_PER_DB >= ND_TIP_DB && (m->i_tip - m->i_shaft) / ND_GREY_PER_DB >= ND_LIT_BEVEL_DB;
 }
 
+/* The bend (sagitta, px) over a shaft of 8 mm or more beyond which it is a
+ * fascia, not a needle (ND_BEND_MM, at least 1.5 px), times `scale`. */
+static double bend_limit_px(const usg_needle_tracker *t, double scale) {
+    return fmax(1.5, ND_BEND_MM / t->c.sp) * scale;
+}
+
 /* Why a measurement is not a needle (0: it is one). `tracking` relaxes the
  * thresholds (hysteresis); `vouched` says the shaft's history vouches for it:
  * at acquisition (its growth) the echo a shaft from the region's edge needs
@@ -392,7 +400,7 @@ static int implausible_at(const usg_needle_tracker *t, const nd_levels *lv, cons
     double shadow = tracking || m->len_mm >= ND_FALLOFF_LEN_MM ? m->shadow / m->falloff : m->shadow;
     /* a needle is straight; fasciae and septa bend (the sagitta grows with the square of the length:
      * on a short stretch it says nothing) */
-    if (!tracking && m->len_mm >= 8.0 && m->bend_px > fmax(1.5, ND_BEND_MM / t->c.sp) * (steep_bevel(lv, m) ? 2.0 : 1.0)) return 14;
+    if (!tracking && m->len_mm >= 8.0 && m->bend_px > bend_limit_px(t, steep_bevel(lv, m) ? 2.0 : 1.0)) return 14;
     if (m->len_mm < (tracking ? 2.0 : (m->border_entry ? ND_MIN_BORDER_MM : 8.0))) return 2;
     /* a bevel echo far above the tissue and above the shaft at a clear step
      * (a steep needle's shaft can be fainter than a fascia, its bevel is not) */
@@ -470,15 +478,18 @@ static int weak_shaft(const usg_needle_tracker *t, const nd_levels *lv, const nd
     return m->border_entry && m->tip_step && implausible_at(t, lv, m, 0, 1) == 0;
 }
 
-/* Remember a weak (or plausible) shaft of this frame. */
-static void remember(usg_needle_tracker *t, const nd_meas *m, int at_depth) {
+/* Remember a line of this frame from `entry` along (dx, dy), len_mm long: a
+ * weak (or plausible) shaft, or (edge) a bone stage's straight edge. */
+static void remember_line(usg_needle_tracker *t, usg_point entry, double dx, double dy, double len_mm, int at_depth,
+                          int edge) {
     nd_seen *s = &t->seen[t->seen_next];
     s->frame = t->frame_no;
-    s->entry = m->entry;
-    s->dx = m->line.dx;
-    s->dy = m->line.dy;
-    s->len_mm = m->len_mm;
+    s->entry = entry;
+    s->dx = dx;
+    s->dy = dy;
+    s->len_mm = len_mm;
     s->at_depth = at_depth;
+    s->edge = edge;
     t->seen_next = (t->seen_next + 1) % ND_GROW_CAP;
     if (t->nseen < ND_GROW_CAP) t->nseen++;
 }
@@ -489,15 +500,17 @@ static int seen_on(const usg_needle_tracker *t, const nd_seen *s, usg_point entr
            hypot(s->entry.x - entry.x, s->entry.y - entry.y) * t->c.sp <= ND_GROW_ENTRY_MM;
 }
 
-/* Has the shaft m grown on its line over the last frames (ND_GROW_RECORDS new
- * longest shafts, this one included, and ND_GROW_MM over the shortest)? */
-static int grown(const usg_needle_tracker *t, const nd_meas *m) {
-    double longest[ND_GROW_WIN], shortest = m->len_mm;
+/* Has a line of length len_mm from `entry` along (dx, dy) grown over the last
+ * frames (ND_GROW_RECORDS new longest lines, this one included, and ND_GROW_MM
+ * over the shortest)? Counted among the remembered lines of its kind (edge:
+ * the bone stage's edges; else measured shafts). */
+static int grown_on(const usg_needle_tracker *t, usg_point entry, double dx, double dy, double len_mm, int edge) {
+    double longest[ND_GROW_WIN], shortest = len_mm;
     int have[ND_GROW_WIN] = {0};
     for (int i = 0; i < t->nseen; i++) {
         const nd_seen *s = &t->seen[i];
         long age = t->frame_no - s->frame;
-        if (age < 1 || age > ND_GROW_WIN || !seen_on(t, s, m->entry, m->line.dx, m->line.dy)) continue;
+        if (age < 1 || age > ND_GROW_WIN || s->edge != edge || !seen_on(t, s, entry, dx, dy)) continue;
         int k = ND_GROW_WIN - (int)age; /* oldest first */
         longest[k] = have[k] ? fmax(longest[k], s->len_mm) : s->len_mm;
         have[k] = 1;
@@ -510,8 +523,13 @@ static int grown(const usg_needle_tracker *t, const nd_meas *m) {
         if (most >= 0 && longest[k] >= most + ND_GROW_STEP_MM) records++;
         most = fmax(most, longest[k]);
     }
-    if (most < 0 || m->len_mm < most + ND_GROW_STEP_MM) return 0;
-    return records + 1 >= ND_GROW_RECORDS && m->len_mm - shortest >= ND_GROW_MM;
+    if (most < 0 || len_mm < most + ND_GROW_STEP_MM) return 0;
+    return records + 1 >= ND_GROW_RECORDS && len_mm - shortest >= ND_GROW_MM;
+}
+
+/* Has the shaft m grown on its line (grown_on, among the measured shafts)? */
+static int grown(const usg_needle_tracker *t, const nd_meas *m) {
+    return grown_on(t, m->entry, m->line.dx, m->line.dy, m->len_mm, 0);
 }
 
 /* The depth band (ND_BAND_MM) of full-resolution row y. */
@@ -823,32 +841,48 @@ static nd_levels acq_ref(const usg_needle_tracker *t, const nd_meas *m) {
     return lv;
 }
 
+/* Share of edge e's points within ND_ON_EDGE_MM of the axis from entry to tip. */
+static double share_on_axis(const usg_needle_tracker *t, usg_point entry, usg_point tip, const usg_edge *e) {
+    double L = hypot(tip.x - entry.x, tip.y - entry.y), lim = ND_ON_EDGE_MM / t->c.sp;
+    if (L <= 0) return 0;
+    double dx = (tip.x - entry.x) / L, dy = (tip.y - entry.y) / L;
+    int on = 0;
+    for (int i = 0; i < e->n; i++) {
+        double rx = e->pts[i].x - entry.x, ry = e->pts[i].y - entry.y;
+        double along = rx * dx + ry * dy;
+        on += along >= -lim && along <= L + lim && fabs(rx * dy - ry * dx) <= lim;
+    }
+    return e->n > 0 ? (double)on / e->n : 0;
+}
+
 /* Measure a candidate line l: 1 with *m filled when it is a needle (by the
- * gates, or a weak shaft that has grown); a weak shaft is remembered either
- * way. `at_depth`: one of the ND_MORE_CANDIDATES, read over the tissue at its
- * own depth (local_ref). */
+ * gates, or a weak shaft that has grown, or one along `grown_edge`, a bone
+ * stage's edge that has grown: NULL for none); a weak shaft is remembered
+ * either way. `at_depth`: one of the ND_MORE_CANDIDATES, read over the tissue
+ * at its own depth (local_ref). */
 static int try_line(usg_needle_tracker *t, const usg_image *img, const nd_line *l, const usg_edge *e1,
-                    const usg_edge *e2, int at_depth, nd_meas *m) {
+                    const usg_edge *e2, int at_depth, const usg_edge *grown_edge, nd_meas *m) {
     if (!measure(t, img, l, t->r_acq, NULL, e1, e2, m)) return 0;
     nd_levels lv = at_depth ? local_ref(t, m) : acq_ref(t, m);
     int strict = implausible_at(t, &lv, m, 0, 0) == 0, weak_one = !strict && weak_shaft(t, &lv, m);
-    if (weak_one || strict) remember(t, m, at_depth);
-    return strict || (weak_one && grown(t, m));
+    if (weak_one || strict) remember_line(t, m->entry, m->line.dx, m->line.dy, m->len_mm, at_depth, 0);
+    return strict || (weak_one && (grown(t, m) || (grown_edge && share_on_axis(t, m->entry, m->tip, grown_edge) >= ND_ON_EDGE_SHARE)));
 }
 
 /* Was a shaft on the remembered shaft s's line measured on this frame? */
 static int measured_now(const usg_needle_tracker *t, const nd_seen *s) {
     for (int i = 0; i < t->nseen; i++) {
         const nd_seen *o = &t->seen[i];
-        if (o->frame == t->frame_no && seen_on(t, o, s->entry, s->dx, s->dy)) return 1;
+        if (!o->edge && o->frame == t->frame_no && seen_on(t, o, s->entry, s->dx, s->dy)) return 1;
     }
     return 0;
 }
 
 /* The needle among the frame's candidate lines (vote_lines), given the bone
- * stage's edges (e1, e2: NULL or not found for none): 1 with *best filled. */
+ * stage's edges (e1, e2: NULL or not found for none) and `grown_edge` (see
+ * try_line): 1 with *best filled. */
 static int pick_line(usg_needle_tracker *t, const usg_image *img, const usg_edge *e1, const usg_edge *e2,
-                     nd_meas *best) {
+                     const usg_edge *grown_edge, nd_meas *best) {
     mark_bone(t, e1, e2);
     band_levels(t, img);
     const nd_hough_peak *pk = t->pk;
@@ -882,7 +916,7 @@ static int pick_line(usg_needle_tracker *t, const usg_image *img, const usg_edge
         double th = cand[i].theta_deg * M_PI / 180.0, c = cos(th), s = sin(th);
         double x2 = t->hg.cx - cand[i].rho * s, y2 = t->hg.cy + cand[i].rho * c;
         nd_line l = {2 * x2 + 0.5, 2 * y2 + 0.5, c, s};
-        nok += try_line(t, img, &l, e1, e2, i >= n_sure, &ok[nok]);
+        nok += try_line(t, img, &l, e1, e2, i >= n_sure, grown_edge, &ok[nok]);
     }
     /* the lines of the weak shafts of the last frames not measured on this
      * one, newest first (a faint needle is not always among the Hough lines) */
@@ -892,12 +926,12 @@ static int pick_line(usg_needle_tracker *t, const usg_image *img, const usg_edge
     for (int i = 0; i < t->nseen && ntried < ND_GROW_RECALL; i++) {
         const nd_seen *s = &t->seen[(t->seen_next - 1 - i + ND_GROW_CAP) % ND_GROW_CAP];
         long age = t->frame_no - s->frame;
-        int dup = age < 1 || age > ND_GROW_WIN || measured_now(t, s);
+        int dup = s->edge || age < 1 || age > ND_GROW_WIN || measured_now(t, s);
         for (int j = 0; j < ntried && !dup; j++) dup = seen_on(t, tried[j], s->entry, s->dx, s->dy);
         if (dup) continue;
         nd_line l = {s->entry.x, s->entry.y, s->dx, s->dy};
         tried[ntried++] = s;
-        nextra += try_line(t, img, &l, e1, e2, s->at_depth, &extra[nextra]);
+        nextra += try_line(t, img, &l, e1, e2, s->at_depth, grown_edge, &extra[nextra]);
     }
     if (!nok && !nextra) return 0;
     for (int i = 0; i < nextra && nok < ND_MAX_CANDIDATES; i++) ok[nok++] = extra[i];
@@ -919,7 +953,7 @@ static int pick_line(usg_needle_tracker *t, const usg_image *img, const usg_edge
 static int acquire(usg_needle_tracker *t, const usg_image *img, const usg_edge *e1, const usg_edge *e2,
                    nd_meas *best) {
     vote_lines(t, img);
-    return pick_line(t, img, e1, e2, best);
+    return pick_line(t, img, e1, e2, NULL, best);
 }
 
 /* Least-squares line through e's points lo..hi: centre (*mx, *my), unit
@@ -952,16 +986,20 @@ static int steep_line(double dx, double dy) {
     return ang >= ND_CORTEX_DEG;
 }
 
-/* 1 if bone edge e is a straight line (at least ND_LINE_EDGE_MM long, RMS
- * off its fitted line at most ND_LINE_EDGE_RMS_MM, once the points at either
- * end that stray more than ND_EDGE_HOOK_MM off it are left out: the bone stage
- * hooks a shaft's edge into the speckle or the bevel's echo at its ends) with
- * little shadow beneath it (nd_band_ratio 2-6 mm >= ND_LIT_EDGE; a frame whose
- * tissue lies below the display floor gives no evidence, and there
- * straightness decides): in soft tissue with no bone, the bone stage takes a
- * needle's shaft for a cortex until the tracker tells it of the needle.
- * Cortices are seldom so straight, and shadow what lies beneath. */
-static int needle_like_edge(const usg_needle_tracker *t, const usg_image *img, const usg_edge *e) {
+/* A bone edge fitted by a line (straight_edge). */
+typedef struct nd_edge_line {
+    usg_point a, b;  /* its ends on the line */
+    double len_mm;
+    double r;        /* beam 2-6 mm beneath against the tissue above, for the depth's falloff (< 0: no evidence) */
+    int steep;       /* steep_line */
+} nd_edge_line;
+
+/* Fit bone edge e by a line: 1 with *out filled when it is straight (at
+ * least ND_LINE_EDGE_MM long, RMS off its fitted line at most
+ * ND_LINE_EDGE_RMS_MM, once the points at either end that stray more than
+ * ND_EDGE_HOOK_MM off it are left out: the bone stage hooks a shaft's edge into
+ * the speckle or the bevel's echo at its ends). */
+static int straight_edge(const usg_needle_tracker *t, const usg_image *img, const usg_edge *e, nd_edge_line *out) {
     if (!e || !e->found || e->n < 3) return 0;
     int lo = 0, hi = e->n - 1;
     double mx, my, dx, dy, rms = 0, tol = ND_EDGE_HOOK_MM / t->c.sp;
@@ -978,47 +1016,88 @@ static int needle_like_edge(const usg_needle_tracker *t, const usg_image *img, c
     rms = edge_line_fit(e, lo, hi, &mx, &my, &dx, &dy);
     const usg_point *p0 = &e->pts[lo], *p1 = &e->pts[hi];
     double u0 = (p0->x - mx) * dx + (p0->y - my) * dy, u1 = (p1->x - mx) * dx + (p1->y - my) * dy;
-    if (fabs(u1 - u0) * t->c.sp < ND_LINE_EDGE_MM || rms * t->c.sp > ND_LINE_EDGE_RMS_MM) return 0;
-    usg_point a = {mx + u0 * dx, my + u0 * dy}, b = {mx + u1 * dx, my + u1 * dy};
-    double r = nd_band_ratio(&t->c, img, a, b, 2.0, 6.0);
-    if (r > 0) r /= depth_falloff(t, 0.5 * (a.y + b.y), 2.0, 6.0);
-    return r >= ND_LIT_EDGE || (r < 0 && t->floored && steep);
+    out->len_mm = fabs(u1 - u0) * t->c.sp;
+    if (out->len_mm < ND_LINE_EDGE_MM || rms * t->c.sp > ND_LINE_EDGE_RMS_MM) return 0;
+    out->a = (usg_point){mx + u0 * dx, my + u0 * dy};
+    out->b = (usg_point){mx + u1 * dx, my + u1 * dy};
+    out->r = nd_band_ratio(&t->c, img, out->a, out->b, 2.0, 6.0);
+    if (out->r > 0) out->r /= depth_falloff(t, 0.5 * (out->a.y + out->b.y), 2.0, 6.0);
+    out->steep = steep;
+    return 1;
 }
 
-/* Share of edge e's points within ND_ON_EDGE_MM of m's axis (entry to tip). */
-static double share_on_axis(const usg_needle_tracker *t, const nd_meas *m, const usg_edge *e) {
-    double L = hypot(m->tip.x - m->entry.x, m->tip.y - m->entry.y), lim = ND_ON_EDGE_MM / t->c.sp;
-    int on = 0;
-    for (int i = 0; i < e->n; i++) {
-        double rx = e->pts[i].x - m->entry.x, ry = e->pts[i].y - m->entry.y;
-        double along = rx * m->line.dx + ry * m->line.dy;
-        on += along >= -lim && along <= L + lim && fabs(rx * m->line.dy - ry * m->line.dx) <= lim;
-    }
-    return e->n > 0 ? (double)on / e->n : 0;
+/* What needle_like_edge makes of a bone stage's edge. */
+enum { ND_EDGE_NOT = 0, ND_EDGE_GROWN, ND_EDGE_LIT };
+
+/* The kind of bone edge e (ND_EDGE_*): a straight one (straight_edge) with
+ * little shadow beneath it (nd_band_ratio 2-6 mm >= ND_LIT_EDGE; a frame whose
+ * tissue lies below the display floor gives no evidence, and there
+ * straightness decides) is ND_EDGE_LIT: in soft tissue with no bone, the bone
+ * stage takes a needle's shaft for a cortex until the tracker tells it of the
+ * needle. Cortices are seldom so straight, and shadow what lies beneath. A
+ * straight edge from the imaged region's edge is remembered (remember_line, as
+ * an edge); one with a partial shadow (down to ND_DIM_EDGE: a needle over
+ * tissue darker than that above it) that has grown on its line from there over
+ * the last frames (grown_on: a needle advancing, which a cortex does not) is
+ * ND_EDGE_GROWN. */
+static int needle_like_edge(usg_needle_tracker *t, const usg_image *img, const usg_edge *e) {
+    nd_edge_line el;
+    if (!straight_edge(t, img, e, &el)) return ND_EDGE_NOT;
+    if (el.r >= ND_LIT_EDGE || (el.r < 0 && t->floored && el.steep)) return ND_EDGE_LIT;
+    /* from the region's edge: its end there is the entry */
+    double ba = nd_ctx_border_px(&t->c, el.a.x, el.a.y), bb = nd_ctx_border_px(&t->c, el.b.x, el.b.y);
+    usg_point entry = ba <= bb ? el.a : el.b, far = ba <= bb ? el.b : el.a;
+    if (fmin(ba, bb) * t->c.sp > ND_GROW_ENTRY_MM) return ND_EDGE_NOT;
+    double ex = (far.x - entry.x) / (el.len_mm / t->c.sp), ey = (far.y - entry.y) / (el.len_mm / t->c.sp);
+    int grew = el.r >= ND_DIM_EDGE && grown_on(t, entry, ex, ey, el.len_mm, 1);
+    remember_line(t, entry, ex, ey, el.len_mm, 0, 1);
+    return grew ? ND_EDGE_GROWN : ND_EDGE_NOT;
+}
+
+/* Is bone edge e the tracked needle itself (p: its prediction): a straight
+ * edge (straight_edge) with no more than a partial shadow beneath
+ * (ND_DIM_EDGE) lying along the predicted shaft (ND_ON_EDGE_SHARE of its
+ * points)? Over tissue darker than that above it the bone stage's path keeps
+ * to the shaft's lower flank, where the beam beneath falls into that tissue,
+ * even once told of the needle. */
+static int track_edge(const usg_needle_tracker *t, const usg_image *img, const usg_edge *e, const usg_needle *p) {
+    nd_edge_line el;
+    return straight_edge(t, img, e, &el) && (el.r >= ND_DIM_EDGE || (el.r < 0 && t->floored)) &&
+           share_on_axis(t, p->entry, p->tip, e) >= ND_ON_EDGE_SHARE;
 }
 
 /* Acquisition past the bone stage's needle-like edges (needle_like_edge),
  * after acquire() on the same frame: its candidate lines picked from again
- * without those edges, a needle along one of them (ND_ON_EDGE_SHARE
- * of its points on the axis) with no shadow beneath (nd_band_ratio 2-6 mm >=
- * ND_LIT_NEEDLE, with evidence) and straight (a steel shaft bends far less
- * than a cortex curves: ND_STRAIGHT_R_MM) is the needle the bone stage claimed
- * before the tracker had found it. 0 when there is no such edge or needle. */
+ * without those edges, a needle along one of them (ND_ON_EDGE_SHARE of its
+ * points on the axis) is the needle the bone stage claimed before the tracker
+ * had found it: along an ND_EDGE_LIT edge, with no shadow beneath
+ * (nd_band_ratio 2-6 mm >= ND_LIT_NEEDLE, with evidence) and straight (a steel
+ * shaft bends far less than a cortex curves: ND_STRAIGHT_R_MM); along an
+ * ND_EDGE_GROWN one, its growth vouching for a weak shaft (try_line), a
+ * partial shadow and a saturated shaft's measured bend. 0 when there is no
+ * such edge or needle. */
 static int acquire_past_bone(usg_needle_tracker *t, const usg_image *img, const usg_edge *e1, const usg_edge *e2,
                              nd_meas *best) {
     const usg_edge *edge[2] = {e1, e2}, *keep[2] = {e1, e2};
-    int any = 0;
+    int kind[2], any = 0;
     for (int i = 0; i < 2; i++) {
-        if (needle_like_edge(t, img, edge[i])) { keep[i] = NULL; any = 1; }
+        kind[i] = needle_like_edge(t, img, edge[i]);
+        if (kind[i] != ND_EDGE_NOT) { keep[i] = NULL; any = 1; }
     }
+    const usg_edge *grown_edge = kind[0] == ND_EDGE_GROWN ? e1 : (kind[1] == ND_EDGE_GROWN ? e2 : NULL);
     nd_meas m;
-    if (!any || !pick_line(t, img, keep[0], keep[1], &m)) return 0;
+    if (!any || !pick_line(t, img, keep[0], keep[1], grown_edge, &m)) return 0;
     double sagitta_mm = m.len_mm * m.len_mm / (8.0 * ND_STRAIGHT_R_MM);
     double lit = nd_band_ratio(&t->c, img, m.entry, m.tip, 2.0, 6.0);
     if (lit > 0) lit /= depth_falloff(t, 0.5 * (m.entry.y + m.tip.y), 2.0, 6.0);
-    if (m.bend_px > fmax(ND_STRAIGHT_PX, sagitta_mm / t->c.sp) || (lit < ND_LIT_NEEDLE && !(lit < 0 && t->floored && steep_line(m.line.dx, m.line.dy)))) return 0;
+    int straight = m.bend_px <= fmax(ND_STRAIGHT_PX, sagitta_mm / t->c.sp);
+    int unshadowed = lit >= ND_LIT_NEEDLE || (lit < 0 && t->floored && steep_line(m.line.dx, m.line.dy));
+    /* along a grown edge: a partial shadow beneath (ND_DIM_EDGE) and the
+     * acquisition's own bend limit (bend_limit_px) */
+    int grown_ok = m.bend_px <= bend_limit_px(t, 1) && lit >= ND_DIM_EDGE;
     for (int i = 0; i < 2; i++) {
-        if (!keep[i] && share_on_axis(t, &m, edge[i]) >= ND_ON_EDGE_SHARE) { *best = m; return 1; }
+        if (kind[i] == ND_EDGE_NOT || share_on_axis(t, m.entry, m.tip, edge[i]) < ND_ON_EDGE_SHARE) continue;
+        if (kind[i] == ND_EDGE_LIT ? straight && unshadowed : grown_ok) { *best = m; return 1; }
     }
     return 0;
 }
@@ -1198,6 +1277,7 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
     frame_levels(t, img);
     nd_meas m;
     int got = 0;
+    const usg_edge *b1 = sacrum, *b2 = ilium; /* the bone edges the needle is measured against */
     if (t->tracking) {
         nd_kf1_predict(&t->kth);
         nd_kf1_predict(&t->krho);
@@ -1216,7 +1296,10 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
         hint.dx = pred.dx;
         hint.dy = pred.dy;
         hint.speed_px = fabs(t->ks.x[1]);
-        int okm = measure(t, img, &pred, t->r_track, &hint, sacrum, ilium, &m);
+        /* the bone stage's edges but the needle itself (track_edge) */
+        if (track_edge(t, img, sacrum, &p)) b1 = NULL;
+        if (track_edge(t, img, ilium, &p)) b2 = NULL;
+        int okm = measure(t, img, &pred, t->r_track, &hint, b1, b2, &m);
         okm = okm && takes(t, &m, &p);
         if (!okm && t->hits >= ND_PIN_HITS) {
             /* a faint shaft (a steep needle's deep stretch) whose refit was
@@ -1226,7 +1309,7 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
              * without one (a faint shaft's bright end on the pinned axis is as
              * often a cortex beyond the tip) */
             hint.pinned = 1;
-            okm = measure(t, img, &pred, t->r_track, &hint, sacrum, ilium, &m) &&
+            okm = measure(t, img, &pred, t->r_track, &hint, b1, b2, &m) &&
                   (m.faded_mm > 0 || (m.snr >= ND_PIN_SNR && m.fill >= ND_PIN_FILL)) && takes(t, &m, &p);
         }
         if (okm) {
@@ -1256,7 +1339,7 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
             }
             t->conf *= 0.5;
             fill_output(t, out);
-            out->tip = nd_tip_out_of_bone(sacrum, ilium, out->entry, out->tip, t->c.sp);
+            out->tip = nd_tip_out_of_bone(b1, b2, out->entry, out->tip, t->c.sp);
             return USG_OK;
         }
     } else if (acquire(t, img, sacrum, ilium, &m) || acquire_past_bone(t, img, sacrum, ilium, &m)) {
@@ -1277,7 +1360,7 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
     }
     double a = fmod(atan2(out->tip.y - out->entry.y, out->tip.x - out->entry.x) * 180.0 / M_PI, 180.0);
     out->angle_deg = a < 0 ? a + 180.0 : a;
-    out->tip = nd_tip_out_of_bone(sacrum, ilium, out->entry, out->tip, t->c.sp);
+    out->tip = nd_tip_out_of_bone(b1, b2, out->entry, out->tip, t->c.sp);
     out->confidence = t->conf;
     return USG_OK;
 }

@@ -26,7 +26,9 @@ typedef struct scene {
     unsigned seed;
     int needle;                   /* 1: a needle from (nx0, ny0) to its tip (nx1, ny1): a bright */
     double nx0, ny0, nx1, ny1;    /* thin line with a reverberation tail, tissue going on beneath */
-    double layer;                 /* > 0: the speckle 3-60 px beneath the needle this times as bright */
+    double layer;                 /* > 0: the speckle 3-60 px beneath the needle this times as bright ... */
+    double layer_fade;            /* ... > 0: and darker with depth beneath it, by 1/e over this many px */
+    double comb_px;               /* > 0: the needle's reverberation tail a comb of bright echoes this deep */
 } scene;
 
 static double lcg(unsigned *s) {
@@ -43,10 +45,15 @@ static double surf_y(const scene *sc, double x, int *which) {
     return 1e9;
 }
 
+/* The needle axis's depth at column x. */
+static double needle_y(const scene *sc, double x) {
+    return sc->ny0 + (x - sc->nx0) * (sc->ny1 - sc->ny0) / (sc->nx1 - sc->nx0);
+}
+
 /* Is (x, y) 3-60 px beneath the needle's axis, over its length? */
 static int beneath_needle(const scene *sc, double x, double y) {
     if (x < fmin(sc->nx0, sc->nx1) || x > fmax(sc->nx0, sc->nx1)) return 0;
-    double d = y - (sc->ny0 + (x - sc->nx0) * (sc->ny1 - sc->ny0) / (sc->nx1 - sc->nx0));
+    double d = y - needle_y(sc, x);
     return d >= 3 && d <= 60;
 }
 
@@ -58,7 +65,11 @@ static double needle_echo(const scene *sc, double x, double y) {
     if (t < 0 || t > 1) return 0;
     double d = y - (sc->ny0 + (x - sc->nx0) * dy / dx); /* vertical offset below the axis */
     double v = 210 * exp(-0.5 * (d / 1.2) * (d / 1.2));
-    if (d > 1.5 && d < 12) v += 70 * exp(-(d - 1.5) / 5.0);
+    if (sc->comb_px > 0) {
+        if (d > 1.5 && d < sc->comb_px) v += 150 * (0.5 + 0.5 * cos(2 * M_PI * d / 3.0));
+    } else if (d > 1.5 && d < 12) {
+        v += 70 * exp(-(d - 1.5) / 5.0);
+    }
     return v;
 }
 
@@ -69,7 +80,10 @@ static void render(const scene *sc, const usg_probe *p, usg_image *img) {
         for (int x = 0; x < sc->w; x++) {
             double u = lcg(&s);
             double v = 45.0 * sqrt(-2.0 * log(1.0 - 0.999 * u)) / 1.25; /* Rayleigh speckle, mean ~45 */
-            if (sc->needle && sc->layer > 0 && beneath_needle(sc, x, y)) v *= sc->layer;
+            if (sc->needle && sc->layer > 0 && beneath_needle(sc, x, y)) {
+                v *= sc->layer;
+                if (sc->layer_fade > 0) v *= exp(-(y - needle_y(sc, x) - 3) / sc->layer_fade);
+            }
             double fascia = 70 + 8 * sin(x / 70.0);
             v += 150 * exp(-0.5 * pow((y - fascia) / 1.5, 2));
             if (sc->bones) {
@@ -294,42 +308,72 @@ Test(bone, a_needle_it_is_told_of_is_not_bone) {
     cr_expect(untold > 0, "the needle passed for bone in no seed: this test checks nothing");
 }
 
-/* Edge points within 1 mm (at 0.15 mm/px) of the segment a-b, but for its last `short_px` to b. */
-static int points_along(const usg_edge *e, usg_point a, usg_point b, double short_px) {
+/* Edge points of e over the needle a-b but its last `short_px` to b, from
+ * `above_px` above its axis to `below_px` beneath it (px, across the axis). */
+static int points_near_needle(const usg_edge *e, usg_point a, usg_point b, double short_px, double above_px,
+                              double below_px) {
     double L = hypot(b.x - a.x, b.y - a.y), ux = (b.x - a.x) / L, uy = (b.y - a.y) / L;
+    double nx = ux >= 0 ? -uy : uy, ny = ux >= 0 ? ux : -ux; /* the normal pointing deeper */
     int n = 0;
     for (int i = 0; i < e->n; i++) {
-        double rx = e->pts[i].x - a.x, ry = e->pts[i].y - a.y, along = rx * ux + ry * uy;
-        n += along >= 0 && along <= L - short_px && fabs(rx * uy - ry * ux) <= 1.0 / 0.15;
+        double rx = e->pts[i].x - a.x, ry = e->pts[i].y - a.y, along = rx * ux + ry * uy, off = rx * nx + ry * ny;
+        n += along >= 0 && along <= L - short_px && off >= -above_px && off <= below_px;
     }
     return n;
 }
 
-/* A needle over a darker layer (the speckle beneath it at 0.45 of the tissue
- * above, as a muscle under a fascia) in tissue with no bone passes for a
- * shadowed cortex. Told where the needle was, the detector keeps off it (its
- * evidence cleared but for the last 3 mm before its tip): no surface along it. */
-Test(bone, a_needle_over_darker_tissue_is_not_bone) {
-    scene sc = default_scene();
+/* The needle scene sc (a needle from the right at 21 deg, no bone), seeds
+ * 1-3, 3 frames each: told of the needle, the detector leaves no edge point
+ * from above_px over its axis to below_px beneath it (but for the last 20 px
+ * before its tip); untold, some seed has them (else nothing was checked). */
+static void expect_kept_off_needle(scene sc, double above_px, double below_px) {
     sc.bones = 0;
     sc.needle = 1;
-    sc.nx0 = 639; sc.ny0 = 120; sc.nx1 = 300; sc.ny1 = 250; /* 21 deg from the right */
-    sc.layer = 0.45;
+    sc.nx0 = 639; sc.ny0 = 120; sc.nx1 = 300; sc.ny1 = 250;
     usg_probe p = linear_probe(0.15);
     usg_needle nd = {.found = 1, .entry = {639, 120}, .tip = {300, 250}};
     int untold = 0;
     for (unsigned seed = 1; seed <= 3; seed++) {
         sc.seed = seed;
         run *r = detect(&sc, &p, USG_SIDE_LEFT, 3);
-        untold += points_along(&r->sacrum, nd.entry, nd.tip, 20) + points_along(&r->ilium, nd.entry, nd.tip, 20) > 0;
+        untold += points_near_needle(&r->sacrum, nd.entry, nd.tip, 20, above_px, below_px) +
+                      points_near_needle(&r->ilium, nd.entry, nd.tip, 20, above_px, below_px) > 0;
         free(r);
         r = detect_with(&sc, &p, USG_SIDE_LEFT, 3, &nd);
-        int on = points_along(&r->sacrum, nd.entry, nd.tip, 20) + points_along(&r->ilium, nd.entry, nd.tip, 20);
+        int on = points_near_needle(&r->sacrum, nd.entry, nd.tip, 20, above_px, below_px) +
+                 points_near_needle(&r->ilium, nd.entry, nd.tip, 20, above_px, below_px);
         cr_expect(on == 0, "seed %u: told of the needle, %d edge points still along it (sacrum %d, ilium %d points)", seed,
                   on, r->sacrum.n, r->ilium.n);
         free(r);
     }
     cr_expect(untold > 0, "the path kept off the needle in every seed untold: this test checks nothing");
+}
+
+/* A needle over a darker layer (the speckle beneath it at 0.45 of the tissue
+ * above, as a muscle under a fascia) in tissue with no bone passes for a
+ * shadowed cortex. Told where the needle was, the detector keeps off it (its
+ * evidence cleared but for the last 3 mm before its tip): no surface within
+ * 1 mm of it. */
+Test(bone, a_needle_over_darker_tissue_is_not_bone) {
+    scene sc = default_scene();
+    sc.layer = 0.45;
+    expect_kept_off_needle(sc, 1.0 / 0.15, 1.0 / 0.15);
+}
+
+/* A needle with a reverberation tail of bright echoes 1.8 mm deep, over
+ * tissue that darkens with depth beneath it (0.45 of the grey above just
+ * beneath, falling by 1/e over 6 mm: a deep field that fades): the bone
+ * evidence lies at the tail's lower end, where the beam beneath falls deeper
+ * into that tissue than beneath the needle's axis (a partial shadow there, a
+ * darker one beneath the tail). Told where the needle was, the detector keeps
+ * off its echo and its tail: no surface from 1 mm above its axis to 2 mm
+ * beneath it. */
+Test(bone, a_needle_over_fading_tissue_is_not_bone_down_its_flank) {
+    scene sc = default_scene();
+    sc.layer = 0.45;
+    sc.layer_fade = 40;
+    sc.comb_px = 12;
+    expect_kept_off_needle(sc, 1.0 / 0.15, 2.0 / 0.15);
 }
 
 /* A "needle" lying along a cortex (a line drawn on the right bone's surface)

@@ -967,3 +967,59 @@ Test(needle, a_bevel_vouches_for_a_shaft_over_darker_tissue) {
     usg_image_free(&img);
     usg_needle_tracker_free(t);
 }
+
+/* Frame f of a needle from the left border at 20 deg, with a weak
+ * reverberation tail, over a darker layer (the tissue 3-70 px beneath it at
+ * 0.09 of its amplitude: the beam 2-6 mm beneath about 0.6 of the grey above,
+ * a partial shadow), its tip at x = tx0 + 8 f px when `advancing`,
+ * still at tx0 (its measured length wandering by a few px) when not; the
+ * bone stage's edge handed along its shaft (as it takes it for a cortex). */
+static scene dim_claimed_frame(int f, int advancing, usg_edge *edge, usg_image *img) {
+    static const int wander[] = {0, 4, -3, 2, -4, 5, 0, -2, 3, -5};
+    double tx = 150 + (advancing ? 8.0 * f : wander[f % 10]);
+    scene sc = needle_scene(20, 1, tx, 200 + tan(20 * M_PI / 180.0) * (tx - 150), 960u + (unsigned)f);
+    synth s = {sc.seed, malloc(sizeof(float) * W * H)};
+    tissue(&s, 1.0);
+    darker_beneath(&s, sc.ex, sc.ey, sc.tx, sc.ty, 0.09);
+    needle_shaped(&s, sc.ex, sc.ey, sc.tx, sc.ty, 40, 0, 0, 0, 0.2, 0);
+    to_image(&s, img);
+    free(s.f);
+    edge_along(edge, sc.ex, sc.ey, sc.tx, sc.ty);
+    return sc;
+}
+
+/* A needle over darker tissue, which the bone stage keeps taking for a
+ * cortex (its edge along the shaft, the beam beneath at ~0.6 of the tissue
+ * above: no clear shadow, no clear lack of one), is acquired once that edge
+ * has grown along its line from the region's edge over three frames (an
+ * advancing needle; a cortex does not grow so), then tracked on every frame
+ * with the edge still along it; the same needle held still is never reported. */
+Test(needle, a_needle_the_bone_stage_claims_is_found_by_its_advance) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    usg_edge *edge = calloc(1, sizeof *edge);
+    for (int advancing = 1; advancing >= 0; advancing--) {
+        usg_needle_tracker_reset(t);
+        int first = -1;
+        for (int f = 0; f < 10; f++) {
+            scene sc = dim_claimed_frame(f, advancing, edge, &img);
+            usg_needle n;
+            cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, edge, 0, &n), USG_OK);
+            if (!advancing) {
+                cr_expect(!n.found, "frame %d: a still shaft on a bone edge reported, tip (%.1f,%.1f)", f, n.tip.x, n.tip.y);
+                continue;
+            }
+            if (n.found && first < 0) first = f;
+            if (first >= 0) {
+                char what[48];
+                snprintf(what, sizeof what, "advancing, frame %d", f);
+                expect_needle_at(&n, sc.tx, sc.ty, angle_of(sc.ex, sc.ey, sc.tx, sc.ty), 3.0, 1.0, what);
+            }
+        }
+        if (advancing) cr_expect(first >= 2 && first <= 4, "first found on frame %d, want 2..4 (three new longest edges)", first);
+    }
+    free(edge);
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}
