@@ -54,8 +54,8 @@ usg_status usg_sim_params_check(const usg_sim_params *p) {
     if (!(p->freq_mhz == 0 || (p->freq_mhz >= 1 && p->freq_mhz <= 20))) {
         return range_err("freq_mhz", p->freq_mhz, "1..20 (or 0 for the default)");
     }
-    if (!(p->needle_angle_deg == 0 || (p->needle_angle_deg >= 5 && p->needle_angle_deg <= 75))) {
-        return range_err("needle_angle_deg", p->needle_angle_deg, "5..75 (or 0 for the seed's)");
+    if (!(p->needle_angle_deg == 0 || (p->needle_angle_deg >= 3 && p->needle_angle_deg <= 75))) {
+        return range_err("needle_angle_deg", p->needle_angle_deg, "3..75 (or 0 for the seed's)");
     }
     if (!(p->needle_miss_mm >= -20 && p->needle_miss_mm <= 20)) {
         return range_err("needle_miss_mm", p->needle_miss_mm, "-20..20");

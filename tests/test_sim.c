@@ -1306,3 +1306,26 @@ Test(sim, write_over_refuses_what_it_cannot_lay_over) {
         if (!cases[i].bg) cr_assert(strstr(usg_last_error(), bgdir), "case %zu: '%s' does not name the input", i, usg_last_error());
     }
 }
+
+/* A needle 3 deg from the horizontal (the shallowest the needle stage is
+ * asked to find) is drawn at that angle (the probe held still: its jitter
+ * tilts the image); 2.9 deg is refused by name. */
+Test(sim, needle_at_3_deg_from_the_horizontal) {
+    usg_sim_params p = base_params();
+    p.medium = USG_SIM_MEDIUM_TISSUE;
+    p.seed = 63;
+    p.jitter_mm = 0;
+    p.needle_angle_deg = 3;
+    rendered r = render(&p, p.frames - 1);
+    const usg_needle *n = &r.truth->needle;
+    cr_assert(n->found, "no needle on the last frame");
+    double a = atan2(n->tip.y - n->entry.y, n->tip.x - n->entry.x) * 180.0 / M_PI;
+    double from_level = fmin(fabs(a), 180.0 - fabs(a));
+    cr_expect_float_eq(from_level, 3.0, 0.05, "axis %.2f deg from the horizontal", from_level);
+    rendered_free(&r);
+    p.needle_angle_deg = 2.9;
+    usg_sim *s = NULL;
+    cr_expect_neq(usg_sim_new(&p, &s), USG_OK, "2.9 deg accepted");
+    cr_expect(strstr(usg_last_error(), "needle_angle_deg"), "%s", usg_last_error());
+    usg_sim_free(s);
+}

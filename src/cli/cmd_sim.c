@@ -31,7 +31,7 @@ static void sim_usage(FILE *f) {
             "                           brighter needle than this simulator draws; default 0\n"
             "  --dynamic-range-db D     log-compression range in dB (20..100); default 60\n"
             "  --freq-mhz F             centre frequency (1..20); default 3.5 curvilinear, 7.5 linear\n"
-            "  --needle-angle-deg A     insertion angle from the skin (5..75); default from the seed (12..40)\n"
+            "  --needle-angle-deg A     insertion angle from the skin (3..75); default from the seed (12..40)\n"
             "  --needle-miss-mm M       aim the needle M mm beside the joint entry; default 0\n"
             "  --target-depth-mm D      depth of the joint entry below the probe face; default from the seed\n"
             "  --needle-free N          frames before the needle appears; default from the seed (3..5)\n"
