@@ -294,9 +294,8 @@ usg_status usg_needle_tracker_new(const usg_needle_params *p, int w, int h, usg_
     t->w4 = t->w2 / 2;
     t->h4 = t->h2 / 2;
     size_t n2 = (size_t)t->w2 * t->h2;
-    int flank = clampi((int)lrint(0.9 / sp), 3, 9);
     int rmax = t->r_acq > t->r_track ? t->r_acq : t->r_track;
-    usg_status st = nd_ctx_init(&t->c, w, h, sp, 2 * (rmax + flank) + 1);
+    usg_status st = nd_ctx_init(&t->c, w, h, sp, 2 * (rmax + 2 * ND_WIDE_SCALE * nd_flank_px(sp)) + 1);
     if (st == USG_OK) st = nd_hessian_init(&t->hs, t->w2, t->h2, clampd(ND_RIDGE_SIGMA_MM / (2.0 * sp), 1.0, 3.0));
     if (st == USG_OK) st = nd_hessian_init(&t->hs2, t->w4, t->h4, clampd(ND_RIDGE_SIGMA2_MM / (4.0 * sp), 1.0, 3.0));
     if (st == USG_OK) st = nd_hough_init(&t->hg, t->w2, t->h2, ND_MAX_ANGLE);
@@ -315,6 +314,11 @@ usg_status usg_needle_tracker_new(const usg_needle_params *p, int w, int h, usg_
     }
     if (st == USG_OK) st = usg_depth_profile_init(&t->prof, h * sp, ND_BAND_MM);
     if (st == USG_OK) st = make_masks(t, probe);
+    if (probe && probe->geometry == USG_GEOM_CURVILINEAR) {
+        t->c.fan = 1;
+        t->c.apex_x = probe->apex_x;
+        t->c.apex_y = probe->apex_y;
+    }
     if (st != USG_OK) {
         usg_needle_tracker_free(t);
         return st;
@@ -935,14 +939,18 @@ static int pick_line(usg_needle_tracker *t, const usg_image *img, const usg_edge
     }
     if (!nok && !nextra) return 0;
     for (int i = 0; i < nextra && nok < ND_MAX_CANDIDATES; i++) ok[nok++] = extra[i];
+    /* the best score, of those measured at the ridge filter's own scale if
+     * any (a short shaft's axis is coarser at the wide scale) */
     int b = 0;
-    for (int i = 1; i < nok; i++) if (ok[i].score > ok[b].score) b = i;
+    for (int i = 1; i < nok; i++) {
+        if (ok[i].wide != ok[b].wide ? !ok[i].wide : ok[i].score > ok[b].score) b = i;
+    }
     /* several lines may converge on the same needle, each measured a little
      * differently (a short shaft's axis is sensitive to the starting line):
      * of those, the one whose echo peaks lie closest to its axis */
     int pick = b;
     for (int i = 0; i < nok; i++) {
-        if (i != b && same_needle(&ok[i], &ok[b], t->c.sp) && ok[i].rms < ok[pick].rms) pick = i;
+        if (i != b && ok[i].wide == ok[b].wide && same_needle(&ok[i], &ok[b], t->c.sp) && ok[i].rms < ok[pick].rms) pick = i;
     }
     *best = ok[pick];
     pivot(t, img, e1, e2, best);

@@ -113,8 +113,11 @@ typedef struct nd_ctx {
     int scratch_cap;
     float *pk_v, *pk_c;     /* per strip column: contrast peak offset and value */
     uint8_t *pk_ok;
-    int flank, box_a;       /* ridge flank distance, along-axis box half-length (px) */
+    int flank0;             /* the ridge filter's flank distance (px, nd_flank_px) */
+    int flank, box_a;       /* this measurement's flank distance (flank0, or ND_WIDE_SCALE times it), along-axis box half-length (px) */
     double tissue_grey;     /* this frame's typical tissue echo (grey median), 0 unknown */
+    int fan;                /* beams fan out from (apex_x, apex_y) (curvilinear); else they run down the image */
+    double apex_x, apex_y;
 } nd_ctx;
 
 /* What one measurement found. */
@@ -132,6 +135,7 @@ typedef struct nd_meas {
     double run_mm;          /* length of the shaft run the features were measured on (<= len_mm + faded) */
     int tip_at_pred;        /* tracking: the tip within 3 mm (plus the tip's speed) of the predicted tip */
     int tip_on_bone;        /* the tip within ND_TIP_BONE_MM above a bone edge (or under it) */
+    int wide;               /* measured at the wide scale (a thick echo: a shaft square to the beam) */
 } nd_meas;
 
 /* A tracking prediction: where the shaft should be. */
@@ -143,7 +147,19 @@ typedef struct nd_hint {
     int pinned;             /* the axis is the guess: no refit of its direction or offset */
 } nd_hint;
 
-/* Make the context for w x h images (mask filled by the caller, then nd_ctx_distance). */
+/* The ridge filter's wide scale, a multiple of its flank distance: a shaft
+ * square to the beam (a curvilinear probe's nearly level needle) echoes with
+ * its reverberation tail over 2-3 mm, and a 0.9 mm flank lies on the echo
+ * itself. */
+#define ND_WIDE_SCALE 2
+/* ... tried only on lines within this many degrees of square to the beam */
+#define ND_WIDE_MAX_DEG 10.0
+
+/* The ridge filter's flank distance at spacing sp mm/px (0.9 mm, 3-9 px). */
+int nd_flank_px(double sp);
+
+/* Make the context for w x h images (mask filled by the caller, then nd_ctx_distance);
+ * cap_rows: the strips' rows, at least 2 * (search half-width + 2 * ND_WIDE_SCALE * nd_flank_px) + 1. */
 usg_status nd_ctx_init(nd_ctx *c, int w, int h, double sp, int cap_rows);
 void nd_ctx_free(nd_ctx *c);
 /* Compute bdist from mask. */
@@ -166,7 +182,10 @@ double nd_band_ratio(const nd_ctx *c, const usg_image *img, usg_point a, usg_poi
 
 /* Measure a needle near `guess`, searching +-rs px across it; with a hint only
  * around the predicted shaft (hint->pinned: on the guess itself, its direction
- * and offset kept). Returns 1 with *m filled, 0 if no shaft. */
+ * and offset kept). Without one (acquisition), a line square to the beam
+ * (within ND_WIDE_MAX_DEG) that fails at the ridge filter's scale is measured
+ * again at the wide scale (m->wide), and kept only if its echo ends at its
+ * tip. Returns 1 with *m filled, 0 if no shaft. */
 int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, const nd_hint *hint,
                const usg_edge *e1, const usg_edge *e2, nd_meas *m);
 

@@ -21,12 +21,14 @@ static double clampd(double v, double lo, double hi) { return v < lo ? lo : (v >
 
 /* ---------------------------------------------------------------- context */
 
+int nd_flank_px(double sp) { return clampi((int)lrint(0.9 / sp), 3, 9); }
+
 usg_status nd_ctx_init(nd_ctx *c, int w, int h, double sp, int cap_rows) {
     memset(c, 0, sizeof *c);
     c->w = w;
     c->h = h;
     c->sp = sp;
-    c->flank = clampi((int)lrint(0.9 / sp), 3, 9);
+    c->flank0 = c->flank = nd_flank_px(sp);
     c->box_a = clampi((int)lrint(1.2 / sp), 3, 12);
     int cap_len = (int)ceil(hypot(w, h)) + 4;
     usg_status st = nd_strip_init(&c->st, cap_len, cap_rows);
@@ -1160,12 +1162,16 @@ static int axis_pass(nd_ctx *c, const usg_image *img, const nd_hint *hint, const
 
 #define ND_FAIL(code) return 0 /* code: which check failed (kept for reading) */
 
-int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, const nd_hint *hint,
-               const usg_edge *e1, const usg_edge *e2, nd_meas *m) {
+/* nd_measure at the context's current scale (c->flank). */
+static int measure_at(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, const nd_hint *hint,
+                      const usg_edge *e1, const usg_edge *e2, nd_meas *m) {
     memset(m, 0, sizeof *m);
     const int gap = clampi((int)lrint(1.0 / c->sp), 3, 12);
-    /* pass 1: wide search, robust axis over everything bright near the line */
-    if (!sample(c, img, guess, rs + c->flank, NULL)) ND_FAIL(1);
+    /* pass 1: wide search, robust axis over everything bright near the line;
+     * the noise from rows rn out (at the wide scale a flank further, where
+     * the contrast's inner flank clears the thick echo itself) */
+    const int rn = rs + (c->flank > c->flank0 ? c->flank : 0);
+    if (!sample(c, img, guess, rn + c->flank, NULL)) ND_FAIL(1);
     /* tracking: noise and axis over the predicted shaft only (the line runs
      * on past the tip, often into a cortex whose brighter echo would pull it) */
     int f0 = 0, f1 = c->st.len - 1;
@@ -1174,7 +1180,7 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
         f0 = imax(f0, (int)floor(fmin(a, b)) - gap);
         f1 = imin(f1, (int)ceil(fmax(a, b)) + gap);
     }
-    double noise = strip_noise(c, rs, 0, c->st.len - 1, hint != NULL);
+    double noise = strip_noise(c, rn, 0, c->st.len - 1, hint != NULL);
     if (noise < 0) ND_FAIL(2);
     strip_peaks(c, rs);
     nd_line l1, l2;
@@ -1364,4 +1370,59 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
     m->bone_frac = bone_fraction(c, m, e1, e2);
     m->score = m->snr * sqrt(m->len_mm) * m->fill;
     return 1;
+}
+
+#define ND_PAST_TIP_MM 8.0  /* runs_on_past_tip looks this far beyond the tip, */
+#define ND_PAST_TIP_DEG 10.0 /* this far either side of the axis, */
+#define ND_PAST_TIP_DB 6.0   /* for echo this close to the shaft's */
+
+/* Does line l cross the beam at its point (px, py) within ND_WIDE_MAX_DEG of square? */
+static int square_to_beam(const nd_ctx *c, const nd_line *l) {
+    double bx = 0, by = 1;
+    if (c->fan) {
+        bx = l->px - c->apex_x;
+        by = l->py - c->apex_y;
+        double n = hypot(bx, by);
+        if (n < 1) return 0;
+        bx /= n;
+        by /= n;
+    }
+    return fabs(l->dx * bx + l->dy * by) <= sin(ND_WIDE_MAX_DEG * M_PI / 180.0);
+}
+
+/* Does the echo run on past m's tip? Over 1..ND_PAST_TIP_MM beyond it, more
+ * than half the steps inside the region find, within ND_PAST_TIP_DEG of the
+ * axis, an echo within ND_PAST_TIP_DB of the shaft's. A needle ends at its
+ * tip; a level echo that only dips there (a tank's floor, a long fascia) goes
+ * on, and the short piece of it measured may lie a few degrees off it. */
+static int runs_on_past_tip(const nd_ctx *c, const usg_image *img, const nd_meas *m) {
+    const double nx = -m->line.dy, ny = m->line.dx, spread = tan(ND_PAST_TIP_DEG * M_PI / 180.0);
+    const double floor_grey = m->i_shaft - ND_PAST_TIP_DB * 255.0 / ND_DISPLAY_DR_DB;
+    const int i0 = (int)lrint(1.0 / c->sp), i1 = (int)lrint(ND_PAST_TIP_MM / c->sp);
+    int n = 0, lit = 0;
+    for (int i = i0; i <= i1; i++) {
+        double px = m->tip.x + i * m->line.dx, py = m->tip.y + i * m->line.dy;
+        int ix = (int)lrint(px), iy = (int)lrint(py);
+        if (ix < 0 || iy < 0 || ix >= c->w || iy >= c->h || !c->mask[iy * c->w + ix]) continue;
+        n++;
+        float best = 0;
+        for (int r = 2 + (int)(i * spread), v = -r; v <= r; v++) best = fmaxf(best, nd_bilinear(img, px + v * nx, py + v * ny));
+        lit += best >= floor_grey;
+    }
+    return 2 * n >= i1 - i0 && 2 * lit > n;
+}
+
+int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, const nd_hint *hint,
+               const usg_edge *e1, const usg_edge *e2, nd_meas *m) {
+    int wide = 0, ok;
+    for (;;) {
+        c->flank = wide ? ND_WIDE_SCALE * c->flank0 : c->flank0;
+        ok = measure_at(c, img, guess, rs, hint, e1, e2, m);
+        if (ok && wide && runs_on_past_tip(c, img, m)) ok = 0;
+        if (ok || hint || wide || !square_to_beam(c, guess)) break;
+        wide = 1; /* acquisition: a thick echo's ridge at the wide scale */
+    }
+    c->flank = c->flank0;
+    m->wide = ok && wide;
+    return ok;
 }
