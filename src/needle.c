@@ -396,6 +396,15 @@ static double bend_limit_px(const usg_needle_tracker *t, double scale) {
  * track) its snr and fill to ND_CONT_SNR and ND_CONT_FILL. */
 static int implausible_at(const usg_needle_tracker *t, const nd_levels *lv, const nd_meas *m, int tracking,
                           int vouched) {
+    /* a shaft whose first part is hidden in brighter echo enters at the
+     * region's edge only as far as its growth or the track vouches for */
+    nd_meas inner;
+    if (m->hidden_mm > 0 && !tracking && !vouched) {
+        inner = *m;
+        inner.border_entry = 0;
+        inner.len_mm -= m->hidden_mm;
+        m = &inner;
+    }
     double ang = fabs(atan2(m->line.dy, m->line.dx)) * 180.0 / M_PI;
     if (ang > 90) ang = 180 - ang;
     if (ang > ND_MAX_ANGLE + 2) return 1;

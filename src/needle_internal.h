@@ -130,6 +130,7 @@ typedef struct nd_meas {
     double i_shaft, i_bg, s_bg; /* shaft / flank intensity (medians), flank spread */
     double i_tip;           /* brightest echo over the last ~1.5 mm before the tip (the bevel) */
     int border_entry;       /* the shaft starts at the imaged region's boundary */
+    double hidden_mm;       /* ... that much of it hidden in echo as bright as its own (0: none; in len_mm) */
     int tip_step;           /* the echo ends in a clear step (>= 6 dB) at the tip */
     double faded_mm;        /* length of faded shaft between the visible shaft and its bevel (0: none) */
     double run_mm;          /* length of the shaft run the features were measured on (<= len_mm + faded) */

@@ -1160,6 +1160,50 @@ static int axis_pass(nd_ctx *c, const usg_image *img, const nd_hint *hint, const
     }
 }
 
+#define ND_HIDDEN_DB 6.0  /* axis echo this close to the shaft's, or brighter, may hide the needle's own */
+#define ND_HIDDEN_MM 20.0 /* ... over at most this much of the axis */
+#define ND_HIDDEN_DEG 3.0 /* ... within this of the axis fitted to the visible shaft (its error) */
+
+/* The brightest 3-point mean grey along (dx, dy) at p (steps of 1 px) of the
+ * rows -w..w across it, inside the imaged region; -1 if none. */
+static double brightest_across(const nd_ctx *c, const usg_image *img, usg_point p, double dx, double dy, int w) {
+    double best = -1;
+    for (int v = -w; v <= w; v++) {
+        double sum = 0;
+        int n = 0;
+        for (int u = -1; u <= 1; u++) {
+            double x = p.x + u * dx - v * dy, y = p.y + u * dy + v * dx;
+            if (nd_ctx_border_px(c, x, y) < 1) continue;
+            sum += usg_image_row(img, (int)lrint(y))[(int)lrint(x)];
+            n++;
+        }
+        if (n && sum / n > best) best = sum / n;
+    }
+    return best;
+}
+
+/* A shaft that starts inside the imaged region whose axis runs on back to
+ * the region's edge within ND_HIDDEN_MM through echo at least as bright as
+ * its own less ND_HIDDEN_DB (within ND_HIDDEN_DEG of the axis; gaps of up to
+ * `gap` px bridged): its first part may be hidden in brighter tissue (a bright
+ * near field, where the ridge beside it shows nothing). 1 with *edge the point
+ * where the axis enters the region. */
+static int hidden_entry(const nd_ctx *c, const usg_image *img, const nd_meas *m, int gap, usg_point *edge) {
+    const double thr = m->i_shaft - ND_HIDDEN_DB * 255.0 / ND_DISPLAY_DR_DB, reach = ND_HIDDEN_MM / c->sp;
+    const double dx = -m->line.dx, dy = -m->line.dy, tol = tan(ND_HIDDEN_DEG * M_PI / 180.0);
+    int dark = 0;
+    for (double s = 1; s <= reach; s += 1.0) {
+        usg_point p = {m->entry.x + s * dx, m->entry.y + s * dy};
+        if (nd_ctx_border_px(c, p.x, p.y) < 1) {
+            *edge = (usg_point){p.x - dx, p.y - dy};
+            return s > 1;
+        }
+        dark = brightest_across(c, img, p, dx, dy, 1 + (int)(s * tol)) < thr ? dark + 1 : 0;
+        if (dark > gap) return 0;
+    }
+    return 0;
+}
+
 #define ND_FAIL(code) return 0 /* code: which check failed (kept for reading) */
 
 /* nd_measure at the context's current scale (c->flank). */
@@ -1369,6 +1413,14 @@ static int measure_at(nd_ctx *c, const usg_image *img, const nd_line *guess, int
     m->tail = band_ratio(c, img, m, 0.6, 2.5);
     m->bone_frac = bone_fraction(c, m, e1, e2);
     m->score = m->snr * sqrt(m->len_mm) * m->fill;
+    /* (the features are the visible shaft's; the hidden part lengthens it to the edge) */
+    usg_point edge;
+    if (!hint && !m->border_entry && hidden_entry(c, img, m, gap, &edge)) {
+        m->hidden_mm = hypot(edge.x - m->entry.x, edge.y - m->entry.y) * c->sp;
+        m->len_mm += m->hidden_mm;
+        m->entry = edge;
+        m->border_entry = 1;
+    }
     return 1;
 }
 

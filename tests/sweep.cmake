@@ -212,7 +212,12 @@ usg_eval_gate(needle_first_frames_p0g_a55_med sweep_run_first_p0g_a55_med ${dir}
 # that near field's speckle, its end 30 dB over the frame's median though not
 # over its own depth's tissue, was reported in the needle's place on 4 frames
 # (tip 7.5-11.6 mm off); held to no such line (every needle reported within the tip
-# and angle gates; none reported passes them, n/a). Held to what they reach now.
+# and angle gates). Its first 7-15 mm lie in that near field, as bright as the
+# shaft: what shows starts inside the image, and no frame's shaft from there was
+# unmistakable (recall 0). 0.16 (its last 4 frames) once a shaft whose axis runs
+# back to the edge through echo as bright as its own counts as entering there
+# when its advance vouches for it (src/needle_measure.c, hidden_entry). Held to
+# what they reach now.
 set(USG_REAL_FLOOR_l14_a60_lat --require needle_recall>=0.9 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
     --require angle_err_p95_deg<=2.5)
 set(USG_REAL_FLOOR_l14_a45_med --require needle_recall>=0.8 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
@@ -225,7 +230,8 @@ set(USG_REAL_FLOOR_sp_none --require needle_fp_rate<=0)
 set(USG_REAL_FLOOR_sp_a20_med --require needle_recall>=0.75 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
     --require angle_err_p95_deg<=2.5)
 set(USG_REAL_FLOOR_l14_none --require needle_fp_rate<=0)
-set(USG_REAL_FLOOR_sp_a35_lat --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5 --require angle_err_p95_deg<=2.5)
+set(USG_REAL_FLOOR_sp_a35_lat --require needle_recall>=0.15 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
+    --require angle_err_p95_deg<=2.5)
 # usg_sweep_floor(KIND CASES_FILE CASE REQUIRE...): the case simulated and replayed by
 # sweep_run_KIND_CASE (from the source root: a case list's paths are relative to it), then
 # needle_KIND_floor_CASE requires what it reaches now (--require ... arguments).
