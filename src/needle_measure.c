@@ -1206,6 +1206,21 @@ static int hidden_entry(const nd_ctx *c, const usg_image *img, const nd_meas *m,
 
 #define ND_FAIL(code) return 0 /* code: which check failed (kept for reading) */
 
+#ifndef ND_HOPELESS_MM
+#define ND_HOPELESS_MM 10.0 /* a run longer than this may stand less far over its noise ... */
+#endif
+#ifndef ND_HOPELESS_MIN
+#define ND_HOPELESS_MIN 0.7 /* ... down to this share of the factor asked of a short one */
+#endif
+
+/* Is a run of `level` over `noise`, k0..k1 long, hopeless as a shaft at factor k? Speckle and
+ * pieces of fasciae are short: the longer the run, the less it must stand over its noise. */
+static int hopeless(const nd_ctx *c, double level, double noise, int k0, int k1, double k) {
+    double mm = (k1 - k0) * c->sp;
+    if (mm < 2.0) return 1;
+    return level < k * clampd(sqrt(ND_HOPELESS_MM / mm), ND_HOPELESS_MIN, 1.0) * noise;
+}
+
 /* nd_measure at the context's current scale (c->flank). */
 static int measure_at(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, const nd_hint *hint,
                       const usg_edge *e1, const usg_edge *e2, nd_meas *m) {
@@ -1235,7 +1250,7 @@ static int measure_at(nd_ctx *c, const usg_image *img, const nd_line *guess, int
         nd_run r1;
         double lv1;
         if (!shaft_run(c, img, e1, e2, noise, clampi((int)lrint(1.0 / c->sp), 3, 12), NULL, &r1, &lv1) ||
-            lv1 < 4.0 * noise || (r1.k1 - r1.k0) * c->sp < 2.0) ND_FAIL(11);
+            hopeless(c, lv1, noise, r1.k0, r1.k1, 4.0)) ND_FAIL(11);
     }
     /* pass 2: narrow, pick the shaft run and refit the axis on it alone */
     if (!sample(c, img, &l1, 4 + c->flank, hint)) ND_FAIL(4);
@@ -1249,7 +1264,7 @@ static int measure_at(nd_ctx *c, const usg_image *img, const nd_line *guess, int
     nd_run run;
     double level;
     if (!shaft_run(c, img, e1, e2, noise, gap, hint ? win : NULL, &run, &level)) ND_FAIL(5);
-    if (!hint && (level < 5.0 * noise || (run.k1 - run.k0) * c->sp < 2.0)) ND_FAIL(6); /* hopeless: save the time */
+    if (!hint && hopeless(c, level, noise, run.k0, run.k1, 5.0)) ND_FAIL(6); /* save the time */
     if (pinned) l2 = l1;
     else if (!fit_axis(c, run.k0, run.k1, 0.0, 3.0, &l2)) ND_FAIL(7);
     /* pass 3: on the final axis, the run again, its ends and the tip */

@@ -262,3 +262,9 @@ usg_sweep_floor(shallow ${CMAKE_SOURCE_DIR}/tests/bench/shallow_cases.txt t_a3 -
                 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5 --require angle_err_p95_deg<=2.5)
 usg_sweep_floor(shallow ${CMAKE_SOURCE_DIR}/tests/bench/shallow_cases.txt t_a7 --require needle_recall>=0.9
                 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5 --require angle_err_p95_deg<=2.5)
+# t_a5_med (5 deg, from the left, over the curvilinear probe's coarse deep speckle): its shaft
+# stands 3.3-4.5 times the ridge filter's noise, and was dropped as hopeless under 4 (first
+# pass) and 5 (second) times it, however long (recall 0.36). A run over 10 mm needs that much
+# less, down to 0.7 of it at 20 mm (`hopeless`, src/needle_measure.c): 0.68.
+usg_sweep_floor(shallow ${CMAKE_SOURCE_DIR}/tests/bench/shallow_cases.txt t_a5_med --require needle_recall>=0.65
+                --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5 --require angle_err_p95_deg<=2.5)
