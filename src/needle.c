@@ -142,7 +142,8 @@
 #define ND_GROW_RECORDS 3    /* ... set this many times (this frame's included) ... */
 #define ND_GROW_MM 2.0       /* ... and this much longer than the shortest remembered */
 #define ND_GROW_SNR 4.0      /* such a shaft's least snr ... */
-#define ND_GROW_DB 12.0      /* ... and echo above the tissue */
+#define ND_GROW_DB 6.0       /* ... its echo this far above the tissue ... */
+#define ND_GROW_BESIDE_DB 4.0 /* ... and above the tissue beside it (a needle in a bright phantom's speckle) */
 #define ND_GROW_ENTRY_MM 2.0 /* the same entry: within this */
 #define ND_GROW_DEG 3.0      /* the same line: within this */
 #define ND_GROW_RECALL 4     /* remembered shafts measured again at most per frame (the Hough lines may miss a faint one) */
@@ -154,6 +155,8 @@
 #define ND_CONT_SNR 2.5
 #define ND_CONT_FILL 0.45
 #define ND_CONT_OFF_MM 1.0 /* ... its tip this near the predicted axis (and less than ND_RETRACT_MM behind) */
+#define ND_TURN_DEG 8.0 /* a track's shaft of ND_TURN_MM or more takes a faint refit no further turned than this */
+#define ND_TURN_MM 8.0
 #define ND_COAST 2          /* frames a lost track is still drawn (predicted) */
 #define ND_PIN_HITS 5       /* a track measured this many frames is measured on its own axis when a refit fails ... */
 #define ND_PIN_SNR 4.0      /* ... and taken with its bevel found, or a shaft of this snr ... */
@@ -392,8 +395,8 @@ static double bend_limit_px(const usg_needle_tracker *t, double scale) {
 /* Why a measurement is not a needle (0: it is one). `tracking` relaxes the
  * thresholds (hysteresis); `vouched` says the shaft's history vouches for it:
  * at acquisition (its growth) the echo a shaft from the region's edge needs
- * falls to ND_GROW_SNR and ND_GROW_DB, while tracking (it continues the
- * track) its snr and fill to ND_CONT_SNR and ND_CONT_FILL. */
+ * falls to ND_GROW_SNR, ND_GROW_DB and ND_GROW_BESIDE_DB, while tracking (it
+ * continues the track) its snr and fill to ND_CONT_SNR and ND_CONT_FILL. */
 static int implausible_at(const usg_needle_tracker *t, const nd_levels *lv, const nd_meas *m, int tracking,
                           int vouched) {
     /* a shaft whose first part is hidden in brighter echo enters at the
@@ -472,7 +475,9 @@ static int implausible_at(const usg_needle_tracker *t, const nd_levels *lv, cons
     /* (beside a steep shaft the flanks hold its lateral blur; a bevel vouches for it, and a
      * steep shaft from the edge with a bright bevel at a step needs only 3 dB: a 70 deg
      * needle's first 5-9 mm) */
-    if (above_bg_db < (bevel_track ? 2.0 : (tracking || bright_tip ? (!tracking && steep_bevel(lv, m) ? 3.0 : 5.0) : 8.0))) return 12;
+    double need_beside = bevel_track ? 2.0 : (tracking || bright_tip ? (!tracking && steep_bevel(lv, m) ? 3.0 : 5.0) : 8.0);
+    if (vouched && !tracking) need_beside = fmin(need_beside, ND_GROW_BESIDE_DB);
+    if (above_bg_db < need_beside) return 12;
     return 0;
 }
 
@@ -1248,9 +1253,22 @@ static int continues(const usg_needle_tracker *t, const nd_meas *m, const usg_ne
            off * t->c.sp <= ND_CONT_OFF_MM && behind * t->c.sp < ND_RETRACT_MM;
 }
 
-/* Does the track take m (p: its prediction): a needle, or its own shaft continuing fainter? */
+/* Has m's axis turned more than ND_TURN_DEG from the track's (p: its
+ * prediction, a shaft of ND_TURN_MM or more, whose axis is well known)? An
+ * inserted needle does not swing so far between frames: a faint shaft's refit
+ * that does was pulled onto the speckle beside it. */
+static int turned(const usg_needle_tracker *t, const nd_meas *m, const usg_needle *p) {
+    double dx = p->tip.x - p->entry.x, dy = p->tip.y - p->entry.y, L = hypot(dx, dy);
+    if (L * t->c.sp < ND_TURN_MM) return 0;
+    return fabs(m->line.dx * dx + m->line.dy * dy) < L * cos(ND_TURN_DEG * M_PI / 180.0);
+}
+
+/* Does the track take m (p: its prediction): a needle, or its own shaft
+ * continuing fainter? Turned off the track's axis (turned), only a needle by
+ * the acquisition's gates. */
 static int takes(const usg_needle_tracker *t, const nd_meas *m, const usg_needle *p) {
     nd_levels lv = frame_ref(t);
+    if (turned(t, m, p) && !plausible(t, m, 0)) return 0;
     return plausible(t, m, 1) || (continues(t, m, p) && implausible_at(t, &lv, m, 1, 1) == 0);
 }
 

@@ -216,8 +216,14 @@ usg_eval_gate(needle_first_frames_p0g_a55_med sweep_run_first_p0g_a55_med ${dir}
 # shaft: what shows starts inside the image, and no frame's shaft from there was
 # unmistakable (recall 0). 0.16 (its last 4 frames) once a shaft whose axis runs
 # back to the edge through echo as bright as its own counts as entering there
-# when its advance vouches for it (src/needle_measure.c, hidden_entry). Held to
-# what they reach now.
+# when its advance vouches for it (src/needle_measure.c, hidden_entry); 0.48 once a
+# grown shaft needs 6 dB over the tissue and 4 dB over the tissue beside it (12 and
+# 8 before: this shaft stands 7-11 and 2-8 dB), with a track no longer taking a faint
+# refit turned more than 8 deg off its axis (without that, the track walked off the
+# faint shaft onto the speckle, tip p95 12.5 mm). Its measured axis is 2-3 deg
+# steeper than the needle's on frames 11-16 (angle p95 3.0 deg). sp_a50_med, a
+# 50 deg needle whose shaft lies in that near field: 0.15 (0 before the same change).
+# Held to what they reach now.
 set(USG_REAL_FLOOR_l14_a60_lat --require needle_recall>=0.9 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
     --require angle_err_p95_deg<=2.5)
 set(USG_REAL_FLOOR_l14_a45_med --require needle_recall>=0.8 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
@@ -230,7 +236,9 @@ set(USG_REAL_FLOOR_sp_none --require needle_fp_rate<=0)
 set(USG_REAL_FLOOR_sp_a20_med --require needle_recall>=0.75 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
     --require angle_err_p95_deg<=2.5)
 set(USG_REAL_FLOOR_l14_none --require needle_fp_rate<=0)
-set(USG_REAL_FLOOR_sp_a35_lat --require needle_recall>=0.15 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
+set(USG_REAL_FLOOR_sp_a35_lat --require needle_recall>=0.45 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
+    --require angle_err_p95_deg<=3.5)
+set(USG_REAL_FLOOR_sp_a50_med --require needle_recall>=0.12 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
     --require angle_err_p95_deg<=2.5)
 # usg_sweep_floor(KIND CASES_FILE CASE REQUIRE...): the case simulated and replayed by
 # sweep_run_KIND_CASE (from the source root: a case list's paths are relative to it), then
@@ -247,7 +255,7 @@ function(usg_sweep_floor kind cases_file case)
 endfunction()
 if(EXISTS ${CMAKE_SOURCE_DIR}/../shared/data/plus/BoneUltrasound_L14.igs.mha
    AND EXISTS ${CMAKE_SOURCE_DIR}/../shared/data/plus/SpinePhantomFreehand.igs.mha)
-  foreach(case l14_a60_lat l14_a45_med l14_a15_lat l14_a30_med sp_a20_med sp_a35_lat sp_none l14_none)
+  foreach(case l14_a60_lat l14_a45_med l14_a15_lat l14_a30_med sp_a20_med sp_a35_lat sp_a50_med sp_none l14_none)
     usg_sweep_floor(real ${CMAKE_SOURCE_DIR}/tests/bench/real_bg_cases.txt ${case} ${USG_REAL_FLOOR_${case}})
   endforeach()
 endif()
