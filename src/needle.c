@@ -88,6 +88,9 @@
 #define ND_SHORT_DB 24.0 /* echo above the tissue needed by a shaft up to 22 mm (fasciae at the fan edge reach ~22) */
 #endif
 #define ND_SHADOW_RATIO 0.65f /* below/above tissue ratio under a run that marks a cortex's shadow */
+/* a reverberation ladder's ripple (dB) that shows a shaft's darker tissue beneath is no shadow, down to this ratio */
+#define ND_LADDER_DB 1.6
+#define ND_LADDER_SHADOW 0.3
 #define ND_MIN_BORDER_MM 4.0 /* shortest shaft acquired from the region's edge (3 mm pieces of fasciae pass) */
 /* shortest shaft acquired away from the region's edge (its first part out of
  * plane): the straight 15 mm stretch of a curved tissue interface in a real
@@ -386,6 +389,15 @@ static int bevel_lit_shaft(const nd_levels *lv, const nd_meas *m, double shadow)
            (m->i_tip - lv->tip) / ND_GREY_PER_DB >= ND_TIP_DB && (m->i_tip - m->i_shaft) / ND_GREY_PER_DB >= ND_LIT_BEVEL_DB;
 }
 
+/* Does a reverberation ladder ring beneath m's shaft (its ripple at least
+ * ND_LADDER_DB, the tissue just beneath at least as bright as that above:
+ * the rungs), over a beam that is no bone's black shadow (ND_LADDER_SHADOW)?
+ * Then the darker tissue further down is only tissue: a cortex's echo fades
+ * smoothly into its shadow, it does not ring. */
+static int ringing_shaft(const nd_meas *m, double shadow) {
+    return m->ladder / ND_GREY_PER_DB >= ND_LADDER_DB && m->tail >= 1.0 && shadow >= ND_LADDER_SHADOW;
+}
+
 /* The bend (sagitta, px) over a shaft of 8 mm or more beyond which it is a
  * fascia, not a needle (ND_BEND_MM, at least 1.5 px), times `scale`. */
 static double bend_limit_px(const usg_needle_tracker *t, double scale) {
@@ -439,7 +451,10 @@ static int implausible_at(const usg_needle_tracker *t, const nd_levels *lv, cons
     /* (beside a steep shaft the normal points across the beam, not into a
      * shadow: the tissue on its two sides may differ; a bright bevel at a
      * step at the end of a shaft from the edge is no cortex) */
-    if (shadow < (tracking ? 0.45 : 0.55) && (tracking || !steep_bevel(lv, m)) && !bevel_lit_shaft(lv, m, shadow)) return 6;
+    if (shadow < (tracking ? 0.45 : 0.55) && (tracking || !steep_bevel(lv, m)) && !bevel_lit_shaft(lv, m, shadow) &&
+        !ringing_shaft(m, shadow)) {
+        return 6;
+    }
     /* a long, nearly level line with darker tissue beneath is a cortex even
      * when its shadow is not black (a scanner's noise floor, a wide display range) */
     if (!tracking && ang < ND_CORTEX_DEG && m->len_mm > ND_CORTEX_MM && m->shadow < ND_CORTEX_SHADOW) return 16;

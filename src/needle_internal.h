@@ -126,6 +126,7 @@ typedef struct nd_meas {
     usg_point tip, entry;
     double noise, level, snr, len_mm, fill, rms, shadow, tail, bone_frac, score;
     double falloff;         /* the depth's falloff beneath the shaft's middle, 1 for none (the tracker's) */
+    double ladder;          /* the reverberation ladder's ripple beneath the shaft (grey levels, 0: none) */
     double bend_px;         /* sagitta of a parabola fitted to the shaft: 0 for a straight needle */
     double i_shaft, i_bg, s_bg; /* shaft / flank intensity (medians), flank spread */
     double i_tip;           /* brightest echo over the last ~1.5 mm before the tip (the bevel) */

@@ -1001,11 +1001,36 @@ static void darker_beneath(synth *s, double ex, double ey, double tx, double ty,
     }
 }
 
+/* A reverberation ladder beneath the axis (ex, ey)-(tx, ty) over its length:
+ * six rungs `period` px apart (across the axis), each `decay` times the one
+ * above, the first `amp`, blurred over sigma 2 px (a staircase, as a long
+ * axial pulse draws it). smooth: the same echo averaged over one period (the
+ * same mean brightness beneath, no ripple). */
+static void ladder_beneath(synth *s, double ex, double ey, double tx, double ty, double amp, double decay,
+                           double period, int smooth) {
+    double L = hypot(tx - ex, ty - ey), dx = (tx - ex) / L, dy = (ty - ey) / L, nx = -dy, ny = dx;
+    if (ny < 0) { nx = -nx; ny = -ny; }
+    const int navg = smooth ? 12 : 1;
+    for (int y = 0; y < H; y++) {
+        for (int x = 0; x < W; x++) {
+            double u = (x - ex) * dx + (y - ey) * dy, v = (x - ex) * nx + (y - ey) * ny;
+            if (u < 0 || u > L || v <= 0 || v > 8 * period) continue;
+            double a = 0;
+            for (int j = 0; j < navg; j++) {
+                double w = smooth ? v + period * ((j + 0.5) / navg - 0.5) : v, r = amp;
+                for (int k = 1; k <= 6; k++, r *= decay) a += r * exp(-0.5 * (w - k * period) * (w - k * period) / 4.0);
+            }
+            s->f[y * W + x] += (float)(a / navg);
+        }
+    }
+}
+
 /* A 30 deg needle over a darker layer (its tissue beneath about half as grey
  * as above, as a muscle under a fascia), its shaft faint against a bright
- * bevel spot: found, the bevel vouching that the darker tissue is no bone's
- * shadow. Without the bevel spot the same shaft is no needle: the shadow rule
- * holds for a shaft that lacks one. */
+ * bevel spot, a smooth glare beneath it (no ringing ladder): found, the bevel
+ * vouching that the darker tissue is no bone's shadow. Without the bevel spot
+ * the same shaft is no needle: the shadow rule holds for a shaft that lacks
+ * one (and does not ring: a_reverberation_ladder_vouches_...). */
 Test(needle, a_bevel_vouches_for_a_shaft_over_darker_tissue) {
     usg_needle_tracker *t = make_tracker();
     usg_image img;
@@ -1018,10 +1043,43 @@ Test(needle, a_bevel_vouches_for_a_shaft_over_darker_tissue) {
             synth s = {seed, malloc(sizeof(float) * W * H)};
             tissue(&s, 1.0);
             darker_beneath(&s, sc.ex, sc.ey, sc.tx, sc.ty, 0.12);
-            needle_shaped(&s, sc.ex, sc.ey, sc.tx, sc.ty, 5, 0, spot ? 50 : 0, 1.5, 0.5, 0);
+            needle_shaped(&s, sc.ex, sc.ey, sc.tx, sc.ty, 5, 0, spot ? 50 : 0, 1.5, 0.0, 0);
+            ladder_beneath(&s, sc.ex, sc.ey, sc.tx, sc.ty, 5 * 0.5 * 0.45, 0.35, 6.0, 1);
             usg_needle n = acquire_rendered(t, &s, &img);
             if (spot) expect_needle_at(&n, sc.tx, sc.ty, angle_of(sc.ex, sc.ey, sc.tx, sc.ty), 2.5, 0.5, what);
             else cr_expect(!n.found, "%s: a shaft over darker tissue with no bevel spot found, tip (%.1f, %.1f)", what, n.tip.x, n.tip.y);
+        }
+    }
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}
+
+/* A short needle (7 mm in from the left border at 20 deg) over a darker layer
+ * (the tissue beneath at 0.12 of the amplitude above), its reverberation
+ * ladder beneath it (rungs 0.9 mm apart, -9 dB each): the tissue just beneath
+ * brighter than above, the beam 2-6 mm beneath about half as grey: found, the
+ * ladder showing that the darker tissue is no bone's shadow. The same echo
+ * beneath without the ladder's ripple (a cortex's smooth glare) is no needle:
+ * the shadow rule holds for a shaft that does not ring. */
+Test(needle, a_reverberation_ladder_vouches_for_a_short_shaft_over_darker_tissue) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    for (unsigned seed = 51; seed <= 53; seed++) {
+        double a = 20 * M_PI / 180.0;
+        scene sc = needle_scene(20, 1, 45 * cos(a), 200, seed);
+        char what[32];
+        snprintf(what, sizeof what, "seed %u", seed);
+        for (int rings = 1; rings >= 0; rings--) {
+            synth s = {seed, malloc(sizeof(float) * W * H)};
+            tissue(&s, 1.0);
+            darker_beneath(&s, sc.ex, sc.ey, sc.tx, sc.ty, 0.12);
+            needle_shaped(&s, sc.ex, sc.ey, sc.tx, sc.ty, 40, 0, 0, 0, 0.0, 0);
+            ladder_beneath(&s, sc.ex, sc.ey, sc.tx, sc.ty, 4.0, 0.25, 6.0, !rings);
+            usg_needle n = acquire_rendered(t, &s, &img);
+            if (rings) expect_needle_at(&n, sc.tx, sc.ty, 20, 2.0, 1.5, what);
+            else cr_expect(!n.found, "%s: a shaft over darker tissue with a smooth glare beneath found, tip (%.1f, %.1f)",
+                           what, n.tip.x, n.tip.y);
         }
     }
     usg_image_free(&img);
