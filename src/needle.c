@@ -91,6 +91,8 @@
 /* a reverberation ladder's ripple (dB) that shows a shaft's darker tissue beneath is no shadow, down to this ratio */
 #define ND_LADDER_DB 1.6
 #define ND_LADDER_SHADOW 0.3
+#define ND_SLAB_ABOVE (1.5 * ND_FLOOR_GREY) /* a line with no more than this grey 2-6 mm above (anechoic) ... */
+#define ND_SLAB_BELOW 0.7 /* ... and this share of its own grey beneath is a thick reflector's near edge */
 #define ND_MIN_BORDER_MM 4.0 /* shortest shaft acquired from the region's edge (3 mm pieces of fasciae pass) */
 /* shortest shaft acquired away from the region's edge (its first part out of
  * plane): the straight 15 mm stretch of a curved tissue interface in a real
@@ -120,6 +122,7 @@
 #define ND_CORTEX_MM 15.0
 #define ND_CORTEX_SHADOW 0.9
 #define ND_FLOORED_SHARE 0.6 /* black share of the imaged region above which the tissue is below the display floor */
+#define ND_BATH_SHARE 0.90  /* ... and above which it is a water bath: what shows at all is far above it */
 #ifndef ND_FLOORED_DB
 #define ND_FLOORED_DB 10.0 /* relief of the echo a shaft needs in a floored frame */
 #endif
@@ -194,7 +197,7 @@ struct usg_needle_tracker {
     int *band_hist;         /* ... their grey histograms (nbands x 256, band_levels) ... */
     double *band_grey;      /* ... and the tissue grey at each (local_grey) */
     usg_depth_profile prof; /* the frame's grey by depth, cortices in (frame_levels, depth_falloff) */
-    double black_share;     /* share of the imaged region that is black (grey <= 10) */
+    double black_share;     /* share of the imaged region that is black (grey <= ND_FLOOR_GREY) */
     int floored;            /* most of the imaged region is black: a narrow display range (or
                              * low gain) puts the tissue below the display floor, so black
                              * beneath an echo is no acoustic shadow */
@@ -398,6 +401,17 @@ static int ringing_shaft(const nd_meas *m, double shadow) {
     return m->ladder / ND_GREY_PER_DB >= ND_LADDER_DB && m->tail >= 1.0 && shadow >= ND_LADDER_SHADOW;
 }
 
+/* Is m the near edge of a thick reflector (a fluid's far wall, a slab of
+ * echo): anechoic above (the 2-6 mm band within ND_SLAB_ABOVE grey, near
+ * the display floor) and still ND_SLAB_BELOW of its own grey 2-6 mm
+ * beneath? A needle is thin: what rings beneath it fades within a few mm.
+ * Not in a water bath (beyond ND_BATH_SHARE of the region black), where black
+ * above is only water and a needle's saturated reverberations may run on. */
+static int slab_edge(const usg_needle_tracker *t, const nd_meas *m) {
+    return t->black_share <= ND_BATH_SHARE && m->deep_above <= ND_SLAB_ABOVE &&
+           m->deep_below >= ND_SLAB_BELOW * m->i_shaft;
+}
+
 /* The bend (sagitta, px) over a shaft of 8 mm or more beyond which it is a
  * fascia, not a needle (ND_BEND_MM, at least 1.5 px), times `scale`. */
 static double bend_limit_px(const usg_needle_tracker *t, double scale) {
@@ -455,6 +469,7 @@ static int implausible_at(const usg_needle_tracker *t, const nd_levels *lv, cons
         !ringing_shaft(m, shadow)) {
         return 6;
     }
+    if (!tracking && slab_edge(t, m)) return 18;
     /* a long, nearly level line with darker tissue beneath is a cortex even
      * when its shadow is not black (a scanner's noise floor, a wide display range) */
     if (!tracking && ang < ND_CORTEX_DEG && m->len_mm > ND_CORTEX_MM && m->shadow < ND_CORTEX_SHADOW) return 16;
@@ -473,7 +488,7 @@ static int implausible_at(const usg_needle_tracker *t, const nd_levels *lv, cons
      * region is black: beyond 90 % black what shows at all stands far above the tissue,
      * a needle in a water bath or at a narrow display range) */
     if (t->floored && !tracking) {
-        double relief = ND_FLOORED_DB * clampd((t->black_share - 0.90) / 0.05, 0.0, 1.0);
+        double relief = ND_FLOORED_DB * clampd((t->black_share - ND_BATH_SHARE) / 0.05, 0.0, 1.0);
         need_db = fmax(need_db - relief, fmin(need_db, 8.0));
     }
     if (vouched && !tracking) need_db = fmin(need_db, ND_GROW_DB);
@@ -603,7 +618,7 @@ static void frame_levels(usg_needle_tracker *t, const usg_image *img) {
     }
     int nt = 0, acc = 0, v = 11, nblack = 0;
     for (int g = 11; g < 256; g++) nt += hist[g];
-    for (int g = 0; g <= 10; g++) nblack += hist[g];
+    for (int g = 0; g <= (int)ND_FLOOR_GREY; g++) nblack += hist[g];
     while (v < 255 && acc + hist[v] < 0.5 * nt) acc += hist[v++];
     t->median = v;
     t->black_share = nblack + nt > 0 ? (double)nblack / (nblack + nt) : 0;

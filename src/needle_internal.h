@@ -102,6 +102,8 @@ float nd_median(float *v, int n);
 
 /* ---- needle_measure.c: a needle measured along a candidate axis ---- */
 
+#define ND_FLOOR_GREY 10.0 /* grey at or below which a region is black (the display floor) */
+
 /* Buffers and settings shared by every measurement (made once). */
 typedef struct nd_ctx {
     int w, h;
@@ -127,6 +129,7 @@ typedef struct nd_meas {
     double noise, level, snr, len_mm, fill, rms, shadow, tail, bone_frac, score;
     double falloff;         /* the depth's falloff beneath the shaft's middle, 1 for none (the tracker's) */
     double ladder;          /* the reverberation ladder's ripple beneath the shaft (grey levels, 0: none) */
+    double deep_below, deep_above; /* mean grey 2-6 mm beneath and above the shaft (shadow: their ratio) */
     double bend_px;         /* sagitta of a parabola fitted to the shaft: 0 for a straight needle */
     double i_shaft, i_bg, s_bg; /* shaft / flank intensity (medians), flank spread */
     double i_tip;           /* brightest echo over the last ~1.5 mm before the tip (the bevel) */

@@ -478,16 +478,16 @@ static void band_sum(const nd_ctx *c, const usg_image *img, usg_point q, double 
     }
 }
 
-#define ND_FLOOR_GREY 10.0 /* grey at or below which a region is black (the display floor) */
-
-/* Below/above brightness ratio (nd_band_ratio) from a along the unit
- * direction (dx, dy) for L px; -1 without evidence. */
-static double band_ratio_along(const nd_ctx *c, const usg_image *img, usg_point a, double dx, double dy, double L,
-                               double d0_mm, double d1_mm) {
+/* The mean grey d0_mm..d1_mm beneath (deeper) and above a along the unit
+ * direction (dx, dy) for L px, sampled every 6 px: the number of stations
+ * with samples on both sides (*below, *above: the means over them, 0 for none). */
+static int band_means_along(const nd_ctx *c, const usg_image *img, usg_point a, double dx, double dy, double L,
+                            double d0_mm, double d1_mm, double *below, double *above) {
     double nx = -dy, ny = dx;
     if (ny < 0) { nx = -nx; ny = -ny; }
-    double d0 = d0_mm / c->sp, d1 = d1_mm / c->sp, below = 0, above = 0;
+    double d0 = d0_mm / c->sp, d1 = d1_mm / c->sp;
     int n = 0;
+    *below = *above = 0;
     for (double u = 0; u <= L; u += 6.0) {
         usg_point q = {a.x + u * dx, a.y + u * dy};
         double sb = 0, sa = 0;
@@ -495,28 +495,42 @@ static double band_ratio_along(const nd_ctx *c, const usg_image *img, usg_point 
         band_sum(c, img, q, nx, ny, d0, d1, &sb, &cb);
         band_sum(c, img, q, -nx, -ny, d0, d1, &sa, &ca);
         if (cb > 2 && ca > 2) {
-            below += sb / cb;
-            above += sa / ca;
+            *below += sb / cb;
+            *above += sa / ca;
             n++;
         }
     }
+    if (n > 0) {
+        *below /= n;
+        *above /= n;
+    }
+    return n;
+}
+
+/* Below/above brightness ratio (nd_band_ratio) from a along the unit
+ * direction (dx, dy) for L px; -1 without evidence. The two means in *below
+ * and *above (band_means_along). */
+static double band_ratio_along(const nd_ctx *c, const usg_image *img, usg_point a, double dx, double dy, double L,
+                               double d0_mm, double d1_mm, double *below, double *above) {
+    int n = band_means_along(c, img, a, dx, dy, L, d0_mm, d1_mm, below, above);
     /* tissue above at the display floor: nothing beneath can be darker (no evidence either way) */
-    if (n < 2 || above <= ND_FLOOR_GREY * n) return -1.0;
-    return below / above;
+    if (n < 2 || *above <= ND_FLOOR_GREY) return -1.0;
+    return *below / *above;
 }
 
 double nd_band_ratio(const nd_ctx *c, const usg_image *img, usg_point a, usg_point b, double d0_mm, double d1_mm) {
-    double L = hypot(b.x - a.x, b.y - a.y);
+    double L = hypot(b.x - a.x, b.y - a.y), below, above;
     if (!(L > 0)) return -1.0;
-    return band_ratio_along(c, img, a, (b.x - a.x) / L, (b.y - a.y) / L, L, d0_mm, d1_mm);
+    return band_ratio_along(c, img, a, (b.x - a.x) / L, (b.y - a.y) / L, L, d0_mm, d1_mm, &below, &above);
 }
 
 /* Below/above brightness ratio across the shaft between d0 and d1 mm: bone has
  * a black shadow beneath (2-6 mm), a needle a reverberation tail (< 2.5 mm);
- * 1 without evidence. */
-static double band_ratio(const nd_ctx *c, const usg_image *img, const nd_meas *m, double d0_mm, double d1_mm) {
+ * 1 without evidence. The two means in *below and *above. */
+static double band_ratio(const nd_ctx *c, const usg_image *img, const nd_meas *m, double d0_mm, double d1_mm,
+                         double *below, double *above) {
     double r = band_ratio_along(c, img, m->entry, m->line.dx, m->line.dy,
-                                hypot(m->tip.x - m->entry.x, m->tip.y - m->entry.y), d0_mm, d1_mm);
+                                hypot(m->tip.x - m->entry.x, m->tip.y - m->entry.y), d0_mm, d1_mm, below, above);
     return r < 0 ? 1.0 : r;
 }
 
@@ -1485,9 +1499,10 @@ static int measure_at(nd_ctx *c, const usg_image *img, const nd_line *guess, int
         m->line.dy = -l2.dy;
     }
     m->len_mm = hypot(m->tip.x - m->entry.x, m->tip.y - m->entry.y) * c->sp;
-    m->shadow = band_ratio(c, img, m, 2.0, 6.0);
+    m->shadow = band_ratio(c, img, m, 2.0, 6.0, &m->deep_below, &m->deep_above);
     m->falloff = 1.0;
-    m->tail = band_ratio(c, img, m, 0.6, 2.5);
+    double below, above;
+    m->tail = band_ratio(c, img, m, 0.6, 2.5, &below, &above);
     m->ladder = ladder(c, img, m);
     m->bone_frac = bone_fraction(c, m, e1, e2);
     m->score = m->snr * sqrt(m->len_mm) * m->fill;

@@ -1025,33 +1025,51 @@ static void ladder_beneath(synth *s, double ex, double ey, double tx, double ty,
     }
 }
 
+/* Draws variant v (1 or 0) of the scene sc into s (speckle seeded already). */
+typedef void (*variant_fn)(synth *s, const scene *sc, int v);
+
+/* On seeds seed0..seed0 + 2, the needle of needle_scene(deg, from_left, tx,
+ * ty, seed), drawn by `draw` in its two variants, acquired on one frame each:
+ * found on variant `found` (tip within tip_px, axis within ang_deg), none on
+ * the other (`refused`: what that one shows). */
+static void expect_found_only_on(double deg, int from_left, double tx, double ty, unsigned seed0, variant_fn draw,
+                                 int found, double tip_px, double ang_deg, const char *refused) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    for (unsigned seed = seed0; seed <= seed0 + 2; seed++) {
+        scene sc = needle_scene(deg, from_left, tx, ty, seed);
+        char what[32];
+        snprintf(what, sizeof what, "seed %u", seed);
+        for (int v = 1; v >= 0; v--) {
+            synth s = {seed, malloc(sizeof(float) * W * H)};
+            tissue(&s, 1.0);
+            draw(&s, &sc, v);
+            usg_needle n = acquire_rendered(t, &s, &img);
+            if (v == found) expect_needle_at(&n, sc.tx, sc.ty, angle_of(sc.ex, sc.ey, sc.tx, sc.ty), tip_px, ang_deg, what);
+            else cr_expect(!n.found, "%s: %s found, (%.1f, %.1f)-(%.1f, %.1f)", what, refused, n.entry.x, n.entry.y,
+                           n.tip.x, n.tip.y);
+        }
+    }
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}
+
 /* A 30 deg needle over a darker layer (its tissue beneath about half as grey
  * as above, as a muscle under a fascia), its shaft faint against a bright
  * bevel spot, a smooth glare beneath it (no ringing ladder): found, the bevel
  * vouching that the darker tissue is no bone's shadow. Without the bevel spot
  * the same shaft is no needle: the shadow rule holds for a shaft that lacks
  * one (and does not ring: a_reverberation_ladder_vouches_...). */
+static void draw_bevel_over_darker(synth *s, const scene *sc, int spot) {
+    darker_beneath(s, sc->ex, sc->ey, sc->tx, sc->ty, 0.12);
+    needle_shaped(s, sc->ex, sc->ey, sc->tx, sc->ty, 5, 0, spot ? 50 : 0, 1.5, 0.0, 0);
+    ladder_beneath(s, sc->ex, sc->ey, sc->tx, sc->ty, 5 * 0.5 * 0.45, 0.35, 6.0, 1);
+}
+
 Test(needle, a_bevel_vouches_for_a_shaft_over_darker_tissue) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
-    for (unsigned seed = 41; seed <= 43; seed++) {
-        scene sc = needle_scene(30, 1, 260, 230, seed);
-        char what[32];
-        snprintf(what, sizeof what, "seed %u", seed);
-        for (int spot = 1; spot >= 0; spot--) {
-            synth s = {seed, malloc(sizeof(float) * W * H)};
-            tissue(&s, 1.0);
-            darker_beneath(&s, sc.ex, sc.ey, sc.tx, sc.ty, 0.12);
-            needle_shaped(&s, sc.ex, sc.ey, sc.tx, sc.ty, 5, 0, spot ? 50 : 0, 1.5, 0.0, 0);
-            ladder_beneath(&s, sc.ex, sc.ey, sc.tx, sc.ty, 5 * 0.5 * 0.45, 0.35, 6.0, 1);
-            usg_needle n = acquire_rendered(t, &s, &img);
-            if (spot) expect_needle_at(&n, sc.tx, sc.ty, angle_of(sc.ex, sc.ey, sc.tx, sc.ty), 2.5, 0.5, what);
-            else cr_expect(!n.found, "%s: a shaft over darker tissue with no bevel spot found, tip (%.1f, %.1f)", what, n.tip.x, n.tip.y);
-        }
-    }
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    expect_found_only_on(30, 1, 260, 230, 41u, draw_bevel_over_darker, 1, 2.5, 0.5,
+                         "a shaft over darker tissue with no bevel spot");
 }
 
 /* A short needle (7 mm in from the left border at 20 deg) over a darker layer
@@ -1061,29 +1079,15 @@ Test(needle, a_bevel_vouches_for_a_shaft_over_darker_tissue) {
  * ladder showing that the darker tissue is no bone's shadow. The same echo
  * beneath without the ladder's ripple (a cortex's smooth glare) is no needle:
  * the shadow rule holds for a shaft that does not ring. */
+static void draw_ladder_over_darker(synth *s, const scene *sc, int rings) {
+    darker_beneath(s, sc->ex, sc->ey, sc->tx, sc->ty, 0.12);
+    needle_shaped(s, sc->ex, sc->ey, sc->tx, sc->ty, 40, 0, 0, 0, 0.0, 0);
+    ladder_beneath(s, sc->ex, sc->ey, sc->tx, sc->ty, 4.0, 0.25, 6.0, !rings);
+}
+
 Test(needle, a_reverberation_ladder_vouches_for_a_short_shaft_over_darker_tissue) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
-    for (unsigned seed = 51; seed <= 53; seed++) {
-        double a = 20 * M_PI / 180.0;
-        scene sc = needle_scene(20, 1, 45 * cos(a), 200, seed);
-        char what[32];
-        snprintf(what, sizeof what, "seed %u", seed);
-        for (int rings = 1; rings >= 0; rings--) {
-            synth s = {seed, malloc(sizeof(float) * W * H)};
-            tissue(&s, 1.0);
-            darker_beneath(&s, sc.ex, sc.ey, sc.tx, sc.ty, 0.12);
-            needle_shaped(&s, sc.ex, sc.ey, sc.tx, sc.ty, 40, 0, 0, 0, 0.0, 0);
-            ladder_beneath(&s, sc.ex, sc.ey, sc.tx, sc.ty, 4.0, 0.25, 6.0, !rings);
-            usg_needle n = acquire_rendered(t, &s, &img);
-            if (rings) expect_needle_at(&n, sc.tx, sc.ty, 20, 2.0, 1.5, what);
-            else cr_expect(!n.found, "%s: a shaft over darker tissue with a smooth glare beneath found, tip (%.1f, %.1f)",
-                           what, n.tip.x, n.tip.y);
-        }
-    }
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    expect_found_only_on(20, 1, 45 * cos(20 * M_PI / 180.0), 200, 51u, draw_ladder_over_darker, 1, 2.0, 1.5,
+                         "a shaft over darker tissue with a smooth glare beneath");
 }
 
 /* Frame f of a needle from the left border at 20 deg, with a weak
@@ -1239,4 +1243,40 @@ static void render_level_coarse(double bright, double tx, double ty, unsigned se
 Test(needle, a_level_needle_over_coarse_speckle_is_found_as_it_advances) {
     expect_found_as_it_advances(render_level_coarse, LEVEL_COARSE, 5, 500, 240, 12, 1200u);
     expect_never_when_still(render_level_coarse, LEVEL_COARSE, 5, 480, 242, 1250u);
+}
+
+/* Around the axis (ex, ey)-(tx, ty), over its length and `past` px beyond its
+ * tip: the tissue `depth` px above it anechoic (a fluid), and, when `wall` >
+ * 0, a reflector beneath it `wall` px thick (the tissue there `gain` times as
+ * bright, its near edge blurred over 1.5 px): a fluid's far wall. */
+static void fluid_over(synth *s, double ex, double ey, double tx, double ty, double past, double depth, double wall,
+                       double gain) {
+    double L = hypot(tx - ex, ty - ey), dx = (tx - ex) / L, dy = (ty - ey) / L, nx = -dy, ny = dx;
+    if (ny < 0) { nx = -nx; ny = -ny; }
+    for (int y = 0; y < H; y++) {
+        for (int x = 0; x < W; x++) {
+            double u = (x - ex) * dx + (y - ey) * dy, v = (x - ex) * nx + (y - ey) * ny;
+            if (u < -40 || u > L + past) continue;
+            float *p = &s->f[y * W + x];
+            if (v < 0 && v >= -depth) *p *= 0.001f;
+            if (wall > 0 && u <= L && v >= -3 && v <= wall) {
+                double edge = 0.5 * erfc(-v / (1.5 * M_SQRT2));
+                *p *= (float)(1.0 + (gain - 1.0) * edge);
+            }
+        }
+    }
+}
+
+/* A fluid's far wall (the Prostate10_video recording's bright slab under its
+ * black pocket): anechoic above a straight edge from the right border at 55
+ * deg, a reflector 6 mm thick beneath it as bright as a needle's shaft. It is
+ * no needle: a needle is thin, what rings beneath it fades within a few mm.
+ * A needle under the same pocket over plain tissue is still found. */
+static void draw_far_wall(synth *s, const scene *sc, int wall) {
+    fluid_over(s, sc->ex, sc->ey, sc->tx, sc->ty, 60, 80, wall ? 40 : 0, 60);
+    if (!wall) needle(s, sc->ex, sc->ey, sc->tx, sc->ty, 40);
+}
+
+Test(needle, a_fluid_s_bright_far_wall_is_no_needle) {
+    expect_found_only_on(55, 0, 420, 260, 61u, draw_far_wall, 0, 2.5, 0.5, "a fluid's far wall");
 }
