@@ -164,6 +164,7 @@
 #define ND_TURN_DEG 8.0 /* a track's shaft of ND_TURN_MM or more takes a faint refit no further turned than this */
 #define ND_TURN_MM 8.0
 #define ND_COAST 2          /* frames a lost track is still drawn (predicted) */
+#define ND_WITHDRAW_MM 0.25  /* a tip the filter moves back this fast (mm a frame) is being withdrawn: not coasted when lost */
 #define ND_PIN_HITS 5       /* a track measured this many frames is measured on its own axis when a refit fails ... */
 #define ND_PIN_SNR 4.0      /* ... and taken with its bevel found, or a shaft of this snr ... */
 #define ND_PIN_FILL 0.5     /* ... and fill */
@@ -1283,13 +1284,20 @@ static int continues(const usg_needle_tracker *t, const nd_meas *m, const usg_ne
            off * t->c.sp <= ND_CONT_OFF_MM && behind * t->c.sp < ND_RETRACT_MM;
 }
 
+/* Is the tracked needle being withdrawn (its tip moving back ND_WITHDRAW_MM a frame or faster)? */
+static int withdrawing(const usg_needle_tracker *t) {
+    return t->ks.x[1] * t->c.sp < -ND_WITHDRAW_MM;
+}
+
 /* Has m's axis turned more than ND_TURN_DEG from the track's (p: its
- * prediction, a shaft of ND_TURN_MM or more, whose axis is well known)? An
- * inserted needle does not swing so far between frames: a faint shaft's refit
- * that does was pulled onto the speckle beside it. */
+ * prediction, a shaft of ND_TURN_MM or more, or one being withdrawn, whose
+ * axis is well known)? An inserted needle does not swing so far between
+ * frames: a faint shaft's refit that does was pulled onto the speckle beside
+ * it, and a withdrawn needle's last millimetres onto some other echo at the
+ * entry. */
 static int turned(const usg_needle_tracker *t, const nd_meas *m, const usg_needle *p) {
     double dx = p->tip.x - p->entry.x, dy = p->tip.y - p->entry.y, L = hypot(dx, dy);
-    if (L * t->c.sp < ND_TURN_MM) return 0;
+    if (!(L > 0) || (L * t->c.sp < ND_TURN_MM && !withdrawing(t))) return 0;
     return fabs(m->line.dx * dx + m->line.dy * dy) < L * cos(ND_TURN_DEG * M_PI / 180.0);
 }
 
@@ -1361,6 +1369,7 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
         hint.dx = pred.dx;
         hint.dy = pred.dy;
         hint.speed_px = fabs(t->ks.x[1]);
+        hint.withdrawing = withdrawing(t);
         /* the bone stage's edges but the needle itself (track_edge) */
         if (track_edge(t, img, sacrum, &p)) b1 = NULL;
         if (track_edge(t, img, ilium, &p)) b2 = NULL;
@@ -1398,7 +1407,8 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
         }
         if (!got) {
             t->misses++;
-            if (t->misses > ND_COAST || t->hits < 3) {
+            /* (a needle being withdrawn that vanishes has left the plane or the skin) */
+            if (t->misses > ND_COAST || t->hits < 3 || withdrawing(t)) {
                 usg_needle_tracker_reset(t);
                 return USG_OK;
             }

@@ -24,6 +24,16 @@ typedef struct nd_line { double px, py, dx, dy; } nd_line;
  * along the iliac cortex into the joint, the two echoes merged: the tip had
  * stayed where they met, 4-9 mm short). */
 #define ND_FADE_MM ND_TIP_VMAX_MM
+/* ... unless the track's tip has been moving back (hint->withdrawing) and
+ * the axis beyond the tip, over ND_GONE_MM (or up to the held tip), holds
+ * nothing: no cortex, no glare, and a ridge ND_GONE_RIDGE of the shaft's
+ * contrast on at most ND_GONE_SHARE of its columns (no faded shaft): the
+ * needle is being withdrawn, its tip is where its echo ends. (An advancing
+ * needle's shaft can vanish for millimetres before its tip in a cortex's
+ * glare: it is held.) */
+#define ND_GONE_MM 3.0
+#define ND_GONE_RIDGE 0.5
+#define ND_GONE_SHARE 0.2
 
 /* ---- needle_filter.c: downsampling and the Hessian ridge filter ---- */
 
@@ -150,6 +160,7 @@ typedef struct nd_hint {
     double dx, dy;          /* unit direction entry -> tip */
     double speed_px;        /* tip speed, px per frame */
     int pinned;             /* the axis is the guess: no refit of its direction or offset */
+    int withdrawing;        /* the track's tip has been moving back (see ND_GONE_MM) */
 } nd_hint;
 
 /* The ridge filter's wide scale, a multiple of its flank distance: a shaft

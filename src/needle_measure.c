@@ -911,6 +911,25 @@ static double bright_to(const nd_ctx *c, double k0, double k1, int dir) {
     return (k1 - last) * dir < 1.0 ? k1 : last;
 }
 
+/* Does the axis hold nothing beyond column kt toward kh (dir), over
+ * ND_GONE_MM from 0.5 mm past kt: no bone column, no glare (the axis
+ * ND_GLARE_DB over the frame's tissue), and on no more than ND_GONE_SHARE of
+ * its columns a ridge of half the shaft's contrast `level` (see ND_GONE_MM)? */
+static int nothing_beyond(const nd_ctx *c, double kt, double kh, int dir, double level) {
+    if (!(c->tissue_grey > 0)) return 0;
+    const double glare = c->tissue_grey + ND_GLARE_DB * 255.0 / ND_DISPLAY_DR_DB;
+    const double span = fmin((kh - kt) * dir, ND_GONE_MM / c->sp);
+    int n = 0, lit = 0;
+    for (int i = (int)lrint(0.5 / c->sp); i <= span; i++) {
+        int k = (int)lrint(kt) + dir * i;
+        if (k < 0 || k >= c->st.len) break;
+        if (c->pk_c[k] <= ND_BONE_COL || centre_grey(c, k) >= glare) return 0;
+        n++;
+        lit += c->pk_ok[k] && c->pk_c[k] > ND_GONE_RIDGE * level;
+    }
+    return n >= 3 && lit <= ND_GONE_SHARE * n;
+}
+
 /* The brightest echo (3-column mean of the centre rows, unsmoothed) over the
  * last ~1.5 mm of shaft before the tip at column kt (dir: entry -> tip): a
  * needle's bevel echoes brighter than its shaft. */
@@ -1396,21 +1415,25 @@ static int measure_at(nd_ctx *c, const usg_image *img, const nd_line *guess, int
                 tip_stepped = 1;
             }
         }
+        /* (the predicted tip, or the track's last tip where the filter moves it back) */
+        const double kh = column_of(c, hint->hold);
+        /* a track being withdrawn, nothing on the axis beyond a tip short of the held one */
+        const int gone = hint->withdrawing && (kh - ktip) * dir > ND_FADE_MM / c->sp &&
+                         nothing_beyond(c, ktip, kh, dir, level);
         /* a shaft that ends far short of the prediction at a step: no needle
-         * is withdrawn that fast (the bright part of a shaft whose bevel is
-         * lost; acquisition decides) */
-        if (tip_stepped && (kp - ktip) * dir > ND_RETRACT_MM / c->sp + 2.0 * hint->speed_px && kp >= 0 && kp < c->st.len)
+         * is withdrawn that fast unless nothing is left beyond (the bright
+         * part of a shaft whose bevel is lost; acquisition decides) */
+        if (tip_stepped && !gone && (kp - ktip) * dir > ND_RETRACT_MM / c->sp + 2.0 * hint->speed_px && kp >= 0 &&
+            kp < c->st.len)
             ND_FAIL(13);
         /* a shaft that fades out short of the prediction with no step anywhere,
          * by more than a frame's motion (a bevel lost in a cortex's glare, a
          * needle sliding on along the cortex it met): the predicted tip */
-        /* (the predicted tip, or the track's last tip where the filter moves it back) */
-        const double kh = column_of(c, hint->hold);
-        if (!tip_stepped && (kh - ktip) * dir > ND_FADE_MM / c->sp && kh >= 0 && kh < c->st.len) ktip = kh;
+        if (!tip_stepped && !gone && (kh - ktip) * dir > ND_FADE_MM / c->sp && kh >= 0 && kh < c->st.len) ktip = kh;
         /* no step, short of the prediction, with bright echo on the axis up
          * to it (a tip in the glare of the cortex it converges on): the
          * predicted tip, never inside the bone */
-        if (!tip_stepped && (kh - ktip) * dir > 0 && kh >= 0 && kh < c->st.len) {
+        if (!tip_stepped && !gone && (kh - ktip) * dir > 0 && kh >= 0 && kh < c->st.len) {
             double k2 = bright_to(c, ktip, kh, dir);
             if ((k2 - ktip) * dir > 0) ktip = k2;
         }

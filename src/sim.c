@@ -23,6 +23,7 @@ void usg_sim_params_default(usg_sim_params *p) {
     p->gain_db = 0;
     p->dynamic_range_db = 60;
     p->needle_free_frames = -1;
+    p->needle_withdraw_frames = 0;
     p->jitter_mm = -1;
     p->decorrelation = -1;
     p->speckle = -1;
@@ -65,6 +66,9 @@ usg_status usg_sim_params_check(const usg_sim_params *p) {
     }
     if (p->needle_free_frames < -1 || p->needle_free_frames > p->frames) {
         return range_err("needle_free_frames", p->needle_free_frames, "-1..frames");
+    }
+    if (p->needle_withdraw_frames < 0 || p->needle_withdraw_frames > p->frames / 2) {
+        return range_err("needle_withdraw_frames", p->needle_withdraw_frames, "0..frames/2");
     }
     if (!(p->jitter_mm == -1 || (p->jitter_mm >= 0 && p->jitter_mm <= 5))) {
         return range_err("jitter_mm", p->jitter_mm, "0..5 (or -1 for the default)");

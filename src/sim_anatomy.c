@@ -178,19 +178,24 @@ static usg_status build_needle(sim_anatomy *a, const usg_sim_params *p, const si
     double first = entry + sim_rng_range(&r, 5.0, 9.0) * mm;
     double half = entry + 0.5 * (len - entry);
     n->len_start = first < half ? first : half;
+    n->len_out = fmax(0.0, entry - 1.0 * mm); /* the tip 1 mm outside the image */
     int nfree = p->needle_free_frames;
     if (nfree < 0) { /* from the seed: 3..5, at most a third of the sequence */
         nfree = 3 + (int)(sim_rng_uniform(&r) * 3.0);
         if (nfree > p->frames / 3) nfree = p->frames / 3;
     }
     n->free_frames = nfree;
+    n->withdraw_frames = p->needle_withdraw_frames;
     return USG_OK;
 }
 
 double sim_needle_length(const sim_anatomy *a, int index, int frames) {
     const sim_needle_path *n = &a->needle;
     if (!n->present || index < n->free_frames) return -1;
-    int span = frames - 1 - n->free_frames;
+    /* withdrawn steadily from the deepest tip (frame `deepest`) until it is out of the image */
+    int deepest = frames - 1 - n->withdraw_frames;
+    if (index > deepest) return n->len_final + (n->len_out - n->len_final) * (index - deepest) / n->withdraw_frames;
+    int span = deepest - n->free_frames;
     double t = span > 0 ? (double)(index - n->free_frames) / span : 1.0;
     /* advanced in three pushes: monotone, with slow phases between */
     double ease = t - 0.8 * sin(6.0 * M_PI * t) / (6.0 * M_PI);

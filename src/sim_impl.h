@@ -83,6 +83,8 @@ typedef struct sim_needle_path {
     double len_final;      /* puncture -> final tip, px */
     double len_start;      /* puncture -> tip on the first needle frame, px */
     int free_frames;
+    int withdraw_frames;   /* withdrawn over the last this many frames (0: never) ... */
+    double len_out;        /* ... back to this length, its tip out of the image (px) */
     double angle_deg;      /* insertion angle from horizontal */
 } sim_needle_path;
 

@@ -109,13 +109,32 @@ set(USG_SWEEP_FLOOR_fd10_t_a30 --require needle_recall>=0.98 --require needle_fp
     --require angle_err_p95_deg<=2.5)
 set(USG_SWEEP_FLOOR_fd10_a40_med --require needle_recall>=0.98 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
     --require angle_err_p95_deg<=2.5)
-# (an entry "FILE:case" takes the case from tests/bench/FILE_cases.txt)
+# A needle withdrawn after its insertion (tests/bench/withdraw_cases.txt, `usguide sim
+# --needle-withdraw 20` over 60 frames, 1-3 mm a frame): the track held the tip where it
+# had been (a tip short of the prediction with no step is held there, for an advancing
+# needle whose shaft fades into a cortex's glare) and coasted two frames on a needle that
+# had left: wd_a60 tip p95 20.3 mm, wd_a30_med and wd_w_a40 fp 0.2 (its last frames) before
+# a track moving back stopped coasting and took the tip where its echo ends when nothing
+# lies on the axis beyond it (ND_GONE_MM).
+set(USG_SWEEP_FLOOR_wd_a30_med --require needle_recall>=0.95 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
+    --require angle_err_p95_deg<=2.5)
+set(USG_SWEEP_FLOOR_wd_w_a40 --require needle_recall>=0.95 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
+    --require angle_err_p95_deg<=2.5)
+set(USG_SWEEP_FLOOR_wd_a60 --require needle_recall>=0.88 --require needle_fp_rate<=0 --require tip_err_p95_mm<=2.0
+    --require angle_err_p95_deg<=3.5)
+set(USG_SWEEP_ENV_withdraw "FRAMES=60")
+# (an entry "FILE:case" takes the case from tests/bench/FILE_cases.txt, with the
+# environment USG_SWEEP_ENV_FILE when set)
 foreach(entry a05_lat a70_lat a65_lat@200 media:t_a65 f2_5@400 media:t_a40_gm10@100 media:w_a65_gp20@100
-        display:dr100 faint:fd14_t_a20_med faint:fd10_t_a30 faint:fd10_a40_med)
+        display:dr100 faint:fd14_t_a20_med faint:fd10_t_a30 faint:fd10_a40_med withdraw:wd_a30_med withdraw:wd_w_a40
+        withdraw:wd_a60)
   set(env "REGEN=1")
   if(entry MATCHES "^([a-z]+):(.*)$")
     set(entry ${CMAKE_MATCH_2})
     list(APPEND env "CASES_FILE=${CMAKE_SOURCE_DIR}/tests/bench/${CMAKE_MATCH_1}_cases.txt")
+    if(DEFINED USG_SWEEP_ENV_${CMAKE_MATCH_1})
+      list(APPEND env ${USG_SWEEP_ENV_${CMAKE_MATCH_1}})
+    endif()
   endif()
   usg_sweep_entry(${entry} case offset tag)
   list(APPEND env "SEED_OFFSET=${offset}")

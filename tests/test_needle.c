@@ -1280,3 +1280,34 @@ static void draw_far_wall(synth *s, const scene *sc, int wall) {
 Test(needle, a_fluid_s_bright_far_wall_is_no_needle) {
     expect_found_only_on(55, 0, 420, 260, 61u, draw_far_wall, 0, 2.5, 0.5, "a fluid's far wall");
 }
+
+/* A needle advanced from the right border at 30 deg until its tip touches the
+ * right cortex (frames 0-13), then withdrawn 1.8 mm a frame (frames 14-23)
+ * and pulled out: the tip followed back on every frame, and nothing drawn
+ * once it is out (no coasting on a needle being withdrawn: it has left). */
+Test(needle, follows_a_withdrawn_needle_back_and_drops_it_when_out) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    usg_needle n;
+    const double c = cos(30 * M_PI / 180.0), s = sin(30 * M_PI / 180.0);
+    for (int f = 0; f < 24; f++) {
+        int k = f < 14 ? f : 27 - f; /* the tip's step along the axis: in, then back out */
+        double tx = 430 + 12 * c * (13 - k), ty = 312 - 12 * s * (13 - k); /* (430, 312): 3 px above the cortex */
+        scene sc = needle_scene(30, 0, tx, ty, 700u + (unsigned)f);
+        render(&sc, &img);
+        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        if (f < 2) continue;
+        cr_assert(n.found, "frame %d: lost", f);
+        cr_expect_lt(hypot(n.tip.x - tx, n.tip.y - ty), 3.0, "frame %d: tip (%.1f,%.1f) vs (%.1f,%.1f)", f, n.tip.x,
+                     n.tip.y, tx, ty);
+    }
+    for (int f = 0; f < 3; f++) {
+        scene sc = {-1, 0, 0, 0, 1, 800u + (unsigned)f};
+        render(&sc, &img);
+        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        cr_expect(!n.found, "%d frames after the withdrawn needle left: drawn at (%.1f,%.1f)", f + 1, n.tip.x, n.tip.y);
+    }
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}

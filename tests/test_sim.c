@@ -401,16 +401,30 @@ Test(sim, needle_tip_bright_at_steep_angle) {
     }
 }
 
+/* A simulator for p with a frame and a truth record to render into (freed by sim_close). */
+static usg_sim *sim_open(const usg_sim_params *p, usg_image *img, usg_result **t) {
+    usg_sim *s = NULL;
+    cr_assert_eq(usg_sim_new(p, &s), USG_OK, "%s", usg_last_error());
+    memset(img, 0, sizeof *img);
+    usg_sim_frame_alloc(s, img);
+    *t = malloc(sizeof **t);
+    return s;
+}
+
+static void sim_close(usg_sim *s, usg_image *img, usg_result *t) {
+    free(t);
+    usg_image_free(img);
+    usg_sim_free(s);
+}
+
 Test(sim, needle_free_frames_then_advance) {
     usg_sim_params p = base_params();
     p.frames = 16;
     p.needle_free_frames = 4;
     p.seed = 9;
-    usg_sim *s = NULL;
-    cr_assert_eq(usg_sim_new(&p, &s), USG_OK, "%s", usg_last_error());
-    usg_image img = {0};
-    usg_sim_frame_alloc(s, &img);
-    usg_result *t = malloc(sizeof *t);
+    usg_image img;
+    usg_result *t;
+    usg_sim *s = sim_open(&p, &img, &t);
     double first = -1, last = -1, prev_len = -1;
     for (int k = 0; k < p.frames; k++) {
         cr_assert_eq(usg_sim_render(s, k, &img, t), USG_OK);
@@ -434,9 +448,35 @@ Test(sim, needle_free_frames_then_advance) {
     }
     cr_assert_lt(last, 3.0, "the needle ends %.1f mm from the target", last);
     cr_assert_gt(first - last, 5.0, "the needle advanced only %.1f mm", first - last);
-    free(t);
-    usg_image_free(&img);
-    usg_sim_free(s);
+    sim_close(s, &img, t);
+}
+
+/* --needle-withdraw: inserted to its deepest tip, then withdrawn steadily,
+ * frame by frame, until its tip has left the image (truth: no needle). */
+Test(sim, needle_withdrawn_over_the_last_frames) {
+    usg_sim_params p = base_params();
+    p.frames = 24;
+    p.needle_free_frames = 2;
+    p.needle_withdraw_frames = 8;
+    p.seed = 9;
+    usg_image img;
+    usg_result *t;
+    usg_sim *s = sim_open(&p, &img, &t);
+    double len[24];
+    for (int k = 0; k < p.frames; k++) {
+        cr_assert_eq(usg_sim_render(s, k, &img, t), USG_OK);
+        len[k] = t->needle.found ? hypot(t->needle.tip.x - t->needle.entry.x, t->needle.tip.y - t->needle.entry.y) : 0;
+    }
+    const int deepest = p.frames - 1 - p.needle_withdraw_frames;
+    for (int k = deepest + 1; k < p.frames - 1; k++)
+        cr_expect_lt(len[k], len[k - 1] - 1.0, "frame %d: not withdrawn (%.1f -> %.1f px)", k, len[k - 1], len[k]);
+    cr_expect_gt(len[deepest], len[p.needle_free_frames] + 20.0, "inserted only %.1f -> %.1f px",
+                 len[p.needle_free_frames], len[deepest]);
+    cr_expect_eq(len[p.frames - 1], 0, "the needle still in the image on the last frame (%.1f px)", len[p.frames - 1]);
+    p.needle_withdraw_frames = p.frames / 2 + 1;
+    cr_assert_eq(usg_sim_params_check(&p), USG_ERR_ARG);
+    cr_assert(strstr(usg_last_error(), "needle_withdraw_frames"), "%s", usg_last_error());
+    sim_close(s, &img, t);
 }
 
 Test(sim, deliberate_miss_is_reported) {

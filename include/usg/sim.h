@@ -99,6 +99,7 @@ typedef struct usg_sim_params {
     double needle_miss_mm;    /* aim this far beside the joint entry (perpendicular) */
     double target_depth_mm;   /* depth of the joint entry below the probe face, 0: seed */
     int needle_free_frames;   /* frames before the needle shows, -1: seed (3..5) */
+    int needle_withdraw_frames; /* the needle withdrawn over the last N frames, back out of the image; 0: never */
     double jitter_mm;         /* probe jitter amplitude, -1: default 0.5 */
     double decorrelation;     /* share of fresh speckle per frame 0..1, -1: default 0.25 */
     double speckle;           /* speckle share of the scatter 0..1 (0: a flat echo of the same mean

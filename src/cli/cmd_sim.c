@@ -35,6 +35,8 @@ static void sim_usage(FILE *f) {
             "  --needle-miss-mm M       aim the needle M mm beside the joint entry; default 0\n"
             "  --target-depth-mm D      depth of the joint entry below the probe face; default from the seed\n"
             "  --needle-free N          frames before the needle appears; default from the seed (3..5)\n"
+            "  --needle-withdraw N      withdraw the needle over the last N frames (0..frames/2), steadily\n"
+            "                           back out of the image; default 0 (inserted to the end)\n"
             "  --jitter-mm J            probe jitter amplitude (0..5); default 0.5\n"
             "  --decorrelation R        share of fresh speckle per frame (0..1); default 0.25\n"
             "  --speckle S              speckle share of the tissue's echo (0..1): 0 is a flat echo of the same\n"
@@ -123,6 +125,7 @@ static int apply(usg_sim_params *p, const char *opt, const char *val) {
     if (!strcmp(opt, "--needle-miss-mm")) return parse_double(opt, val, &p->needle_miss_mm);
     if (!strcmp(opt, "--target-depth-mm")) return parse_double(opt, val, &p->target_depth_mm);
     if (!strcmp(opt, "--needle-free")) return parse_int(opt, val, &p->needle_free_frames);
+    if (!strcmp(opt, "--needle-withdraw")) return parse_int(opt, val, &p->needle_withdraw_frames);
     if (!strcmp(opt, "--jitter-mm")) return parse_double(opt, val, &p->jitter_mm);
     if (!strcmp(opt, "--decorrelation")) return parse_double(opt, val, &p->decorrelation);
     if (!strcmp(opt, "--speckle")) return parse_double(opt, val, &p->speckle);
