@@ -165,6 +165,7 @@
 #define ND_TURN_MM 8.0
 #define ND_COAST 2          /* frames a lost track is still drawn (predicted) */
 #define ND_WITHDRAW_MM 0.25  /* a tip the filter moves back this fast (mm a frame) is being withdrawn: not coasted when lost */
+#define ND_RETREAT_MM 1.0   /* a needle found behind the track's tip, this much further back than on the frame before: withdrawn */
 #define ND_PIN_HITS 5       /* a track measured this many frames is measured on its own axis when a refit fails ... */
 #define ND_PIN_SNR 4.0      /* ... and taken with its bevel found, or a shaft of this snr ... */
 #define ND_PIN_FILL 0.5     /* ... and fill */
@@ -209,6 +210,8 @@ struct usg_needle_tracker {
     double s_entry, conf;
     /* weak shafts of the last frames, a ring (see ND_GROW_WIN) */
     long frame_no;
+    long behind_frame;      /* the last frame a needle was found behind the track's tip (behind_prediction) ... */
+    double behind_u;        /* ... its tip's distance from the track's entry along the axis (px) */
     nd_seen seen[ND_GROW_CAP];
     int nseen, seen_next;
 };
@@ -1267,6 +1270,20 @@ static int behind_prediction(const usg_needle_tracker *t, const nd_meas *m, cons
            behind * t->c.sp >= ND_RETRACT_MM;
 }
 
+/* Is m, found behind the track's tip (behind_prediction), further back than
+ * the needle found behind it on the frame before, by ND_RETREAT_MM: a needle
+ * being withdrawn, not a shaft fading short of its bevel (whose visible end
+ * stays put)? Remembers m's place for the next frame. */
+static int retreating(usg_needle_tracker *t, const nd_meas *m, const usg_needle *p) {
+    double dx = p->tip.x - p->entry.x, dy = p->tip.y - p->entry.y, L = hypot(dx, dy);
+    if (L <= 0) return 0;
+    double u = ((m->tip.x - p->entry.x) * dx + (m->tip.y - p->entry.y) * dy) / L;
+    int back = t->behind_frame == t->frame_no - 1 && (t->behind_u - u) * t->c.sp >= ND_RETREAT_MM;
+    t->behind_frame = t->frame_no;
+    t->behind_u = u;
+    return back;
+}
+
 /* Does m continue an established track's needle (p, its prediction): on the
  * predicted line from its entry, its tip on the predicted axis near the
  * predicted tip? (A refit swung 1 mm off the axis walks the track off the
@@ -1401,7 +1418,7 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
         }
         if (!got && !window_only &&
             (acquire(t, img, sacrum, ilium, &m) || acquire_past_bone(t, img, sacrum, ilium, &m)) &&
-            !behind_prediction(t, &m, &p)) {
+            (!behind_prediction(t, &m, &p) || retreating(t, &m, &p))) {
             update_track(t, &m);
             got = 1;
         }

@@ -115,10 +115,14 @@ set(USG_SWEEP_FLOOR_fd10_a40_med --require needle_recall>=0.98 --require needle_
 # needle whose shaft fades into a cortex's glare) and coasted two frames on a needle that
 # had left: wd_a60 tip p95 20.3 mm, wd_a30_med and wd_w_a40 fp 0.2 (its last frames) before
 # a track moving back stopped coasting and took the tip where its echo ends when nothing
-# lies on the axis beyond it (ND_GONE_MM).
+# lies on the axis beyond it (ND_GONE_MM); wd_a45_lat tip p95 36.6 mm, held at the joint,
+# before a needle found behind the track's tip further back than on the frame before was
+# taken (retreating).
 set(USG_SWEEP_FLOOR_wd_a30_med --require needle_recall>=0.95 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
     --require angle_err_p95_deg<=2.5)
 set(USG_SWEEP_FLOOR_wd_w_a40 --require needle_recall>=0.95 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
+    --require angle_err_p95_deg<=2.5)
+set(USG_SWEEP_FLOOR_wd_a45_lat --require needle_recall>=0.95 --require needle_fp_rate<=0 --require tip_err_p95_mm<=4.0
     --require angle_err_p95_deg<=2.5)
 set(USG_SWEEP_FLOOR_wd_a60 --require needle_recall>=0.88 --require needle_fp_rate<=0 --require tip_err_p95_mm<=2.0
     --require angle_err_p95_deg<=3.5)
@@ -127,7 +131,7 @@ set(USG_SWEEP_ENV_withdraw "FRAMES=60")
 # environment USG_SWEEP_ENV_FILE when set)
 foreach(entry a05_lat a70_lat a65_lat@200 media:t_a65 f2_5@400 media:t_a40_gm10@100 media:w_a65_gp20@100
         display:dr100 faint:fd14_t_a20_med faint:fd10_t_a30 faint:fd10_a40_med withdraw:wd_a30_med withdraw:wd_w_a40
-        withdraw:wd_a60)
+        withdraw:wd_a60 withdraw:wd_a45_lat)
   set(env "REGEN=1")
   if(entry MATCHES "^([a-z]+):(.*)$")
     set(entry ${CMAKE_MATCH_2})
