@@ -84,6 +84,9 @@ usg_status usg_sim_params_check(const usg_sim_params *p) {
     }
     if (!(p->fps > 0 && p->fps <= 1000)) return range_err("fps", p->fps, "0..1000");
     if (!(p->needle_db >= -30 && p->needle_db <= 10)) return range_err("needle_db", p->needle_db, "-30..10");
+    if (!(p->needle_speckle >= 0 && p->needle_speckle <= 1)) {
+        return range_err("needle_speckle", p->needle_speckle, "0..1");
+    }
     return USG_OK;
 }
 

@@ -25,6 +25,8 @@
 #define NEEDLE_DIAMETER_MM 0.72
 #define NEEDLE_REVERBS 6
 #define NEEDLE_REVERB_DECAY 0.35
+#define NEEDLE_STEP_PX 0.3
+#define NEEDLE_SPECKLE_GAIN 6.0
 #define SKIN_ECHO 2.5f
 #define FACE_ECHO 10.0f
 
@@ -154,12 +156,27 @@ static void splat_septa(usg_sim *s, const sim_pose *P) {
     }
 }
 
+/* The random share of the shaft's echo at t px from the entry (needle length
+ * len): scatterers of random phase and Rayleigh amplitude, fixed in the
+ * needle's material (indexed from the tip, so they move with it), as
+ * simulators that build the needle from scatterers and real shafts in tissue
+ * show it. Scaled to the shaft's coherent amplitude a and the speckle share. */
+static void needle_scatter(const usg_sim *s, double a, double len, double t, double *ar, double *ai) {
+    uint64_t m = (uint64_t)(int64_t)floor((len - t) / NEEDLE_STEP_PX + 0.5) + (1u << 20);
+    double u1 = fmax(1e-12, hash_unit(s->p.seed ^ 0x2545f491u, m, 1));
+    double ph = 2 * M_PI * hash_unit(s->p.seed ^ 0x2545f491u, m, 2);
+    double g = a * sqrt(-log(u1)) * NEEDLE_SPECKLE_GAIN * sqrt(s->p.needle_speckle);
+    *ar = g * cos(ph);
+    *ai = g * sin(ph);
+}
+
 /* The needle: specular shaft with a bright bevel and a reverberation tail. */
 static void splat_needle(usg_sim *s, const sim_pose *P, double len) {
     const sim_needle_path *n = &s->a.needle;
     double ux = P->c * n->ux - P->s * n->uy, uy = P->s * n->ux + P->c * n->uy;
-    double mm = 1.0 / s->g.sp, step = 0.3, tip_zone = 1.2 * mm;
+    double mm = 1.0 / s->g.sp, step = NEEDLE_STEP_PX, tip_zone = 1.2 * mm;
     const double gain = s->p.needle_db == 0 ? 1.0 : pow(10.0, s->p.needle_db / 20.0);
+    const double sp = s->p.needle_speckle, coherent = sp > 0 ? sqrt(1 - sp) : 1.0;
     for (double t = 0; t <= len; t += step) {
         double x, y;
         sim_pose_apply(P, n->px + t * n->ux, n->py + t * n->uy, &x, &y);
@@ -168,16 +185,23 @@ static void splat_needle(usg_sim *s, const sim_pose *P, double len) {
         double cos_inc = -uy * bx + ux * by;
         /* the bevel: brighter, and scattering diffusely so it shows at any angle */
         double bevel = len - t < tip_zone ? 1.0 - (len - t) / tip_zone : 0.0;
-        double a = (A_NEEDLE * reflectance(cos_inc, NEEDLE_FLOOR, NEEDLE_LOBE_DEG) * (1.0 + 1.2 * bevel) +
-                    A_BEVEL * bevel) * step * gain;
-        sim_beam_splat(&s->b, x, y, a, 0);
+        double shaft = A_NEEDLE * reflectance(cos_inc, NEEDLE_FLOOR, NEEDLE_LOBE_DEG) * (1.0 + 1.2 * bevel);
+        double ar = (shaft * coherent + A_BEVEL * bevel) * step * gain, ai = 0;
+        if (sp > 0) {
+            double sr, si;
+            needle_scatter(s, shaft * step * gain, len, t, &sr, &si);
+            ar += sr;
+            ai += si;
+        }
+        sim_beam_splat(&s->b, x, y, ar, ai);
         /* multiple echoes inside the needle: delayed by its diameter each, their
          * phase advancing a quarter period (so they add in intensity, not amplitude) */
-        double decay = a;
+        double dr = ar, di = ai;
         for (int k = 1; k <= NEEDLE_REVERBS; k++) {
-            decay *= NEEDLE_REVERB_DECAY;
-            double off = k * NEEDLE_DIAMETER_MM * mm, ph = 0.5 * M_PI * k;
-            sim_beam_splat(&s->b, x + off * bx, y + off * by, decay * cos(ph), decay * sin(ph));
+            dr *= NEEDLE_REVERB_DECAY;
+            di *= NEEDLE_REVERB_DECAY;
+            double off = k * NEEDLE_DIAMETER_MM * mm, ph = 0.5 * M_PI * k, c = cos(ph), sn = sin(ph);
+            sim_beam_splat(&s->b, x + off * bx, y + off * by, dr * c - di * sn, dr * sn + di * c);
         }
     }
 }

@@ -298,26 +298,46 @@ Test(sim, water_and_tissue_media_have_no_bone) {
     cr_expect(strstr(usg_last_error(), "medium"), "%s", usg_last_error());
 }
 
-Test(sim, steep_needle_is_fainter) {
+/* Grey along the truth shaft (20-80 % of the way from entry to tip): the mean,
+ * and when asked its standard deviation and the mean echo power in dB (grey
+ * back through a 60 dB display range). */
+static double shaft_grey(const rendered *r, double *sd, double *power_db) {
+    const usg_needle *n = &r->truth->needle;
+    double sum = 0, sum2 = 0, pw = 0;
+    int cnt = 0;
+    for (double t = 0.2; t <= 0.8; t += 0.01) {
+        int g = px(&r->img, (int)lround(n->entry.x + t * (n->tip.x - n->entry.x)),
+                   (int)lround(n->entry.y + t * (n->tip.y - n->entry.y)));
+        sum += g;
+        sum2 += (double)g * g;
+        pw += pow(10.0, g * 60.0 / 255.0 / 10.0);
+        cnt++;
+    }
+    double mean = sum / cnt;
+    if (sd) *sd = sqrt(fmax(0.0, sum2 / cnt - mean * mean));
+    if (power_db) *power_db = 10.0 * log10(pw / cnt);
+    return mean;
+}
+
+/* The linear probe at 0.1 mm/px, seed 4, the needle at needle_deg. */
+static usg_sim_params linear_params(double needle_deg) {
     usg_sim_params p = base_params();
     p.geometry = USG_GEOM_LINEAR;
     p.spacing_mm = 0.1;
-    p.gain_db = -12;
     p.seed = 4;
+    p.needle_angle_deg = needle_deg;
+    return p;
+}
+
+Test(sim, steep_needle_is_fainter) {
+    usg_sim_params p = linear_params(15);
+    p.gain_db = -12;
     double mean[2];
     const double angles[2] = {15, 50};
     for (int i = 0; i < 2; i++) {
         p.needle_angle_deg = angles[i];
         rendered r = render(&p, p.frames - 1);
-        const usg_needle *n = &r.truth->needle;
-        double sum = 0;
-        int cnt = 0;
-        for (double t = 0.2; t <= 0.8; t += 0.01) {
-            sum += px(&r.img, (int)lround(n->entry.x + t * (n->tip.x - n->entry.x)),
-                      (int)lround(n->entry.y + t * (n->tip.y - n->entry.y)));
-            cnt++;
-        }
-        mean[i] = sum / cnt;
+        mean[i] = shaft_grey(&r, NULL, NULL);
         rendered_free(&r);
     }
     cr_assert_gt(mean[0] - mean[1], 40, "15 deg shaft %.0f vs 50 deg shaft %.0f grey", mean[0], mean[1]);
@@ -326,27 +346,15 @@ Test(sim, steep_needle_is_fainter) {
 /* --needle-db: a needle 10 dB down is 10 dB (60 dB over 255 grey: ~42 grey) darker along its
  * shaft, the truth the same; outside -30..10 the parameter is refused by name. */
 Test(sim, needle_db_makes_the_needle_fainter) {
-    usg_sim_params p = base_params();
-    p.geometry = USG_GEOM_LINEAR;
-    p.spacing_mm = 0.1;
+    usg_sim_params p = linear_params(20);
     p.gain_db = -12;
-    p.seed = 4;
-    p.needle_angle_deg = 20;
     double mean[2];
     usg_point tip[2];
     for (int i = 0; i < 2; i++) {
         p.needle_db = i ? -10 : 0;
         rendered r = render(&p, p.frames - 1);
-        const usg_needle *n = &r.truth->needle;
-        double sum = 0;
-        int cnt = 0;
-        for (double t = 0.2; t <= 0.8; t += 0.01) {
-            sum += px(&r.img, (int)lround(n->entry.x + t * (n->tip.x - n->entry.x)),
-                      (int)lround(n->entry.y + t * (n->tip.y - n->entry.y)));
-            cnt++;
-        }
-        mean[i] = sum / cnt;
-        tip[i] = n->tip;
+        mean[i] = shaft_grey(&r, NULL, NULL);
+        tip[i] = r.truth->needle.tip;
         rendered_free(&r);
     }
     cr_expect_eq(tip[0].x, tip[1].x);
@@ -356,6 +364,32 @@ Test(sim, needle_db_makes_the_needle_fainter) {
     p.needle_db = -31;
     cr_assert_eq(usg_sim_params_check(&p), USG_ERR_ARG);
     cr_expect(strstr(usg_last_error(), "needle_db -31 is outside -30..10") != NULL, "%s", usg_last_error());
+}
+
+/* --needle-speckle: a shaft of scatterers (as simulators that build the
+ * needle from them draw it) is granular along its length where the specular
+ * line is smooth, at about the same echo power, the truth the same; outside
+ * 0..1 the parameter is refused by name. */
+Test(sim, needle_speckle_makes_a_granular_shaft) {
+    usg_sim_params p = linear_params(20);
+    p.needle_db = -10; /* away from saturation */
+    double mean[2], sd[2], power[2];
+    usg_point tip[2];
+    for (int i = 0; i < 2; i++) {
+        p.needle_speckle = i;
+        rendered r = render(&p, p.frames - 1);
+        mean[i] = shaft_grey(&r, &sd[i], &power[i]);
+        tip[i] = r.truth->needle.tip;
+        rendered_free(&r);
+    }
+    cr_expect_eq(tip[0].x, tip[1].x);
+    cr_expect_eq(tip[0].y, tip[1].y);
+    cr_expect_gt(sd[1], 1.5 * sd[0] + 5, "shaft grey sd %.1f speckled vs %.1f specular", sd[1], sd[0]);
+    cr_expect_lt(fabs(power[1] - power[0]), 3.0, "shaft power %.1f dB speckled vs %.1f dB specular (grey %.0f, %.0f)",
+                 power[1], power[0], mean[1], mean[0]);
+    p.needle_speckle = 1.5;
+    cr_assert_eq(usg_sim_params_check(&p), USG_ERR_ARG);
+    cr_expect(strstr(usg_last_error(), "needle_speckle 1.5 is outside 0..1") != NULL, "%s", usg_last_error());
 }
 
 /* y of an edge polyline at x (linear interpolation), +inf where it does not reach. */

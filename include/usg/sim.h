@@ -108,6 +108,9 @@ typedef struct usg_sim_params {
                                * fasciae or septa), as a simple simulator draws it */
     double needle_db;         /* the needle's echo (shaft, bevel, tail) against the usual, -30..10 dB:
                                * a fainter or brighter needle than our simulator draws; default 0 */
+    double needle_speckle;    /* share of the shaft's echo power from scatterers of random phase, 0..1:
+                               * 0 a coherent specular line (default), 1 a line of speckle (as
+                               * simulators that build the needle from scatterers draw it) */
     double fps;               /* frame rate for t_ms, > 0 */
     int frame_ui;             /* 1: embed the image in a grabbed-screen frame with scanner UI */
     usg_sim_medium medium;    /* default USG_SIM_MEDIUM_SIJ */

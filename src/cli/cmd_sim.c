@@ -29,6 +29,9 @@ static void sim_usage(FILE *f) {
             "  --gain-db G              display gain in dB (-60..60); default 0\n"
             "  --needle-db D            the needle's echo against the usual, dB (-30..10): a fainter or\n"
             "                           brighter needle than this simulator draws; default 0\n"
+            "  --needle-speckle S       share of the shaft's echo from scatterers of random phase (0..1):\n"
+            "                           0 a smooth specular line, 1 a line of speckle, as simulators that\n"
+            "                           build the needle from scatterers draw it; default 0\n"
             "  --dynamic-range-db D     log-compression range in dB (20..100); default 60\n"
             "  --freq-mhz F             centre frequency (1..20); default 3.5 curvilinear, 7.5 linear\n"
             "  --needle-angle-deg A     insertion angle from the skin (3..75); default from the seed (12..40)\n"
@@ -119,6 +122,7 @@ static int apply(usg_sim_params *p, const char *opt, const char *val) {
     if (!strcmp(opt, "--spacing-mm")) return parse_double(opt, val, &p->spacing_mm);
     if (!strcmp(opt, "--gain-db")) return parse_double(opt, val, &p->gain_db);
     if (!strcmp(opt, "--needle-db")) return parse_double(opt, val, &p->needle_db);
+    if (!strcmp(opt, "--needle-speckle")) return parse_double(opt, val, &p->needle_speckle);
     if (!strcmp(opt, "--dynamic-range-db")) return parse_double(opt, val, &p->dynamic_range_db);
     if (!strcmp(opt, "--freq-mhz")) return parse_double(opt, val, &p->freq_mhz);
     if (!strcmp(opt, "--needle-angle-deg")) return parse_double(opt, val, &p->needle_angle_deg);
