@@ -151,6 +151,8 @@ typedef struct nd_meas {
     int tip_at_pred;        /* tracking: the tip within 3 mm (plus the tip's speed) of the predicted tip */
     int tip_on_bone;        /* the tip within ND_TIP_BONE_MM above a bone edge (or under it) */
     int wide;               /* measured at the wide scale (a thick echo: a shaft square to the beam) */
+    double kink_deg;        /* acquisition: the turn of a line as bright as the shaft running on from its
+                             * tip (a fascia's bend), 0 for none (always 0 while tracking) */
 } nd_meas;
 
 /* A tracking prediction: where the shaft should be. */
@@ -201,7 +203,8 @@ double nd_band_ratio(const nd_ctx *c, const usg_image *img, usg_point a, usg_poi
  * and offset kept). Without one (acquisition), a line square to the beam
  * (within ND_WIDE_MAX_DEG) that fails at the ridge filter's scale is measured
  * again at the wide scale (m->wide), and kept only if its echo ends at its
- * tip. Returns 1 with *m filled, 0 if no shaft. */
+ * tip; it also looks for a line turned off the axis running on from the tip
+ * (m->kink_deg). Returns 1 with *m filled, 0 if no shaft. */
 int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, const nd_hint *hint,
                const usg_edge *e1, const usg_edge *e2, nd_meas *m);
 

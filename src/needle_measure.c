@@ -1558,26 +1558,107 @@ static int square_to_beam(const nd_ctx *c, const nd_line *l) {
     return fabs(l->dx * bx + l->dy * by) <= sin(ND_WIDE_MAX_DEG * M_PI / 180.0);
 }
 
+/* Share of the steps 1..reach_mm beyond m's tip along the unit direction
+ * (dx, dy), of those inside the region and off the bone stage's cortices
+ * (e1, e2: NULL for none), whose echo within 2 px (plus `spread` px per px
+ * of reach) either side of the ray reaches floor_grey and, with ridge_grey >
+ * 0, stands that far above the mean of the two flanks a flank distance
+ * beyond (a line, not a bright patch); -1 when fewer than half the steps
+ * count. The count stops, returning 0, once the share can no longer reach
+ * `want`. */
+static double lit_beyond(const nd_ctx *c, const usg_image *img, const nd_meas *m, double dx, double dy,
+                         double reach_mm, double spread, double floor_grey, double ridge_grey, double want,
+                         const usg_edge *e1, const usg_edge *e2) {
+    const double nx = -dy, ny = dx;
+    const int i0 = (int)lrint(1.0 / c->sp), i1 = (int)lrint(reach_mm / c->sp);
+    const double most_dark = (1.0 - want) * (i1 - i0 + 1);
+    int n = 0, lit = 0;
+    for (int i = i0; i <= i1; i++) {
+        if (n - lit > most_dark) return 0; /* (unlit > (1 - want) * n: below want whatever follows) */
+        double px = m->tip.x + i * dx, py = m->tip.y + i * dy;
+        int ix = (int)lrint(px), iy = (int)lrint(py);
+        if (ix < 0 || iy < 0 || ix >= c->w || iy >= c->h || !c->mask[iy * c->w + ix] || on_bone(c, e1, e2, px, py)) {
+            continue;
+        }
+        n++;
+        float best = 0;
+        const int r = 2 + (int)(i * spread), f = r + c->flank0;
+        for (int v = -r; v <= r; v++) best = fmaxf(best, nd_bilinear(img, px + v * nx, py + v * ny));
+        double flanks = 0.5 * (nd_bilinear(img, px - f * nx, py - f * ny) + nd_bilinear(img, px + f * nx, py + f * ny));
+        lit += best >= floor_grey && (ridge_grey <= 0 || best - flanks >= ridge_grey);
+    }
+    return 2 * n >= i1 - i0 ? (double)lit / n : -1;
+}
+
 /* Does the echo run on past m's tip? Over 1..ND_PAST_TIP_MM beyond it, more
  * than half the steps inside the region find, within ND_PAST_TIP_DEG of the
  * axis, an echo within ND_PAST_TIP_DB of the shaft's. A needle ends at its
  * tip; a level echo that only dips there (a tank's floor, a long fascia) goes
  * on, and the short piece of it measured may lie a few degrees off it. */
 static int runs_on_past_tip(const nd_ctx *c, const usg_image *img, const nd_meas *m) {
-    const double nx = -m->line.dy, ny = m->line.dx, spread = tan(ND_PAST_TIP_DEG * M_PI / 180.0);
-    const double floor_grey = m->i_shaft - ND_PAST_TIP_DB * 255.0 / ND_DISPLAY_DR_DB;
-    const int i0 = (int)lrint(1.0 / c->sp), i1 = (int)lrint(ND_PAST_TIP_MM / c->sp);
-    int n = 0, lit = 0;
-    for (int i = i0; i <= i1; i++) {
-        double px = m->tip.x + i * m->line.dx, py = m->tip.y + i * m->line.dy;
-        int ix = (int)lrint(px), iy = (int)lrint(py);
-        if (ix < 0 || iy < 0 || ix >= c->w || iy >= c->h || !c->mask[iy * c->w + ix]) continue;
-        n++;
-        float best = 0;
-        for (int r = 2 + (int)(i * spread), v = -r; v <= r; v++) best = fmaxf(best, nd_bilinear(img, px + v * nx, py + v * ny));
-        lit += best >= floor_grey;
+    return lit_beyond(c, img, m, m->line.dx, m->line.dy, ND_PAST_TIP_MM, tan(ND_PAST_TIP_DEG * M_PI / 180.0),
+                      m->i_shaft - ND_PAST_TIP_DB * 255.0 / ND_DISPLAY_DR_DB, 0, 0.5, NULL, NULL) > 0.5;
+}
+
+#define ND_KINK_MIN_DEG 8.0  /* kink_past_tip: a line turned this far ... */
+#define ND_KINK_MAX_DEG 40.0 /* ... to this far off the axis at the tip ... */
+#define ND_KINK_STEP_DEG 2.0
+#define ND_KINK_MM 6.0       /* ... lit over 1..this many mm beyond it ... */
+#define ND_KINK_SHARE 0.8    /* ... on this share of the steps ... */
+#define ND_KINK_OVER_DB 12.0 /* ... at least this far above the frame's tissue ... */
+#define ND_KINK_RIDGE_DB 6.0 /* ... and above its flanks (a line, not a bright phantom's speckle), */
+#define ND_KINK_CLEAR_DB 12.0 /* ... from a shaft this far above the tissue beside it (a clear line), */
+#define ND_KINK_CROSS_SHARE 0.5 /* ... not going on through the tip (lit on this share behind it, */
+#define ND_KINK_CROSS_DEG 6.0   /* ... within this of straight on: a crossing) */
+#define ND_KINK_SPAN_DEG 24.0 /* ... its lit rays on one side, within this span (a line, blurred, not a glare) */
+
+/* Does a line lit along (dx, dy) from m's tip (kink_past_tip's floor and
+ * ridge) go on through the tip to the other side, within ND_KINK_CROSS_DEG
+ * of straight on (a fascia is seldom quite straight)? */
+static int crossing(const nd_ctx *c, const usg_image *img, const nd_meas *m, double dx, double dy, double floor_grey,
+                    double ridge, const usg_edge *e1, const usg_edge *e2) {
+    for (double a = -ND_KINK_CROSS_DEG; a <= ND_KINK_CROSS_DEG + 1e-9; a += ND_KINK_STEP_DEG) {
+        double r = a * M_PI / 180.0, cs = cos(r), sn = sin(r);
+        double bx = -(dx * cs - dy * sn), by = -(dx * sn + dy * cs);
+        if (lit_beyond(c, img, m, bx, by, ND_KINK_MM, 0, floor_grey, ridge, ND_KINK_CROSS_SHARE, e1, e2) >=
+            ND_KINK_CROSS_SHARE) {
+            return 1;
+        }
     }
-    return 2 * n >= i1 - i0 && 2 * lit > n;
+    return 0;
+}
+
+/* The turn (degrees, signed) of a line that runs on from the tip of a clear
+ * shaft m (ND_KINK_CLEAR_DB above the tissue beside it), as bright as the
+ * shaft (within ND_PAST_TIP_DB), ND_KINK_OVER_DB above the frame's tissue (0
+ * when that is unknown) and ND_KINK_RIDGE_DB above its flanks,
+ * ND_KINK_MIN_DEG..ND_KINK_MAX_DEG off its axis, off the bone stage's
+ * cortices (e1, e2), and not going on through the tip to the shaft's other
+ * side (that is a fascia crossing a needle's tip): the straight stretch of a
+ * fascia that bends there, whose "tip" is the bend. 0 when none, or when the
+ * lit rays lie on both sides or spread wider than ND_KINK_SPAN_DEG: a glare
+ * around the tip, not a line. */
+static double kink_past_tip(const nd_ctx *c, const usg_image *img, const nd_meas *m, const usg_edge *e1,
+                            const usg_edge *e2) {
+    if (!(c->tissue_grey > 0) || m->i_shaft - m->i_bg < ND_KINK_CLEAR_DB * 255.0 / ND_DISPLAY_DR_DB) return 0;
+    const double floor_grey = fmax(m->i_shaft - ND_PAST_TIP_DB * 255.0 / ND_DISPLAY_DR_DB,
+                                   c->tissue_grey + ND_KINK_OVER_DB * 255.0 / ND_DISPLAY_DR_DB);
+    double lo = HUGE_VAL, hi = -HUGE_VAL;
+    for (int side = -1; side <= 1; side += 2) {
+        for (double a = ND_KINK_MIN_DEG; a <= ND_KINK_MAX_DEG + 1e-9; a += ND_KINK_STEP_DEG) {
+            double r = side * a * M_PI / 180.0, cs = cos(r), sn = sin(r);
+            double dx = m->line.dx * cs - m->line.dy * sn, dy = m->line.dx * sn + m->line.dy * cs;
+            const double ridge = ND_KINK_RIDGE_DB * 255.0 / ND_DISPLAY_DR_DB;
+            if (lit_beyond(c, img, m, dx, dy, ND_KINK_MM, 0, floor_grey, ridge, ND_KINK_SHARE, e1, e2) < ND_KINK_SHARE) {
+                continue;
+            }
+            if (crossing(c, img, m, dx, dy, floor_grey, ridge, e1, e2)) continue;
+            lo = fmin(lo, side * a);
+            hi = fmax(hi, side * a);
+        }
+    }
+    if (lo > hi || hi - lo > ND_KINK_SPAN_DEG) return 0;
+    return 0.5 * (lo + hi);
 }
 
 int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, const nd_hint *hint,
@@ -1587,6 +1668,7 @@ int nd_measure(nd_ctx *c, const usg_image *img, const nd_line *guess, int rs, co
         c->flank = wide ? ND_WIDE_SCALE * c->flank0 : c->flank0;
         ok = measure_at(c, img, guess, rs, hint, e1, e2, m);
         if (ok && wide && runs_on_past_tip(c, img, m)) ok = 0;
+        if (ok && !hint) m->kink_deg = kink_past_tip(c, img, m, e1, e2);
         if (ok || hint || wide || !square_to_beam(c, guess)) break;
         wide = 1; /* acquisition: a thick echo's ridge at the wide scale */
     }

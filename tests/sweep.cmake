@@ -104,8 +104,12 @@ set(USG_SWEEP_FLOOR_fd14_t_a20_med --require needle_recall>=0.65 --require needl
 # (a track's own shaft going on fainter than a track needs, taken on the predicted line
 # from its entry: fd10_t_a30, 10 dB down in a tissue block, recall 0.96 and tip p95
 # 3.49 mm before, the track lost at the deep end and coasting; fd10_a40_med, 10 dB down
-# over the joint, tip p95 8.79 mm before)
-set(USG_SWEEP_FLOOR_fd10_t_a30 --require needle_recall>=0.98 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
+# over the joint, tip p95 8.79 mm before. fd10_t_a30's first 4 needle frames, a 5-7 mm
+# shaft 25-27 dB over the tissue, as bright as our simulator's brightest muscle fibres at
+# the fan's edge, wait for its growth since one frame's short streak needs 27 dB (24
+# before, which let 6 of 320 needle-free sequences show a fibre as a needle): recall
+# 1.0 -> 0.85)
+set(USG_SWEEP_FLOOR_fd10_t_a30 --require needle_recall>=0.84 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
     --require angle_err_p95_deg<=2.5)
 set(USG_SWEEP_FLOOR_fd10_a40_med --require needle_recall>=0.98 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
     --require angle_err_p95_deg<=2.5)
@@ -191,6 +195,23 @@ usg_sweep_strict(media ${CMAKE_SOURCE_DIR}/tests/bench/media_cases.txt
 # a 55 deg needle, a 50 deg medial one over plain tissue, a 25 deg one in flat grey
 # soft tissue, and flat grey needle-free frames over the joint.
 usg_sweep_strict(speckle ${CMAKE_SOURCE_DIR}/tests/bench/speckle_cases.txt k0_a55 p0_a50_med p0g_t_a25 p0g_none p1_a40)
+
+# Needle-free frames whose muscle fibres or fasciae enter at the fan's edge as bright as a
+# faint needle's first millimetres, 24-25 dB over the tissue (tests/bench/fibre_cases.txt,
+# found by tests/bench/needle_free_survey.sh: 6 of 320 needle-free sequences had a false
+# needle on 2-4 of their 4 frames while one frame's short streak needed 24 dB; fp 0.73-1.0
+# over these 30 frames), and the straight stretch of a fascia that bends (fib_kink, fp 0.73,
+# taken as a needle whose tip is the bend) before a line as bright as the shaft running on
+# from its "tip", turned, made it a bend (kink_past_tip, src/needle_measure.c).
+usg_sweep_strict(fibre ${CMAKE_SOURCE_DIR}/tests/bench/fibre_cases.txt
+                 fib_1028 fib_1051 fib_1139 fib_1190 fib_1278 fib_1299 fib_kink)
+
+# A shaft that is a line of speckle rather than a smooth specular line (tests/bench/
+# speckled_cases.txt, `usguide sim --needle-speckle`: granular, with dropouts, as simulators
+# that build the needle from scatterers draw it): a 35 deg needle over the joint (seed 141,
+# whose needle-free frames hold the bending fascia: fp 1.0 before), a 50 deg one, a level
+# one on the linear probe and one in a water bath.
+usg_sweep_strict(speckled ${CMAKE_SOURCE_DIR}/tests/bench/speckled_cases.txt ns10_a35 ns10_a50 ns10_a25_lin ns10_w_a30)
 
 # The first frames of a needle, where a short shaft's angle is least sure: the first 8
 # of p0g_a55_med's 30 frames (speckle_cases.txt: plain tissue at +15 dB, a 55 deg medial

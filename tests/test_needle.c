@@ -1311,3 +1311,54 @@ Test(needle, follows_a_withdrawn_needle_back_and_drops_it_when_out) {
     usg_image_free(&img);
     usg_needle_tracker_free(t);
 }
+
+/* The needle of needle_scene and a line as bright as its shaft (no
+ * reverberation tail) running on 80 px from its tip, turned 20 deg toward the
+ * horizontal; with `crossing`, that line goes on through the tip to the
+ * shaft's other side (a fascia the tip has reached), else it starts there (a
+ * fascia that bends). */
+static void draw_line_from_tip(synth *s, const scene *sc, int crossing) {
+    needle(s, sc->ex, sc->ey, sc->tx, sc->ty, 40);
+    const double from_right = sc->ex > sc->tx, k = tan(10.0 * M_PI / 180.0);
+    const int run = 79, tx = (int)lrint(sc->tx);
+    /* (from the tip away from the entry, 10 deg below the horizontal) */
+    if (from_right) fascia(s, tx - run, crossing ? tx + run : tx, sc->ty + run * k, -10.0, 40);
+    else fascia(s, crossing ? tx - run : tx, tx + run, crossing ? sc->ty - run * k : sc->ty, 10.0, 40);
+}
+
+/* The straight stretch of a fascia that bends (a needle-free sequence of our
+ * simulator, seed 141: 35 mm at 11 deg from the fan's edge to the bend, the
+ * fascia going on 29 deg turned) is no needle at acquisition: a needle ends
+ * at its tip, so a line as bright as the shaft running on from its "tip",
+ * turned 20 deg, makes it a bend. A needle whose tip has reached a fascia
+ * crossing it (the same line going on through the tip) is found. */
+Test(needle, a_fascia_bending_at_its_end_is_no_needle) {
+    expect_found_only_on(30, 0, 380, 220, 71u, draw_line_from_tip, 1, 2.5, 0.5, "a line bending at its end");
+}
+
+/* A streak as a muscle fibre draws it: a thin line of amplitude `bright`
+ * from the right border at 30 deg to (tx, ty), no brighter end, no
+ * reverberation tail, over the usual speckle. */
+static void render_fibre(double bright, double tx, double ty, unsigned seed, usg_image *img) {
+    scene sc = needle_scene(30, 0, tx, ty, seed);
+    synth s = {seed, malloc(sizeof(float) * W * H)};
+    tissue(&s, 1.0);
+    needle_shaped(&s, sc.ex, sc.ey, sc.tx, sc.ty, bright, 0, 0, 0, 0.0, 1e-3);
+    to_image(&s, img);
+    free(s.f);
+}
+
+#define FIBRE 8 /* a fibre's echo: about 25.5 dB over the tissue (27 dB: 9.5) */
+
+/* A 6 mm streak from the border 24-27 dB over the tissue (as bright as our
+ * simulator's brightest muscle fibres entering at the fan's edge), held
+ * still, its length wandering by +-1 mm: never reported. One frame's short
+ * streak must stand ND_SHORT_DB (27 dB) over the tissue, or grow. */
+Test(needle, a_short_streak_as_bright_as_a_fibre_is_no_needle) {
+    expect_never_when_still(render_fibre, FIBRE, 30, 604, 200, 810u);
+}
+
+/* ... and the same streak advancing 1.2 mm a frame is a needle once it has grown. */
+Test(needle, a_short_streak_as_bright_as_a_fibre_that_advances_is_a_needle) {
+    expect_found_as_it_advances(render_fibre, FIBRE, 30, 604, 200, 10, 820u);
+}
