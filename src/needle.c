@@ -604,6 +604,33 @@ static double depth_falloff(const usg_needle_tracker *t, double y, double d0_mm,
     return usg_depth_profile_falloff(&t->prof, y * t->c.sp, c, c, ND_FALLOFF_MIN);
 }
 
+/* 1 for a line of direction (dx, dy) at least ND_CORTEX_DEG from the
+ * horizontal: straight, nearly level lines are more often cortices, and the
+ * bone stage's edges along them are held to the strict tests below. */
+static int steep_line(double dx, double dy) {
+    double ang = fabs(atan2(dy, dx)) * 180.0 / M_PI;
+    if (ang > 90) ang = 180 - ang;
+    return ang >= ND_CORTEX_DEG;
+}
+
+/* 1 when shaft m is as straight as steel: its bend no more than the sagitta
+ * of an arc of ND_STRAIGHT_R_MM over its length (or ND_STRAIGHT_PX). A
+ * steel shaft bends far less than a cortex curves. */
+static int steel_straight(const usg_needle_tracker *t, const nd_meas *m) {
+    double sagitta_mm = m->len_mm * m->len_mm / (8.0 * ND_STRAIGHT_R_MM);
+    return m->bend_px <= fmax(ND_STRAIGHT_PX, sagitta_mm / t->c.sp);
+}
+
+/* 1 when the beam 2-6 mm beneath shaft m is no bone's shadow: as bright as
+ * the tissue above (ND_LIT_NEEDLE, against the depth's falloff), or, in a
+ * floored frame where the tissue above is black (no evidence), a line steep
+ * enough (steep_line) to be no level cortex's. */
+static int unshadowed(const usg_needle_tracker *t, const usg_image *img, const nd_meas *m) {
+    double lit = nd_band_ratio(&t->c, img, m->entry, m->tip, 2.0, 6.0);
+    if (lit > 0) lit /= depth_falloff(t, 0.5 * (m->entry.y + m->tip.y), 2.0, 6.0);
+    return lit >= ND_LIT_NEEDLE || (lit < 0 && t->floored && steep_line(m->line.dx, m->line.dy));
+}
+
 /* nd_measure, with the depth's falloff at the shaft's middle over the band
  * of its shadow (2-6 mm beneath it, against the tissue above: m->falloff). */
 static int measure(usg_needle_tracker *t, const usg_image *img, const nd_line *l, int r, const nd_hint *hint,
@@ -913,6 +940,20 @@ static double share_on_axis(const usg_needle_tracker *t, usg_point entry, usg_po
     return e->n > 0 ? (double)on / e->n : 0;
 }
 
+/* A needle by every gate but the bone stage's claim on it (refused for its
+ * bone_frac alone), from the region's edge, with no bone's shadow beneath
+ * (unshadowed): a needle so bright that its echo and reverberations merge
+ * into a band the bone stage takes for a cortex, splitting it into edges too
+ * bent for needle_like_edge (at a 40-50 dB display range, where the tissue
+ * and any shadow lie below the display floor). What its growth (grown) may
+ * confirm: a cortex does not advance along its line. */
+static int claimed_shaft(const usg_needle_tracker *t, const usg_image *img, const nd_levels *lv, const nd_meas *m) {
+    if (!m->border_entry || !unshadowed(t, img, m)) return 0;
+    nd_meas free_of_bone = *m;
+    free_of_bone.bone_frac = 0;
+    return implausible_at(t, lv, &free_of_bone, 0, 0) == 0;
+}
+
 /* Measure a candidate line l: 1 with *m filled when it is a needle (by the
  * gates, or a weak shaft that has grown, or one along `grown_edge`, a bone
  * stage's edge that has grown: NULL for none); a weak shaft is remembered
@@ -922,9 +963,11 @@ static int try_line(usg_needle_tracker *t, const usg_image *img, const nd_line *
                     const usg_edge *e2, int at_depth, const usg_edge *grown_edge, nd_meas *m) {
     if (!measure(t, img, l, t->r_acq, NULL, e1, e2, m)) return 0;
     nd_levels lv = at_depth ? local_ref(t, m) : acq_ref(t, m);
-    int strict = implausible_at(t, &lv, m, 0, 0) == 0, weak_one = !strict && weak_shaft(t, &lv, m);
-    if (weak_one || strict) remember_line(t, m->entry, m->line.dx, m->line.dy, m->len_mm, at_depth, 0);
-    return strict || (weak_one && (grown(t, m) || (grown_edge && share_on_axis(t, m->entry, m->tip, grown_edge) >= ND_ON_EDGE_SHARE)));
+    int why = implausible_at(t, &lv, m, 0, 0), strict = why == 0;
+    int weak_one = !strict && weak_shaft(t, &lv, m), claimed = why == 7 && claimed_shaft(t, img, &lv, m);
+    if (weak_one || strict || claimed) remember_line(t, m->entry, m->line.dx, m->line.dy, m->len_mm, at_depth, 0);
+    return strict || (claimed && grown(t, m)) ||
+           (weak_one && (grown(t, m) || (grown_edge && share_on_axis(t, m->entry, m->tip, grown_edge) >= ND_ON_EDGE_SHARE)));
 }
 
 /* Was a shaft on the remembered shaft s's line measured on this frame? */
@@ -1039,15 +1082,6 @@ static double edge_line_fit(const usg_edge *e, int lo, int hi, double *mx, doubl
     return sqrt(ss / n);
 }
 
-/* 1 for a line of direction (dx, dy) at least ND_CORTEX_DEG from the
- * horizontal: straight, nearly level lines are more often cortices, and the
- * bone stage's edges along them are held to the strict tests below. */
-static int steep_line(double dx, double dy) {
-    double ang = fabs(atan2(dy, dx)) * 180.0 / M_PI;
-    if (ang > 90) ang = 180 - ang;
-    return ang >= ND_CORTEX_DEG;
-}
-
 /* A bone edge fitted by a line (straight_edge). */
 typedef struct nd_edge_line {
     usg_point a, b;  /* its ends on the line */
@@ -1149,17 +1183,14 @@ static int acquire_past_bone(usg_needle_tracker *t, const usg_image *img, const 
     const usg_edge *grown_edge = kind[0] == ND_EDGE_GROWN ? e1 : (kind[1] == ND_EDGE_GROWN ? e2 : NULL);
     nd_meas m;
     if (!any || !pick_line(t, img, keep[0], keep[1], grown_edge, &m)) return 0;
-    double sagitta_mm = m.len_mm * m.len_mm / (8.0 * ND_STRAIGHT_R_MM);
     double lit = nd_band_ratio(&t->c, img, m.entry, m.tip, 2.0, 6.0);
     if (lit > 0) lit /= depth_falloff(t, 0.5 * (m.entry.y + m.tip.y), 2.0, 6.0);
-    int straight = m.bend_px <= fmax(ND_STRAIGHT_PX, sagitta_mm / t->c.sp);
-    int unshadowed = lit >= ND_LIT_NEEDLE || (lit < 0 && t->floored && steep_line(m.line.dx, m.line.dy));
     /* along a grown edge: a partial shadow beneath (ND_DIM_EDGE) and the
      * acquisition's own bend limit (bend_limit_px) */
     int grown_ok = m.bend_px <= bend_limit_px(t, 1) && lit >= ND_DIM_EDGE;
     for (int i = 0; i < 2; i++) {
         if (kind[i] == ND_EDGE_NOT || share_on_axis(t, m.entry, m.tip, edge[i]) < ND_ON_EDGE_SHARE) continue;
-        if (kind[i] == ND_EDGE_LIT ? straight && unshadowed : grown_ok) { *best = m; return 1; }
+        if (kind[i] == ND_EDGE_LIT ? steel_straight(t, &m) && unshadowed(t, img, &m) : grown_ok) { *best = m; return 1; }
     }
     return 0;
 }
