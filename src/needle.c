@@ -156,6 +156,8 @@
 #define ND_GROW_BESIDE_DB 4.0 /* ... and above the tissue beside it (a needle in a bright phantom's speckle) */
 #define ND_GROW_ENTRY_MM 2.0 /* the same entry: within this */
 #define ND_GROW_DEG 3.0      /* the same line: within this */
+#define ND_GROW_STILL_MM 1.0 /* lines remembered before the probe moved this far since are not counted
+                              * (a sliding probe brings structures in from the region's edge: they seem to grow) */
 #define ND_GROW_RECALL 4     /* remembered shafts measured again at most per frame (the Hough lines may miss a faint one) */
 /* A track's own shaft going on fainter than a track needs (a faint needle's
  * deep stretch, the echo falling with depth): on the predicted line
@@ -181,6 +183,7 @@ typedef struct nd_seen {
     double dx, dy, len_mm;
     int at_depth;   /* one of the ND_MORE_CANDIDATES, read over its depth's tissue: measured again so */
     int edge;       /* a bone stage's straight edge (needle_like_edge), not a measured shaft: not measured again */
+    double odo_mm;  /* the probe's motion odometer then (nd_motion) */
 } nd_seen;
 
 struct usg_needle_tracker {
@@ -218,6 +221,7 @@ struct usg_needle_tracker {
     double behind_u;        /* ... its tip's distance from the track's entry along the axis (px) */
     nd_seen seen[ND_GROW_CAP];
     int nseen, seen_next;
+    nd_motion mo;           /* the probe's motion between frames */
 };
 
 /* ---------------------------------------------------------------- setup */
@@ -331,6 +335,7 @@ usg_status usg_needle_tracker_new(const usg_needle_params *p, int w, int h, usg_
     }
     if (st == USG_OK) st = usg_depth_profile_init(&t->prof, h * sp, ND_BAND_MM);
     if (st == USG_OK) st = make_masks(t, probe);
+    if (st == USG_OK) st = nd_motion_init(&t->mo, w, h, t->c.mask, sp);
     if (probe && probe->geometry == USG_GEOM_CURVILINEAR) {
         t->c.fan = 1;
         t->c.apex_x = probe->apex_x;
@@ -367,6 +372,7 @@ void usg_needle_tracker_free(usg_needle_tracker *t) {
     free(t->mask2); free(t->bone2); free(t->half); free(t->ridge);
     free(t->quarter); free(t->ridge4); free(t->mask4); free(t->band_hist); free(t->band_grey);
     usg_depth_profile_free(&t->prof);
+    nd_motion_free(&t->mo);
     free(t);
 }
 
@@ -548,6 +554,7 @@ static void remember_line(usg_needle_tracker *t, usg_point entry, double dx, dou
     s->len_mm = len_mm;
     s->at_depth = at_depth;
     s->edge = edge;
+    s->odo_mm = t->mo.odo_mm;
     t->seen_next = (t->seen_next + 1) % ND_GROW_CAP;
     if (t->nseen < ND_GROW_CAP) t->nseen++;
 }
@@ -561,14 +568,19 @@ static int seen_on(const usg_needle_tracker *t, const nd_seen *s, usg_point entr
 /* Has a line of length len_mm from `entry` along (dx, dy) grown over the last
  * frames (ND_GROW_RECORDS new longest lines, this one included, and ND_GROW_MM
  * over the shortest)? Counted among the remembered lines of its kind (edge:
- * the bone stage's edges; else measured shafts). */
+ * the bone stage's edges; else measured shafts) from the frames since the
+ * probe last moved ND_GROW_STILL_MM (nd_motion): a needle grows in still
+ * tissue. */
 static int grown_on(const usg_needle_tracker *t, usg_point entry, double dx, double dy, double len_mm, int edge) {
     double longest[ND_GROW_WIN], shortest = len_mm;
     int have[ND_GROW_WIN] = {0};
     for (int i = 0; i < t->nseen; i++) {
         const nd_seen *s = &t->seen[i];
         long age = t->frame_no - s->frame;
-        if (age < 1 || age > ND_GROW_WIN || s->edge != edge || !seen_on(t, s, entry, dx, dy)) continue;
+        if (age < 1 || age > ND_GROW_WIN || s->edge != edge || t->mo.odo_mm - s->odo_mm > ND_GROW_STILL_MM ||
+            !seen_on(t, s, entry, dx, dy)) {
+            continue;
+        }
         int k = ND_GROW_WIN - (int)age; /* oldest first */
         longest[k] = have[k] ? fmax(longest[k], s->len_mm) : s->len_mm;
         have[k] = 1;
@@ -1054,9 +1066,10 @@ static int pick_line(usg_needle_tracker *t, const usg_image *img, const usg_edge
     return 1;
 }
 
-/* Full-frame search: vote_lines, then pick_line. */
+/* Full-frame search: the probe's motion (nd_motion), vote_lines, then pick_line. */
 static int acquire(usg_needle_tracker *t, const usg_image *img, const usg_edge *e1, const usg_edge *e2,
                    nd_meas *best) {
+    nd_motion_update(&t->mo, img, t->frame_no); /* (what the growth of remembered lines is read against) */
     vote_lines(t, img);
     return pick_line(t, img, e1, e2, NULL, best);
 }

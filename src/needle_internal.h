@@ -246,4 +246,27 @@ void nd_kf2_init(nd_kf2 *k, double x, double p0, double q, double r);
 void nd_kf2_predict(nd_kf2 *k);
 double nd_kf2_update(nd_kf2 *k, double z);
 
+/* ---- needle_motion.c: how far the probe moved between frames ---- */
+
+typedef struct nd_motion {
+    int w, h;          /* block grid */
+    double block_mm;   /* a block's side */
+    float *prev, *cur; /* block means of the last frame and this one */
+    uint8_t *ok;       /* block wholly inside the imaged region */
+    int have_prev;
+    long prev_frame;   /* the frame number of prev */
+    double last_mm;    /* this frame's shift against the last one */
+    double odo_mm;     /* the shifts summed since the tracker was made */
+} nd_motion;
+
+/* Buffers for w x h frames whose imaged region is `mask` (w x h, NULL: all);
+ * sp mm per px. Errors: USG_ERR_NOMEM (message set). */
+usg_status nd_motion_init(nd_motion *mo, int w, int h, const uint8_t *mask, double sp);
+void nd_motion_free(nd_motion *mo);
+/* Take frame img (the size given to nd_motion_init), number frame_no: its
+ * shift against the frame taken before (none for the first; frames not taken
+ * in between: the net shift since) into last_mm, added to odo_mm. Once per
+ * frame number (again: nothing). Allocates nothing. */
+void nd_motion_update(nd_motion *mo, const usg_image *img, long frame_no);
+
 #endif

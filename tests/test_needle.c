@@ -946,6 +946,40 @@ Test(needle, a_faint_streak_that_does_not_advance_is_no_needle) {
     expect_never_when_still(render_faint, FAINT, 30, 480, 183, 800u);
 }
 
+/* A probe sliding over still tissue: the faint needle-like line of
+ * a_faint_streak_that_does_not_advance_is_no_needle, held still in the tissue
+ * (one frame rendered once), with the whole image moving 6 px (0.9 mm) a frame
+ * toward its left edge, so that the line slides in at the right edge and its
+ * visible length grows by 1 mm a frame as a needle's would (the columns the
+ * motion uncovers filled with other tissue): never reported (growth counts
+ * only while the probe stays within ND_GROW_STILL_MM; the same line growing
+ * in still tissue is confirms_a_faint_needle_by_its_advance). */
+Test(needle, a_faint_line_a_sliding_probe_brings_in_is_no_needle) {
+    usg_needle_tracker *t = make_tracker();
+    usg_image world, filler, img;
+    cr_assert_eq(usg_image_alloc(&world, W, H), USG_OK);
+    cr_assert_eq(usg_image_alloc(&filler, W, H), USG_OK);
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    render_faint(FAINT, 480, 183, 850u, &world);
+    render_over(tissue, 30, 0, 480, 183, 851u, &filler);
+    for (int f = 0; f < 10; f++) {
+        int d = 6 * (9 - f); /* the tissue 54 px right of where it is on frame 9: the line's first 62 px cut off */
+        for (int y = 0; y < H; y++) {
+            uint8_t *o = img.data + (size_t)y * W;
+            const uint8_t *a = world.data + (size_t)y * W, *b = filler.data + (size_t)y * W;
+            for (int x = 0; x < W; x++) o[x] = x >= d ? a[x - d] : b[x];
+        }
+        usg_needle n;
+        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        cr_expect(!n.found, "frame %d: a line sliding in with the tissue reported as a needle, tip (%.1f,%.1f)", f,
+                  n.tip.x, n.tip.y);
+    }
+    usg_image_free(&world);
+    usg_image_free(&filler);
+    usg_image_free(&img);
+    usg_needle_tracker_free(t);
+}
+
 /* A bright fascia: a straight line of amplitude `amp` (no reverberation
  * tail) from x0 to x1, through (x0, y0), `tilt_deg` from the horizontal. */
 static void fascia(synth *s, int x0, int x1, double y0, double tilt_deg, double amp) {

@@ -8,8 +8,10 @@
 #   seed S GEOMETRY MEDIUM fp N/FRAMES
 # then the total:
 #   survey: K of M needle-free sequences with a false needle (F of T frames)
+# SIM_OPTS adds `usguide sim` options to every sequence (e.g. "--dynamic-range-db 40
+# --jitter-mm 3": a narrow display range, the tissue below its floor, and a probe that moves).
 # Sequences are kept in OUTDIR/sS (default ${TMPDIR:-/tmp}/needle_free_survey)
-# and regenerated when missing. Exit status 0 (a survey, not a gate:
+# and regenerated when missing or made with other options. Exit status 0 (a survey, not a gate:
 # tests/bench/fibre_cases.txt holds the sequences it found).
 set -eu
 bin=${1:?usage: needle_free_survey.sh USGUIDE [OUTDIR]}
@@ -26,8 +28,12 @@ for s in $(seq "$from" "$to"); do
     [ $((s % 5)) = 2 ] && med=tissue
     [ $((s % 7)) = 3 ] && med=water
     d=$out/s$s
-    if [ ! -f "$d/truth.jsonl" ]; then
-        "$bin" sim "$d" --seed "$s" --needle none --frames "$frames" --geometry "$geo" --medium "$med" --quiet
+    opts="--frames $frames --geometry $geo --medium $med ${SIM_OPTS:-}"
+    if [ ! -f "$d/truth.jsonl" ] || [ "$(cat "$d/sim_opts" 2>/dev/null)" != "$opts" ]; then
+        rm -rf "$d"
+        # shellcheck disable=SC2086 # (the options split into words)
+        "$bin" sim "$d" --seed "$s" --needle none $opts --quiet
+        printf '%s\n' "$opts" > "$d/sim_opts"
     fi
     "$bin" replay "$d/frames" --probe "$d/probe.ini" --results "$d/results.jsonl" --quiet >/dev/null 2>&1
     n=$(grep -c '"needle": {"found": true' "$d/results.jsonl" || true)
