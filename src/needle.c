@@ -154,6 +154,7 @@
 #define ND_GROW_SNR 4.0      /* such a shaft's least snr ... */
 #define ND_GROW_DB 6.0       /* ... its echo this far above the tissue ... */
 #define ND_GROW_BESIDE_DB 4.0 /* ... and above the tissue beside it (a needle in a bright phantom's speckle) */
+#define ND_DIM_TIP_DB 6.0     /* ... and its tip's echo at most this far under its shaft's */
 #define ND_GROW_ENTRY_MM 2.0 /* the same entry: within this */
 #define ND_GROW_DEG 3.0      /* the same line: within this */
 #define ND_GROW_STILL_MM 1.0 /* lines remembered before the probe moved this far since are not counted
@@ -536,10 +537,19 @@ static int plausible(const usg_needle_tracker *t, const nd_meas *m, int tracking
     return implausible(t, m, tracking) == 0;
 }
 
+/* The step (dB) from a measurement's shaft up to its tip. */
+static double bevel_db(const nd_meas *m) {
+    return (m->i_tip - m->i_shaft) / ND_GREY_PER_DB;
+}
+
 /* A needle by every gate but its echo (a shaft from the region's edge ending
- * at a step, with ND_GROW_SNR and ND_GROW_DB): what growth may confirm. */
+ * at a step, with ND_GROW_SNR and ND_GROW_DB, lit up to its tip: the
+ * brightest echo of its last ~1.5 mm at most ND_DIM_TIP_DB under the
+ * shaft's): what growth may confirm. (A line that ran on past a needle's tip
+ * through speckle ends dim, and its length, remembered, hid the needle's
+ * growth for 10 frames.) */
 static int weak_shaft(const usg_needle_tracker *t, const nd_levels *lv, const nd_meas *m) {
-    return m->border_entry && m->tip_step && implausible_at(t, lv, m, 0, 1) == 0;
+    return m->border_entry && m->tip_step && bevel_db(m) >= -ND_DIM_TIP_DB && implausible_at(t, lv, m, 0, 1) == 0;
 }
 
 /* Remember a line of this frame from `entry` along (dx, dy), len_mm long: a
@@ -850,11 +860,6 @@ static int steep_peak(const nd_hough_peak *p) {
 static int same_needle(const nd_meas *a, const nd_meas *b, double sp) {
     double c = fabs(a->line.dx * b->line.dx + a->line.dy * b->line.dy);
     return c > cos(8.0 * M_PI / 180.0) && hypot(a->tip.x - b->tip.x, a->tip.y - b->tip.y) * sp < 2.0;
-}
-
-/* The step (dB) from a measurement's shaft up to its tip. */
-static double bevel_db(const nd_meas *m) {
-    return (m->i_tip - m->i_shaft) / ND_GREY_PER_DB;
 }
 
 /* Is a shaft from the region's edge lit over nearly all its length (its run

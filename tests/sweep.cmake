@@ -320,6 +320,12 @@ usg_sweep_floor(shallow ${CMAKE_SOURCE_DIR}/tests/bench/shallow_cases.txt t_a3 -
                 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5 --require angle_err_p95_deg<=2.5)
 usg_sweep_floor(shallow ${CMAKE_SOURCE_DIR}/tests/bench/shallow_cases.txt t_a7 --require needle_recall>=0.9
                 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5 --require angle_err_p95_deg<=2.5)
+# t_a5 (5 deg, from the right): one frame's wide-scale line ran on 14 mm past the tip through the
+# coarse speckle and, remembered as a weak shaft, stood as the longest for 10 frames, so the
+# needle's own growth did not count (recall 0.48). A weak shaft must be lit up to its tip (the
+# brightest echo of its last ~1.5 mm at most 6 dB under the shaft: ND_DIM_TIP_DB in src/needle.c): 0.72.
+usg_sweep_floor(shallow ${CMAKE_SOURCE_DIR}/tests/bench/shallow_cases.txt t_a5 --require needle_recall>=0.7
+                --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5 --require angle_err_p95_deg<=2.5)
 # t_a5_med (5 deg, from the left, over the curvilinear probe's coarse deep speckle): its shaft
 # stands 3.3-4.5 times the ridge filter's noise, and was dropped as hopeless under 4 (first
 # pass) and 5 (second) times it, however long (recall 0.36). A run over 10 mm needs that much
