@@ -387,14 +387,19 @@ static nd_levels frame_ref(const usg_needle_tracker *t) {
     return (nd_levels){t->median, t->median};
 }
 
+/* Is m's tip a bright bevel: its echo ND_TIP_DB over the tissue (lv) and
+ * ND_BEVEL_DB over its shaft's? */
+static int bright_bevel(const nd_levels *lv, const nd_meas *m) {
+    return (m->i_tip - lv->tip) / ND_GREY_PER_DB >= ND_TIP_DB && (m->i_tip - m->i_shaft) / ND_GREY_PER_DB >= ND_BEVEL_DB;
+}
+
 /* A steep shaft from the imaged region's edge ending in a bright bevel at a
  * step (a fascia is seldom steep, and fades out): such a shaft's lateral blur
  * bends its measured peaks and lowers its contrast. */
 static int steep_bevel(const nd_levels *lv, const nd_meas *m) {
     double ang = fabs(atan2(m->line.dy, m->line.dx)) * 180.0 / M_PI;
     if (ang > 90) ang = 180 - ang;
-    return ang >= ND_STEEP_BEVEL_DEG && m->border_entry && m->tip_step &&
-           (m->i_tip - lv->tip) / ND_GREY_PER_DB >= ND_TIP_DB && (m->i_tip - m->i_shaft) / ND_GREY_PER_DB >= ND_BEVEL_DB;
+    return ang >= ND_STEEP_BEVEL_DEG && m->border_entry && m->tip_step && bright_bevel(lv, m);
 }
 
 /* A shaft from the region's edge ending at a step in a bevel echo far above
@@ -433,6 +438,14 @@ static double bend_limit_px(const usg_needle_tracker *t, double scale) {
     return fmax(1.5, ND_BEND_MM / t->c.sp) * scale;
 }
 
+/* While tracking: a bright bevel (bright_bevel) ending at a step where the
+ * track predicts its tip. (Not a tip on a cortex: its echo runs on into the
+ * bone with no step, and a bright end there, measured on a track's axis, is
+ * as often the cortex.) */
+static int bevel_at_pred(const nd_levels *lv, const nd_meas *m) {
+    return m->tip_step && m->tip_at_pred && bright_bevel(lv, m);
+}
+
 /* Why a measurement is not a needle (0: it is one). `tracking` relaxes the
  * thresholds (hysteresis); `vouched` says the shaft's history vouches for it:
  * at acquisition (its growth) the echo a shaft from the region's edge needs
@@ -461,9 +474,8 @@ static int implausible_at(const usg_needle_tracker *t, const nd_levels *lv, cons
     if (m->len_mm < (tracking ? 2.0 : (m->border_entry ? ND_MIN_BORDER_MM : 8.0))) return 2;
     /* a bevel echo far above the tissue and above the shaft at a clear step
      * (a steep needle's shaft can be fainter than a fascia, its bevel is not) */
-    double tip_db = (m->i_tip - lv->tip) / ND_GREY_PER_DB, bevel_db = (m->i_tip - m->i_shaft) / ND_GREY_PER_DB;
     /* (while tracking, a bevel that ends on a cortex or in the joint needs no step) */
-    int bright_tip = (m->tip_step || tracking) && tip_db >= ND_TIP_DB && bevel_db >= ND_BEVEL_DB;
+    int bright_tip = (m->tip_step || tracking) && bright_bevel(lv, m);
     /* (while tracking, a bright bevel at a step carries a faint steep shaft; without
      * the step, a bright end is as often a cortex's glare at the joint) */
     /* (and where the track predicts it, such a bevel carries a steep shaft the
@@ -1451,12 +1463,17 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
             /* a faint shaft (a steep needle's deep stretch) whose refit was
              * pulled off by the speckle: an established track's axis is better
              * than one refitted on it, so the shaft and tip are measured on it;
-             * taken with its bevel found, or a shaft as clear as a track needs
-             * without one (a faint shaft's bright end on the pinned axis is as
-             * often a cortex beyond the tip) */
+             * taken with its bevel found (past a faded stretch, or a bright
+             * bevel at a step where the track predicts it: a 65 deg needle's
+             * faint deep shaft running on to its bevel was dropped 2 frames
+             * before it reached the joint), or a shaft as clear as a track
+             * needs without one (a faint shaft's bright end on the pinned axis,
+             * with no step, is as often a cortex beyond the tip) */
             hint.pinned = 1;
+            nd_levels lv = frame_ref(t);
             okm = measure(t, img, &pred, t->r_track, &hint, b1, b2, &m) &&
-                  (m.faded_mm > 0 || (m.snr >= ND_PIN_SNR && m.fill >= ND_PIN_FILL)) && takes(t, &m, &p);
+                  (m.faded_mm > 0 || bevel_at_pred(&lv, &m) || (m.snr >= ND_PIN_SNR && m.fill >= ND_PIN_FILL)) &&
+                  takes(t, &m, &p);
         }
         if (okm) {
             update_track(t, &m);

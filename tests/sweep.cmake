@@ -31,7 +31,10 @@
 # the prediction was taken at the prediction; a45_lat@100 and dr40@100, needles
 # reaching the joint's cleft, whose echo dips over the end of the cortex beneath them
 # before the tip: the tip was taken on the dip, tip p95 2.36 / 2.06 mm, before a
-# track's tip level could be the top of the echo's last fall)
+# track's tip level could be the top of the echo's last fall; a65_lat@200, a 65 deg
+# needle lost on its last 2 frames at the joint, recall 0.92, while a track measured on
+# its own axis took a faint shaft only with its bevel past a faded stretch, not with a
+# bright bevel at a step where predicted at the end of a shaft that never quite faded)
 # usg_sweep_entry(ENTRY CASE OFFSET TAG): a case list entry "name" or "name@N" (the case
 # from seed set N) split into the case's name, its SEED_OFFSET (0 without @N) and a test tag.
 function(usg_sweep_entry entry out_case out_offset out_tag)
@@ -51,7 +54,7 @@ endfunction()
 
 set(USG_SWEEP_CASES s13_default s16_default a50_med g_m10 dr40 f2_5 none_b g_m20 none_dr30 s15_default@200
     a50_med@100 a70_lat@400 a65_lat@100 a55_lat@300 a60_med@200 dr80@200 s13_default@200 dr50_steep@400
-    a45_lat@100 dr40@100)
+    a45_lat@100 dr40@100 a65_lat@200)
 foreach(entry ${USG_SWEEP_CASES})
   usg_sweep_entry(${entry} case offset tag)
   add_test(NAME needle_sweep_${tag}
@@ -67,9 +70,9 @@ endforeach()
 # from both sides of its search band, the cortex's edge in one of them); a70_lat, a
 # 70 deg needle whose faint shaft is found from its bevel 5-9 mm in (recall was 0.88
 # while a steep shaft with a bright bevel needed 5 dB over the tissue beside it);
-# a65_lat@200 and, in soft tissue with no bone, t_a65 (media_cases.txt), 65 deg
-# needles whose deep shaft fades into the speckle (recall 0.84 and 0.85 while a
-# track's refit on the faint shaft swung off its axis and the track was lost,
+# in soft tissue with no bone, t_a65 (media_cases.txt), a 65 deg needle whose deep
+# shaft fades into the speckle (recall 0.85 while a track's refit on the faint shaft
+# swung off its axis and the track was lost,
 # before such a track was measured on its own axis and the bevel search tried the
 # next-brightest spot when the brightest, a cortex's glare, was no bevel);
 # f2_5@400, 2.5 MHz, a needle that goes on into the cortex's glare at the joint
@@ -86,7 +89,6 @@ endforeach()
 # than its tip took the short one's place; its first frame is still 5-6 deg off).
 set(USG_SWEEP_FLOOR_a05_lat --require needle_recall>=0.9 --require needle_fp_rate<=0 --require tip_err_median_mm<=0.6)
 set(USG_SWEEP_FLOOR_a70_lat --require needle_recall>=0.95 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5)
-set(USG_SWEEP_FLOOR_a65_lat_set200 --require needle_recall>=0.9 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5)
 set(USG_SWEEP_FLOOR_t_a65 --require needle_recall>=0.92 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5)
 set(USG_SWEEP_FLOOR_f2_5_set400 --require needle_recall>=0.98 --require needle_fp_rate<=0 --require tip_err_p95_mm<=7.5)
 set(USG_SWEEP_FLOOR_t_a40_gm10_set100 --require needle_recall>=0.98 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
@@ -133,7 +135,7 @@ set(USG_SWEEP_FLOOR_wd_a60 --require needle_recall>=0.88 --require needle_fp_rat
 set(USG_SWEEP_ENV_withdraw "FRAMES=60")
 # (an entry "FILE:case" takes the case from tests/bench/FILE_cases.txt, with the
 # environment USG_SWEEP_ENV_FILE when set)
-foreach(entry a05_lat a70_lat a65_lat@200 media:t_a65 f2_5@400 media:t_a40_gm10@100 media:w_a65_gp20@100
+foreach(entry a05_lat a70_lat media:t_a65 f2_5@400 media:t_a40_gm10@100 media:w_a65_gp20@100
         display:dr100 faint:fd14_t_a20_med faint:fd10_t_a30 faint:fd10_a40_med withdraw:wd_a30_med withdraw:wd_w_a40
         withdraw:wd_a60 withdraw:wd_a45_lat)
   set(env "REGEN=1")
