@@ -768,8 +768,10 @@ static int echo_gap(const float *g, int len, int k0, int dir, int i0, int top, d
  * length, but ends abruptly); it is refined at the crossing of the local
  * shaft/background amplitude level (ND_TIP_LEVEL). `hint` (NULL to acquire):
  * a track's measurement (the step's floor is capped under the shaft's peak,
- * and the predicted tip chooses between two shaft levels, below). */
-static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir, const nd_hint *hint, int *stepped) {
+ * and the predicted tip chooses between two shaft levels, below). The echo
+ * along the axis is the mean of the strip's rows vc - 1 .. vc + 1 (vc 0: on
+ * the axis; refine_tip). */
+static double refine_tip_at(nd_ctx *c, int k_start, int k_end, int dir, const nd_hint *hint, int vc, int *stepped) {
     const nd_strip *s = &c->st;
     const int len = s->len;
     if (3 * len + 64 > c->scratch_cap) return k_end;
@@ -777,7 +779,7 @@ static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir, const nd_hi
     for (int k = 0; k < len; k++) { /* centre rows, unsmoothed along the axis */
         double sum = 0;
         int n = 0;
-        for (int v = -1; v <= 1; v++) {
+        for (int v = vc - 1; v <= vc + 1; v++) {
             if (nd_strip_okrow(s, s->ok, v)[k]) { sum += nd_strip_row(s, s->val, v)[k]; n++; }
         }
         g[k] = n ? (float)(sum / n) : -1.0f;
@@ -878,6 +880,10 @@ static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir, const nd_hi
         }
     }
     return kt;
+}
+
+static double refine_tip(nd_ctx *c, int k_start, int k_end, int dir, const nd_hint *hint, int *stepped) {
+    return refine_tip_at(c, k_start, k_end, dir, hint, 0, stepped);
 }
 
 /* Mean grey of the strip's centre rows over columns [k - 1, k + 1]; -1 if none valid. */
@@ -1135,24 +1141,41 @@ static usg_point walk_to_border(const nd_ctx *c, double k, int dir) {
     return q;
 }
 
+#define ND_IAXIS_PX 2 /* the echo's peak sought this far (px) off the axis ... */
+#define ND_BAND_PX 4  /* ... and for a thick band, this far off one within 45 deg of the horizontal ... */
+#define ND_BAND_SIN 0.71
+#ifndef ND_BAND_OFF_PX
+#define ND_BAND_OFF_PX 2.0 /* ... where the peak lies this far off mid-shaft, or more: the band's axis */
+#endif
+#ifndef ND_TIP_ROW_MOVE_MM
+#define ND_TIP_ROW_MOVE_MM 1.0 /* a thick band's tip measured again on the peak's rows: taken within this of the first */
+#endif
+
+/* Does the strip's axis lie within ND_BAND_SIN of the horizontal, where
+ * the rows across it run down the beam into a needle's reverberation tail
+ * (a bright needle's saturated band put the contrast's crest 2-3 px above
+ * the echo's peak)? */
+static int reverb_side(const nd_ctx *c) { return fabs(c->st.line.dy) < ND_BAND_SIN; }
+
 /* The axis through the across-axis intensity peaks of the shaft (columns
  * k0..k1 of the current strip), weighted by their sharpness: v = a + b k.
  * The ridge contrast is biased away from the reverberation tail beneath a
  * needle and from the glare of a cortex beside it (it tilted the axis by
- * 1-3 degrees); the echo's own peak is not. With too short a spread of
+ * 1-3 degrees); the echo's own peak is not. Peaks are sought up to R px
+ * off the axis (a peak at R is no peak). With too short a spread of
  * peaks, the offset only (b = 0). 0 if unfit. */
-static int intensity_axis(const nd_ctx *c, int k0, int k1, double *a_out, double *b_out) {
+static int intensity_axis(const nd_ctx *c, int k0, int k1, int R, double *a_out, double *b_out) {
     const nd_strip *s = &c->st;
     double sw = 0, su = 0, sv = 0, suu = 0, suv = 0;
     for (int k = k0; k <= k1; k++) {
         float best = -1;
         int bv = 0;
-        for (int v = -2; v <= 2; v++) {
+        for (int v = -R; v <= R; v++) {
             if (!nd_strip_okrow(s, s->smok, v)[k]) continue;
             float x = nd_strip_row(s, s->sm, v)[k];
             if (x > best) { best = x; bv = v; }
         }
-        if (best < 0 || bv == -2 || bv == 2) continue;
+        if (best < 0 || bv == -R || bv == R) continue;
         if (!nd_strip_okrow(s, s->smok, bv - 1)[k] || !nd_strip_okrow(s, s->smok, bv + 1)[k]) continue;
         double l = nd_strip_row(s, s->sm, bv - 1)[k], r = nd_strip_row(s, s->sm, bv + 1)[k];
         double den = l - 2.0 * best + r;
@@ -1368,6 +1391,7 @@ static int measure_at(nd_ctx *c, const usg_image *img, const nd_line *guess, int
     /* a steep shaft that fades out (no step, or one to a faint end): its bevel further on */
     int bevel = 0, kbev = 0;
     double boff = 0, ktip = ps.ktip;
+    int kstep = ps.stepped; /* ktip is at a step (its level crossing), not a bevel or a prediction */
     double near[2]; /* tracking: the bevel near the predicted tip only */
     if (hint) {
         double kp = column_of(c, hint->tip), r = 3.0 / c->sp + hint->speed_px;
@@ -1386,6 +1410,7 @@ static int measure_at(nd_ctx *c, const usg_image *img, const nd_line *guess, int
             double lim = ND_BEVEL_WALK_MM / c->sp;
             ktip = (k2 - kbev) * ps.en.dir > lim ? kbev + ps.en.dir * lim : k2;
             bevel = 1;
+            kstep = 0;
         }
     }
     /* no bevel beyond, and the run goes on past the tip (the bevel's blurred
@@ -1395,6 +1420,7 @@ static int measure_at(nd_ctx *c, const usg_image *img, const nd_line *guess, int
         if (axis_pass(c, img, hint, e1, e2, noise, gap, 1, 1, &clip)) ps = clip;
         else if (!axis_pass(c, img, hint, e1, e2, noise, gap, 0, 0, &ps)) ND_FAIL(9);
         ktip = ps.ktip;
+        kstep = ps.stepped;
     }
     l2 = ps.line;
     const int ke = ps.en.ke, kt = ps.en.kt, dir = ps.en.dir, low_entry = ps.en.low_entry, stepped0 = ps.stepped;
@@ -1412,7 +1438,7 @@ static int measure_at(nd_ctx *c, const usg_image *img, const nd_line *guess, int
             int past = (k2 - kp) * dir > ND_STEP_PAST_PRED_MM / c->sp && meets_bone(c, kp, k2, e1, e2);
             if (stepped && (k2 - ktip) * dir > 0 && !past) {
                 ktip = k2;
-                tip_stepped = 1;
+                tip_stepped = kstep = 1;
             }
         }
         /* (the predicted tip, or the track's last tip where the filter moves it back) */
@@ -1429,13 +1455,19 @@ static int measure_at(nd_ctx *c, const usg_image *img, const nd_line *guess, int
         /* a shaft that fades out short of the prediction with no step anywhere,
          * by more than a frame's motion (a bevel lost in a cortex's glare, a
          * needle sliding on along the cortex it met): the predicted tip */
-        if (!tip_stepped && !gone && (kh - ktip) * dir > ND_FADE_MM / c->sp && kh >= 0 && kh < c->st.len) ktip = kh;
+        if (!tip_stepped && !gone && (kh - ktip) * dir > ND_FADE_MM / c->sp && kh >= 0 && kh < c->st.len) {
+            ktip = kh;
+            kstep = 0;
+        }
         /* no step, short of the prediction, with bright echo on the axis up
          * to it (a tip in the glare of the cortex it converges on): the
          * predicted tip, never inside the bone */
         if (!tip_stepped && !gone && (kh - ktip) * dir > 0 && kh >= 0 && kh < c->st.len) {
             double k2 = bright_to(c, ktip, kh, dir);
-            if ((k2 - ktip) * dir > 0) ktip = k2;
+            if ((k2 - ktip) * dir > 0) {
+                ktip = k2;
+                kstep = 0;
+            }
         }
         /* a run with no step at its end, far beyond the prediction, ran on along
          * something else (a cortex by the joint): the step near the predicted
@@ -1449,7 +1481,8 @@ static int measure_at(nd_ctx *c, const usg_image *img, const nd_line *guess, int
         if (kp >= 0 && kp < c->st.len && (on_bone || (!stepped0 && (ktip - kp) * dir > ahead))) {
             int stepped = 0, kend = (int)lrint(kp + dir * ahead);
             double k2 = refine_tip(c, ke, kend < 0 ? 0 : (kend >= c->st.len ? c->st.len - 1 : kend), dir, hint, &stepped);
-            ktip = stepped && (k2 - kp) * dir <= ahead ? k2 : kp;
+            kstep = stepped && (k2 - kp) * dir <= ahead;
+            ktip = kstep ? k2 : kp;
         }
     }
     /* past a faded stretch of shaft to the bevel: the features are the visible shaft's */
@@ -1486,8 +1519,27 @@ static int measure_at(nd_ctx *c, const usg_image *img, const nd_line *guess, int
     m->entry = m->border_entry ? walk_to_border(c, ke, dir) : column_point(c, ke);
     m->line = l2;
 #ifndef ND_NO_INTENSITY_AXIS
-    double ia, ib;
-    if (!pinned && intensity_axis(c, s0, s1, &ia, &ib)) { /* the axis onto the echo's peaks */
+    double ia, ib, wa, wb;
+    int have = !pinned && intensity_axis(c, s0, s1, ND_IAXIS_PX, &ia, &ib);
+    /* a thick band (a bright needle's, whose reverberations put the
+     * contrast's crest 2-3 px above the echo's peak, out of reach of the
+     * search above): the axis onto its peaks further off, and a tip at a
+     * step measured again on their rows, where the bevel's blurred echo ends
+     * (off them, the anisotropic blur ran it on 2-3 px) */
+    const int band = !pinned && reverb_side(c) && intensity_axis(c, s0, s1, ND_BAND_PX, &wa, &wb) &&
+                     fabs(wa + wb * 0.5 * (s0 + s1)) >= ND_BAND_OFF_PX;
+    if (band) {
+        ia = wa;
+        ib = wb;
+        have = 1;
+    }
+    if (have) { /* the axis onto the echo's peaks */
+        const int vc = (int)lrint(ia + ib * ktip);
+        if (band && kstep && abs(vc) + 1 <= c->st.half) {
+            int st = 0;
+            double k2 = refine_tip_at(c, ke, (int)lrint(ktip), dir, hint, vc, &st);
+            if (st && fabs(k2 - ktip) <= ND_TIP_ROW_MOVE_MM / c->sp) m->tip = column_point(c, k2);
+        }
         usg_point p0 = nd_line_at(&l2, c->st.u0, ia), p1 = nd_line_at(&l2, c->st.u0 + 100.0, ia + ib * 100.0);
         double dx = p1.x - p0.x, dy = p1.y - p0.y, nn = hypot(dx, dy);
         nd_line l3 = {p0.x, p0.y, dx / nn, dy / nn};
