@@ -379,6 +379,12 @@ static void clear_on_bone(nd_ctx *c, const usg_edge *e1, const usg_edge *e2) {
 #ifndef ND_STEP_PAST_PRED_MM
 #define ND_STEP_PAST_PRED_MM 1.0 /* a step found walking on from the predicted tip past a bone surface counts up to this far beyond it */
 #endif
+#ifndef ND_PAST_ABOVE_MM
+#define ND_PAST_ABOVE_MM 0.3 /* ... and only if the axis reaches this close above the surface (or under it) */
+#endif
+#ifndef ND_PAST_INTO_MM
+#define ND_PAST_INTO_MM 1.5 /* ... within this far on from the step (not a shaft riding on over it) */
+#endif
 #ifndef ND_AHEAD_BONE_MM
 #define ND_AHEAD_BONE_MM 3.0 /* ... when it goes on so from this far past the predicted tip */
 #endif
@@ -395,14 +401,20 @@ static int along_bone(const nd_ctx *c, double a, double b, const usg_edge *e1, c
     return n > 0;
 }
 
-/* Does the axis from column a to column b (either order) pass a bone
- * surface anywhere (a column within ND_TIP_BONE_MM above it, or under it)? */
-static int meets_bone(const nd_ctx *c, double a, double b, const usg_edge *e1, const usg_edge *e2) {
+/* Does the axis from column a to column b (either order) come within
+ * `above` px above a bone surface anywhere, or under it? */
+static int nears_bone(const nd_ctx *c, double a, double b, double above, const usg_edge *e1, const usg_edge *e2) {
     int k0 = (int)ceil(fmin(a, b)), k1 = (int)floor(fmax(a, b));
     for (int k = k0 < 0 ? 0 : k0; k <= k1 && k < c->st.len; k++) {
-        if (in_bone_band(e1, e2, column_point(c, k), ND_TIP_BONE_MM / c->sp, HUGE_VAL)) return 1;
+        if (in_bone_band(e1, e2, column_point(c, k), above, HUGE_VAL)) return 1;
     }
     return 0;
+}
+
+/* Does the axis from column a to column b pass a bone surface anywhere (a
+ * column within ND_TIP_BONE_MM above it, or under it)? */
+static int meets_bone(const nd_ctx *c, double a, double b, const usg_edge *e1, const usg_edge *e2) {
+    return nears_bone(c, a, b, ND_TIP_BONE_MM / c->sp, e1, e2);
 }
 
 #define ND_REFIT_DEG 0.5 /* pass 3 samples again on its own refit axis when it turned more */
@@ -1434,8 +1446,12 @@ static int measure_at(nd_ctx *c, const usg_image *img, const nd_line *guess, int
             int stepped = 0;
             double k2 = refine_tip(c, ke, (int)lrint(kp), dir, hint, &stepped);
             /* (a step well past the prediction, the walk there having met a
-             * bone surface, is the end of the cortex's glare beyond the tip) */
-            int past = (k2 - kp) * dir > ND_STEP_PAST_PRED_MM / c->sp && meets_bone(c, kp, k2, e1, e2);
+             * bone surface and the axis going into it at the step, is the end
+             * of the cortex's glare beyond the tip; a step with the axis
+             * still above the surface there is the needle's own end, riding
+             * on over the cortex faster than predicted) */
+            int past = (k2 - kp) * dir > ND_STEP_PAST_PRED_MM / c->sp && meets_bone(c, kp, k2, e1, e2) &&
+                       nears_bone(c, k2, k2 + dir * ND_PAST_INTO_MM / c->sp, ND_PAST_ABOVE_MM / c->sp, e1, e2);
             if (stepped && (k2 - ktip) * dir > 0 && !past) {
                 ktip = k2;
                 tip_stepped = kstep = 1;
@@ -1471,14 +1487,15 @@ static int measure_at(nd_ctx *c, const usg_image *img, const nd_line *guess, int
         }
         /* a run with no step at its end, far beyond the prediction, ran on along
          * something else (a cortex by the joint): the step near the predicted
-         * tip, else the predicted tip */
+         * tip, else the predicted tip (not a step taken at the predicted tip
+         * above: there the needle moved on faster than predicted) */
         /* (so too a run with a step that goes on along a cortex from beyond
          * the prediction: the step is the cortex's end at the joint) */
         double ahead = 2.0 / c->sp + hint->speed_px, bone_ahead = ND_AHEAD_BONE_MM / c->sp;
         int on_bone = kp >= 0 && kp < c->st.len && (ktip - kp) * dir > bone_ahead &&
                       along_bone(c, kp + dir * bone_ahead, ktip, e1, e2);
         if (on_bone) ahead = bone_ahead;
-        if (kp >= 0 && kp < c->st.len && (on_bone || (!stepped0 && (ktip - kp) * dir > ahead))) {
+        if (kp >= 0 && kp < c->st.len && (on_bone || (!tip_stepped && (ktip - kp) * dir > ahead))) {
             int stepped = 0, kend = (int)lrint(kp + dir * ahead);
             double k2 = refine_tip(c, ke, kend < 0 ? 0 : (kend >= c->st.len ? c->st.len - 1 : kend), dir, hint, &stepped);
             kstep = stepped && (k2 - kp) * dir <= ahead;

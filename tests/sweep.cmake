@@ -91,6 +91,13 @@ set(USG_SWEEP_FLOOR_a05_lat --require needle_recall>=0.9 --require needle_fp_rat
 set(USG_SWEEP_FLOOR_a70_lat --require needle_recall>=0.95 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5)
 set(USG_SWEEP_FLOOR_t_a65 --require needle_recall>=0.92 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5)
 set(USG_SWEEP_FLOOR_f2_5_set400 --require needle_recall>=0.98 --require needle_fp_rate<=0 --require tip_err_p95_mm<=7.5)
+# (f2_5@200, the same at another seed: the needle speeding up as it nears the joint, a step
+# 3.5 mm past the lagging prediction was taken there, then refused by the rule for a run
+# with no step of its own far past the prediction, and the tip held at the prediction,
+# which the filter then slowed: it fell 11 mm behind the needle, tip p95 10.79 mm, before a
+# step taken at the predicted tip was let stand)
+set(USG_SWEEP_FLOOR_f2_5_set200 --require needle_recall>=0.98 --require needle_fp_rate<=0 --require tip_err_median_mm<=0.5
+    --require tip_err_p95_mm<=3.0)
 set(USG_SWEEP_FLOOR_t_a40_gm10_set100 --require needle_recall>=0.98 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
     --require angle_err_p95_deg<=2.5)
 set(USG_SWEEP_FLOOR_w_a65_gp20_set100 --require needle_recall>=0.98 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
@@ -135,7 +142,7 @@ set(USG_SWEEP_FLOOR_wd_a60 --require needle_recall>=0.88 --require needle_fp_rat
 set(USG_SWEEP_ENV_withdraw "FRAMES=60")
 # (an entry "FILE:case" takes the case from tests/bench/FILE_cases.txt, with the
 # environment USG_SWEEP_ENV_FILE when set)
-foreach(entry a05_lat a70_lat media:t_a65 f2_5@400 media:t_a40_gm10@100 media:w_a65_gp20@100
+foreach(entry a05_lat a70_lat media:t_a65 f2_5@400 f2_5@200 media:t_a40_gm10@100 media:w_a65_gp20@100
         display:dr100 faint:fd14_t_a20_med faint:fd10_t_a30 faint:fd10_a40_med withdraw:wd_a30_med withdraw:wd_w_a40
         withdraw:wd_a60 withdraw:wd_a45_lat)
   set(env "REGEN=1")
@@ -334,6 +341,15 @@ usg_sweep_floor(shallow ${CMAKE_SOURCE_DIR}/tests/bench/shallow_cases.txt t_a5 -
 # less, down to 0.7 of it at 20 mm (`hopeless`, src/needle_measure.c): 0.68.
 usg_sweep_floor(shallow ${CMAKE_SOURCE_DIR}/tests/bench/shallow_cases.txt t_a5_med --require needle_recall>=0.65
                 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5 --require angle_err_p95_deg<=2.5)
+# sij_a5 (5 deg over the joint) slides on 0.6-1 mm above the iliac cortex faster than the
+# track predicts: the step at its tip, 1.3-2.2 mm past the prediction with the walk there
+# passing the cortex, was refused as the end of the cortex's glare beyond a tip, and the tip
+# held 1.6-3.5 mm short (tip p95 2.48 mm). A step past the prediction is the glare's end
+# only where the axis goes into the bone within 1.5 mm on (ND_PAST_INTO_MM, src/
+# needle_measure.c): tip p50 / p95 0.448 / 1.305 mm (its first 6-8 mm are still 5-10 deg off).
+usg_sweep_floor(shallow ${CMAKE_SOURCE_DIR}/tests/bench/shallow_cases.txt sij_a5 --require needle_recall>=0.98
+                --require needle_fp_rate<=0 --require tip_err_median_mm<=0.5 --require tip_err_p95_mm<=1.5
+                --require angle_err_median_deg<=1.0)
 
 # Needles 10 dB brighter than our simulator draws, in water and over the joint on the
 # curvilinear probe (tests/bench/bright_cases.txt): the shaft and its reverberations one thick
