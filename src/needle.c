@@ -27,6 +27,7 @@
 #include "usg/needle.h"
 #include "needle_internal.h"
 #include "depth_profile.h"
+#include "usg/pool.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -189,6 +190,9 @@ typedef struct nd_seen {
 
 struct usg_needle_tracker {
     nd_ctx c;
+    usg_pool *pool;         /* the full search's candidates are measured on its threads ... */
+    nd_ctx wc[USG_POOL_MAX_THREADS - 1]; /* ... each worker thread on its own context */
+    int nwc;
     int w2, h2;
     float *half;
     uint8_t *mask2;         /* half resolution: where ridge votes count */
@@ -337,6 +341,11 @@ usg_status usg_needle_tracker_new(const usg_needle_params *p, int w, int h, usg_
     if (st == USG_OK) st = usg_depth_profile_init(&t->prof, h * sp, ND_BAND_MM);
     if (st == USG_OK) st = make_masks(t, probe);
     if (st == USG_OK) st = nd_motion_init(&t->mo, w, h, t->c.mask, sp);
+    if (st == USG_OK) st = usg_pool_new(p ? p->threads : 0, &t->pool);
+    for (int k = 0; st == USG_OK && k < usg_pool_threads(t->pool) - 1; k++) {
+        st = nd_ctx_init_worker(&t->wc[k], &t->c);
+        if (st == USG_OK) t->nwc = k + 1;
+    }
     if (probe && probe->geometry == USG_GEOM_CURVILINEAR) {
         t->c.fan = 1;
         t->c.apex_x = probe->apex_x;
@@ -366,6 +375,8 @@ void usg_needle_tracker_clear(usg_needle_tracker *t) {
 
 void usg_needle_tracker_free(usg_needle_tracker *t) {
     if (!t) return;
+    usg_pool_free(t->pool);
+    for (int k = 0; k < t->nwc; k++) nd_ctx_free(&t->wc[k]);
     nd_ctx_free(&t->c);
     nd_hessian_free(&t->hs);
     nd_hessian_free(&t->hs2);
@@ -667,11 +678,17 @@ static int unshadowed(const usg_needle_tracker *t, const usg_image *img, const n
 
 /* nd_measure, with the depth's falloff at the shaft's middle over the band
  * of its shadow (2-6 mm beneath it, against the tissue above: m->falloff). */
-static int measure(usg_needle_tracker *t, const usg_image *img, const nd_line *l, int r, const nd_hint *hint,
-                   const usg_edge *e1, const usg_edge *e2, nd_meas *m) {
-    if (!nd_measure(&t->c, img, l, r, hint, e1, e2, m)) return 0;
+static int measure_on(const usg_needle_tracker *t, nd_ctx *c, const usg_image *img, const nd_line *l, int r,
+                      const nd_hint *hint, const usg_edge *e1, const usg_edge *e2, nd_meas *m) {
+    if (!nd_measure(c, img, l, r, hint, e1, e2, m)) return 0;
     m->falloff = depth_falloff(t, 0.5 * (m->entry.y + m->tip.y), 2.0, 6.0);
     return 1;
+}
+
+/* measure_on the tracker's own context. */
+static int measure(usg_needle_tracker *t, const usg_image *img, const nd_line *l, int r, const nd_hint *hint,
+                   const usg_edge *e1, const usg_edge *e2, nd_meas *m) {
+    return measure_on(t, &t->c, img, l, r, hint, e1, e2, m);
 }
 
 /* The frame's typical tissue echo: the median grey of the imaged region's
@@ -983,20 +1000,51 @@ static int claimed_shaft(const usg_needle_tracker *t, const usg_image *img, cons
     return implausible_at(t, lv, &free_of_bone, 0, 0) == 0;
 }
 
-/* Measure a candidate line l: 1 with *m filled when it is a needle (by the
+/* Judge a candidate line's measurement m: 1 when it is a needle (by the
  * gates, or a weak shaft that has grown, or one along `grown_edge`, a bone
  * stage's edge that has grown: NULL for none); a weak shaft is remembered
  * either way. `at_depth`: one of the ND_MORE_CANDIDATES, read over the tissue
  * at its own depth (local_ref). */
-static int try_line(usg_needle_tracker *t, const usg_image *img, const nd_line *l, const usg_edge *e1,
-                    const usg_edge *e2, int at_depth, const usg_edge *grown_edge, nd_meas *m) {
-    if (!measure(t, img, l, t->r_acq, NULL, e1, e2, m)) return 0;
+static int judge_line(usg_needle_tracker *t, const usg_image *img, int at_depth, const usg_edge *grown_edge,
+                      const nd_meas *m) {
     nd_levels lv = at_depth ? local_ref(t, m) : acq_ref(t, m);
     int why = implausible_at(t, &lv, m, 0, 0), strict = why == 0;
     int weak_one = !strict && weak_shaft(t, &lv, m), claimed = why == 7 && claimed_shaft(t, img, &lv, m);
     if (weak_one || strict || claimed) remember_line(t, m->entry, m->line.dx, m->line.dy, m->len_mm, at_depth, 0);
     return strict || (claimed && grown(t, m)) ||
            (weak_one && (grown(t, m) || (grown_edge && share_on_axis(t, m->entry, m->tip, grown_edge) >= ND_ON_EDGE_SHARE)));
+}
+
+/* Measure a candidate line l (acquisition) and judge it (judge_line): 1 with *m filled when it is a needle. */
+static int try_line(usg_needle_tracker *t, const usg_image *img, const nd_line *l, const usg_edge *e1,
+                    const usg_edge *e2, int at_depth, const usg_edge *grown_edge, nd_meas *m) {
+    return measure(t, img, l, t->r_acq, NULL, e1, e2, m) && judge_line(t, img, at_depth, grown_edge, m);
+}
+
+/* The candidate lines of a full search, measured on the pool's threads. */
+typedef struct nd_batch {
+    usg_needle_tracker *t;  /* its contexts are the threads' (nothing else of it is written) */
+    const usg_image *img;
+    const usg_edge *e1, *e2;
+    const nd_line *lines;
+    nd_meas *meas;
+    int *got;
+} nd_batch;
+
+static void measure_batch_one(void *arg, int i, int thread) {
+    nd_batch *b = arg;
+    nd_ctx *c = thread == 0 ? &b->t->c : &b->t->wc[thread - 1];
+    b->got[i] = measure_on(b->t, c, b->img, &b->lines[i], b->t->r_acq, NULL, b->e1, b->e2, &b->meas[i]);
+}
+
+/* Measure lines[0..n-1] (acquisition) into meas[i], got[i] = 1 where measured;
+ * each line's measurement depends on it alone, so the threads change nothing
+ * but the time. */
+static void measure_batch(usg_needle_tracker *t, const usg_image *img, const usg_edge *e1, const usg_edge *e2,
+                          const nd_line *lines, int n, nd_meas *meas, int *got) {
+    for (int k = 0; k < t->nwc; k++) nd_ctx_sync(&t->wc[k], &t->c);
+    nd_batch b = {t, img, e1, e2, lines, meas, got};
+    usg_pool_run(t->pool, n, measure_batch_one, &b);
 }
 
 /* Was a shaft on the remembered shaft s's line measured on this frame? */
@@ -1040,13 +1088,19 @@ static int pick_line(usg_needle_tracker *t, const usg_image *img, const usg_edge
         for (int j = n_first; j < n_sure && !dup; j++) dup = same_peak(&cand[j], &all.pk[i]);
         if (!dup) cand[nc++] = all.pk[i];
     }
-    nd_meas ok[ND_MAX_CANDIDATES];
-    int nok = 0;
+    nd_meas ok[ND_MAX_CANDIDATES], meas[ND_MAX_CANDIDATES];
+    nd_line lines[ND_MAX_CANDIDATES];
+    int got[ND_MAX_CANDIDATES], nok = 0;
     for (int i = 0; i < nc; i++) {
         double th = cand[i].theta_deg * M_PI / 180.0, c = cos(th), s = sin(th);
         double x2 = t->hg.cx - cand[i].rho * s, y2 = t->hg.cy + cand[i].rho * c;
-        nd_line l = {2 * x2 + 0.5, 2 * y2 + 0.5, c, s};
-        nok += try_line(t, img, &l, e1, e2, i >= n_sure, grown_edge, &ok[nok]);
+        lines[i] = (nd_line){2 * x2 + 0.5, 2 * y2 + 0.5, c, s};
+    }
+    measure_batch(t, img, e1, e2, lines, nc, meas, got);
+    for (int i = 0; i < nc; i++) {
+        if (!got[i]) continue;
+        ok[nok] = meas[i];
+        nok += judge_line(t, img, i >= n_sure, grown_edge, &ok[nok]);
     }
     /* the lines of the weak shafts of the last frames not measured on this
      * one, newest first (a faint needle is not always among the Hough lines) */

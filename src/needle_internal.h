@@ -130,6 +130,7 @@ typedef struct nd_ctx {
     double tissue_grey;     /* this frame's typical tissue echo (grey median), 0 unknown */
     int fan;                /* beams fan out from (apex_x, apex_y) (curvilinear); else they run down the image */
     double apex_x, apex_y;
+    int shared_maps;        /* a worker's context: mask and bdist are the main context's */
 } nd_ctx;
 
 /* What one measurement found. */
@@ -180,6 +181,13 @@ int nd_flank_px(double sp);
  * cap_rows: the strips' rows, at least 2 * (search half-width + 2 * ND_WIDE_SCALE * nd_flank_px) + 1. */
 usg_status nd_ctx_init(nd_ctx *c, int w, int h, double sp, int cap_rows);
 void nd_ctx_free(nd_ctx *c);
+/* Make a worker thread's context for measurements like main's: its own strip,
+ * scratch and peak buffers, main's mask and bdist (which must outlive it), the
+ * settings as main's now (nd_ctx_sync). USG_ERR_NOMEM on failure (c freed). */
+usg_status nd_ctx_init_worker(nd_ctx *c, const nd_ctx *main);
+/* Copy main's settings and frame state (tissue grey, flank, geometry, maps)
+ * into the worker context c, keeping c's own buffers. */
+void nd_ctx_sync(nd_ctx *c, const nd_ctx *main);
 /* Compute bdist from mask. */
 void nd_ctx_distance(nd_ctx *c);
 /* Distance of (x, y) to the imaged region's boundary, px (0 outside). */

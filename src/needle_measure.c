@@ -23,6 +23,18 @@ static double clampd(double v, double lo, double hi) { return v < lo ? lo : (v >
 
 int nd_flank_px(double sp) { return clampi((int)lrint(0.9 / sp), 3, 9); }
 
+/* A context's own buffers: the strip, scratch and peaks. */
+static usg_status ctx_buffers(nd_ctx *c, int cap_len, int cap_rows) {
+    usg_status st = nd_strip_init(&c->st, cap_len, cap_rows);
+    if (st != USG_OK) return st;
+    c->scratch_cap = 4 * cap_len + 1024;
+    c->scratch = malloc((size_t)c->scratch_cap * sizeof(float));
+    c->pk_v = malloc((size_t)cap_len * sizeof(float));
+    c->pk_c = malloc((size_t)cap_len * sizeof(float));
+    c->pk_ok = malloc((size_t)cap_len);
+    return c->scratch && c->pk_v && c->pk_c && c->pk_ok ? USG_OK : USG_ERR_NOMEM;
+}
+
 usg_status nd_ctx_init(nd_ctx *c, int w, int h, double sp, int cap_rows) {
     memset(c, 0, sizeof *c);
     c->w = w;
@@ -31,25 +43,47 @@ usg_status nd_ctx_init(nd_ctx *c, int w, int h, double sp, int cap_rows) {
     c->flank0 = c->flank = nd_flank_px(sp);
     c->box_a = clampi((int)lrint(1.2 / sp), 3, 12);
     int cap_len = (int)ceil(hypot(w, h)) + 4;
-    usg_status st = nd_strip_init(&c->st, cap_len, cap_rows);
-    if (st != USG_OK) return st;
+    usg_status st = ctx_buffers(c, cap_len, cap_rows);
     c->mask = malloc((size_t)w * h);
     c->bdist = malloc((size_t)w * h * sizeof(uint16_t));
-    c->scratch_cap = 4 * cap_len + 1024;
-    c->scratch = malloc((size_t)c->scratch_cap * sizeof(float));
-    c->pk_v = malloc((size_t)cap_len * sizeof(float));
-    c->pk_c = malloc((size_t)cap_len * sizeof(float));
-    c->pk_ok = malloc((size_t)cap_len);
-    if (!c->mask || !c->bdist || !c->scratch || !c->pk_v || !c->pk_c || !c->pk_ok) {
+    if (st != USG_OK || !c->mask || !c->bdist) {
         nd_ctx_free(c);
         return usg_fail(USG_ERR_NOMEM, "needle: out of memory for %dx%d frames", w, h);
     }
     return USG_OK;
 }
 
+usg_status nd_ctx_init_worker(nd_ctx *c, const nd_ctx *main) {
+    memset(c, 0, sizeof *c);
+    if (ctx_buffers(c, main->st.cap_len, main->st.cap_rows) != USG_OK) {
+        nd_ctx_free(c);
+        return usg_fail(USG_ERR_NOMEM, "needle: out of memory for a worker's %dx%d strips", main->st.cap_len,
+                        main->st.cap_rows);
+    }
+    c->shared_maps = 1;
+    nd_ctx_sync(c, main);
+    return USG_OK;
+}
+
+void nd_ctx_sync(nd_ctx *c, const nd_ctx *main) {
+    nd_ctx own = *c;
+    *c = *main;
+    c->st = own.st;
+    c->scratch = own.scratch;
+    c->scratch_cap = own.scratch_cap;
+    c->pk_v = own.pk_v;
+    c->pk_c = own.pk_c;
+    c->pk_ok = own.pk_ok;
+    c->shared_maps = 1;
+}
+
 void nd_ctx_free(nd_ctx *c) {
     nd_strip_free(&c->st);
-    free(c->mask); free(c->bdist); free(c->scratch);
+    if (!c->shared_maps) {
+        free(c->mask);
+        free(c->bdist);
+    }
+    free(c->scratch);
     free(c->pk_v); free(c->pk_c); free(c->pk_ok);
     memset(c, 0, sizeof *c);
 }

@@ -7,6 +7,7 @@
 #include "usg/bone.h"
 #include "usg/needle.h"
 #include "usg/target.h"
+#include "thread_start.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -102,14 +103,7 @@ static usg_status acq_start(acq_worker *w, int cw, int ch) {
     if (!w->sacrum || !w->ilium) return usg_fail(USG_ERR_NOMEM, "pipeline: out of memory");
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
-    pthread_attr_t attr;
-    struct sched_param sp = {0};
-    pthread_attr_init(&attr);
-    pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
-    pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
-    pthread_attr_setschedparam(&attr, &sp);
-    int rc = pthread_create(&w->thread, &attr, acq_main, w);
-    pthread_attr_destroy(&attr);
+    int rc = usg_thread_start_normal(&w->thread, acq_main, w);
     if (rc != 0) return usg_fail(USG_ERR_NOMEM, "pipeline: cannot start the needle acquisition thread (error %d)", rc);
     w->running = 1;
     return USG_OK;
@@ -200,7 +194,7 @@ static usg_status make_stages(usg_pipeline *pl) {
     if ((st = usg_denoiser_new(pl->p.denoise, pl->cw, pl->ch, &pl->dn)) != USG_OK) return st;
     usg_bone_params bp = {&pl->p.probe, pl->p.medial_side};
     if ((st = usg_bone_detector_new(&bp, pl->cw, pl->ch, &pl->bone)) != USG_OK) return st;
-    usg_needle_params np = {&pl->p.probe, pl->p.medial_side};
+    usg_needle_params np = {&pl->p.probe, pl->p.medial_side, pl->p.needle_threads};
     if ((st = usg_needle_tracker_new(&np, pl->cw, pl->ch, &pl->needle)) != USG_OK) return st;
     if (pl->p.async_needle_acquisition &&
         (st = usg_needle_tracker_new(&np, pl->cw, pl->ch, &pl->acq.tracker)) != USG_OK) return st;

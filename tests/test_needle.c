@@ -151,15 +151,18 @@ static void to_image(const synth *s, usg_image *img) {
     }
 }
 
-static usg_needle_tracker *make_tracker(void) {
+/* A tracker whose full search runs on `threads` threads (0: one per processor). */
+static usg_needle_tracker *make_tracker_threads(int threads) {
     usg_probe p;
     usg_probe_default(&p);
     p.spacing_x_mm = p.spacing_y_mm = 0.15;
-    usg_needle_params np = {&p, USG_SIDE_AUTO};
+    usg_needle_params np = {&p, USG_SIDE_AUTO, threads};
     usg_needle_tracker *t = NULL;
     cr_assert_eq(usg_needle_tracker_new(&np, W, H, &t), USG_OK, "%s", usg_last_error());
     return t;
 }
+
+static usg_needle_tracker *make_tracker(void) { return make_tracker_threads(0); }
 
 /* The needle acquired on one frame rendered from s (its field freed), the tracker reset first. */
 static usg_needle acquire_rendered(usg_needle_tracker *t, synth *s, usg_image *img) {
@@ -311,6 +314,40 @@ Test(needle, tracks_an_advancing_needle_then_reports_lost) {
     usg_needle_tracker_free(t);
 }
 
+/* The full search's candidate lines are measured on several threads: the
+ * same needle, to the last bit, as on one (an advancing needle over bone,
+ * both trackers reset every third frame: acquisitions and tracking; then
+ * frames without it). */
+Test(needle, the_search_threads_change_nothing_but_the_time) {
+    usg_needle_tracker *one = make_tracker_threads(1), *many = make_tracker_threads(3);
+    usg_image img;
+    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    int found = 0;
+    for (int f = 0; f < 24; f++) {
+        scene sc = needle_scene(35, f % 2, f % 2 ? 90 + 10 * f : 560 - 10 * f, 110 + 6 * f, 700u + (unsigned)f);
+        if (f >= 20) sc.ex = -1;
+        render(&sc, &img);
+        if (f % 3 == 0) {
+            usg_needle_tracker_reset(one);
+            usg_needle_tracker_reset(many);
+        }
+        usg_needle a, b;
+        cr_assert_eq(usg_needle_tracker_process(one, &img, &img, NULL, NULL, 0, &a), USG_OK);
+        cr_assert_eq(usg_needle_tracker_process(many, &img, &img, NULL, NULL, 0, &b), USG_OK);
+        cr_assert_eq(a.found, b.found, "frame %d: found %d on one thread, %d on three", f, a.found, b.found);
+        if (!a.found) continue;
+        found++;
+        cr_assert(a.tip.x == b.tip.x && a.tip.y == b.tip.y && a.entry.x == b.entry.x && a.entry.y == b.entry.y &&
+                      a.angle_deg == b.angle_deg && a.confidence == b.confidence,
+                  "frame %d: tip (%.6f,%.6f) angle %.6f on one thread, (%.6f,%.6f) %.6f on three", f, a.tip.x,
+                  a.tip.y, a.angle_deg, b.tip.x, b.tip.y, b.angle_deg);
+    }
+    cr_assert_geq(found, 16, "the needle found on %d of 20 frames only", found);
+    usg_image_free(&img);
+    usg_needle_tracker_free(one);
+    usg_needle_tracker_free(many);
+}
+
 Test(needle, rejects_a_wrong_frame_size) {
     usg_needle_tracker *t = make_tracker();
     usg_image img;
@@ -374,7 +411,7 @@ Test(needle, finds_a_needle_entering_a_curvilinear_fan_at_its_edge) {
     p.radius_outer = 600;
     p.angle_start_deg = -35;
     p.angle_end_deg = 35;
-    usg_needle_params np = {&p, USG_SIDE_AUTO};
+    usg_needle_params np = {&p, USG_SIDE_AUTO, 0};
     usg_needle_tracker *t = NULL;
     cr_assert_eq(usg_needle_tracker_new(&np, W, H, &t), USG_OK, "%s", usg_last_error());
     /* from the tip (420, 260) back up-right at 25 degrees to where the path leaves the fan */

@@ -119,6 +119,14 @@ Test(replay, usage_errors_are_exit_2) {
     r = tu_sh("%s replay x --frames 0", USGUIDE_BIN);
     cr_expect_eq(r.status, 2);
     tu_run_free(&r);
+    r = tu_sh("%s replay x --threads 9", USGUIDE_BIN);
+    cr_expect_eq(r.status, 2);
+    cr_expect(strstr(r.err, "--threads 9: expected a whole number in 0..8") != NULL, "%s", r.err);
+    tu_run_free(&r);
+    r = tu_sh("%s bench --threads -1", USGUIDE_BIN);
+    cr_expect_eq(r.status, 2);
+    cr_expect(strstr(r.err, "--threads -1: expected 0..8") != NULL, "%s", r.err);
+    tu_run_free(&r);
     r = tu_sh("%s frobnicate", USGUIDE_BIN);
     cr_expect_eq(r.status, 2);
     cr_expect(strstr(r.err, "unknown command 'frobnicate'") != NULL, "%s", r.err);
@@ -126,7 +134,30 @@ Test(replay, usage_errors_are_exit_2) {
     r = tu_sh("%s replay --help", USGUIDE_BIN);
     cr_expect_eq(r.status, 0);
     cr_expect(strstr(r.out, "--pace realtime|fast") != NULL);
+    cr_expect(strstr(r.out, "--threads N") != NULL);
     tu_run_free(&r);
+}
+
+/* The full needle search on one thread or four: the same result lines but
+ * for the measured latencies (a sample sequence with a needle; the replay's
+ * first frames and every third frame of a weak track run the full search). */
+Test(replay, search_threads_give_the_same_results) {
+    const char *dir = tu_scratch("replay_threads");
+    const char *seqs[] = {"curv_lateral", "curv_steep_faint", "linear_medial"};
+    for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++) {
+        for (int th = 1; th <= 4; th += 3) {
+            tu_run r = tu_sh("%s replay %s/sample_frames/%s --quiet --threads %d --results - | "
+                             "sed 's/, \"latency_ms\": {[^}]*}//' > %s/%s_%d.jsonl",
+                             USGUIDE_BIN, USG_SOURCE_DIR, seqs[i], th, dir, seqs[i], th);
+            cr_assert_eq(r.status, 0, "%s --threads %d: %s", seqs[i], th, r.err);
+            tu_run_free(&r);
+        }
+        tu_run d = tu_sh("cmp %s/%s_1.jsonl %s/%s_4.jsonl && grep -c '\"needle\": {\"found\": true' %s/%s_1.jsonl",
+                         dir, seqs[i], dir, seqs[i], dir, seqs[i]);
+        cr_expect_eq(d.status, 0, "%s: results differ between 1 and 4 threads: %s", seqs[i], d.out);
+        cr_expect_geq(atoi(d.out), 20, "%s: a needle on %d frames only", seqs[i], atoi(d.out));
+        tu_run_free(&d);
+    }
 }
 
 Test(replay, output_folders_are_created, .description = "needs ../shared/data/plus") {

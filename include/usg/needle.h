@@ -17,6 +17,9 @@ extern "C" {
 typedef struct usg_needle_params {
     const usg_probe *probe;   /* spacing, fan; copied at _new */
     usg_side medial_side;     /* helps to know the insertion side; AUTO allowed */
+    int threads;              /* threads measuring the full search's candidate lines, the caller's
+                               * included: 0 one per processor (up to USG_POOL_MAX_THREADS), 1 the
+                               * caller's only; the results are the same whatever the count */
 } usg_needle_params;
 
 typedef struct usg_needle_tracker usg_needle_tracker;

@@ -24,6 +24,10 @@ typedef struct usg_pipeline_params {
      * from the next frame. Results then depend on thread timing (replay keeps
      * this off: deterministic). */
     int async_needle_acquisition;
+    /* Threads measuring the full needle search's candidate lines, the
+     * caller's included (usg_needle_params.threads: 0 one per processor, 1
+     * the caller's only). Any count gives the same results. */
+    int needle_threads;
 } usg_pipeline_params;
 
 /* Degradation levels for the live loop's budget, in the order applied. */

@@ -42,6 +42,7 @@ typedef struct cli_run_opts {
     const char *denoise;        /* NULL: profile, else default */
     double fps;                 /* live file pace; 0: recording's */
     double budget_ms;           /* live; 0: frame period */
+    int threads;                /* --threads: the needle search's threads, 0 one per processor */
 } cli_run_opts;
 
 /* Parse the shared options; `live` selects live defaults and extra options.

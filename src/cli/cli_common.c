@@ -2,6 +2,7 @@
  * shared by the usguide commands. */
 #include "cli.h"
 #include "usg/fs.h"
+#include "usg/pool.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -46,6 +47,8 @@ static void run_usage(FILE *f, const char *cmd, int live) {
             "  --serve-bind ADDR       address for --serve (default 127.0.0.1)\n"
             "  --frames N              stop after N frames\n"
             "  --denoise METHOD        none | median | bilateral | guided | srad (default: profile, else %s)\n"
+            "  --threads N             threads for the full-frame needle search, 1-%d (default 0: one per\n"
+            "                          processor); the results are the same for any N\n"
             "%s"
             "  --quiet, --verbose      less / more on stderr\n"
             "  -h, --help              this help\n\n"
@@ -54,14 +57,14 @@ static void run_usage(FILE *f, const char *cmd, int live) {
             cmd, live ? "SOURCE" : "INPUT",
             live ? "SOURCE: /dev/videoN, igtl://HOST:PORT, or a recording paced as a device.\n\n"
                  : "INPUT: a PNG file or folder, a PLUS .mha/.igs.mha/.seq.mha/.mhd sequence, or a video file.\n\n",
-            usg_denoise_name(usg_denoise_default()),
+            usg_denoise_name(usg_denoise_default()), USG_POOL_MAX_THREADS,
             live ? "  --fps N                 pace of a file/folder source (default: its timestamps, else 30)\n"
                    "  --budget-ms MS          per-frame deadline (default: the source's frame period)\n"
                  : "  --pace realtime|fast    replay at the recorded frame rate or as fast as possible (default fast)\n");
 }
 
 enum { OPT_PROBE = 256, OPT_MEDIAL, OPT_RESULTS, OPT_OVERLAY, OPT_WINDOW, OPT_SERVE, OPT_SERVE_BIND, OPT_FRAMES,
-       OPT_PACE, OPT_DENOISE, OPT_FPS, OPT_BUDGET, OPT_QUIET, OPT_VERBOSE };
+       OPT_PACE, OPT_DENOISE, OPT_FPS, OPT_BUDGET, OPT_QUIET, OPT_VERBOSE, OPT_THREADS };
 
 static int parse_long(const char *opt, const char *v, long lo, long hi, long *out) {
     char *end;
@@ -130,6 +133,10 @@ static int apply_opt(int c, const char *arg, int live, cli_run_opts *o) {
     }
     case OPT_FPS: rc = parse_double("--fps", arg, 0.1, 1000, &o->fps); break;
     case OPT_BUDGET: rc = parse_double("--budget-ms", arg, 0.01, 100000, &o->budget_ms); break;
+    case OPT_THREADS:
+        rc = parse_long("--threads", arg, 0, USG_POOL_MAX_THREADS, &n);
+        o->threads = (int)n;
+        break;
     case OPT_QUIET: cli_verbosity = 0; break;
     case OPT_VERBOSE: cli_verbosity = 2; break;
     default: return CLI_EXIT_USAGE;
@@ -146,6 +153,7 @@ int cli_parse_run_opts(int argc, char **argv, int live, cli_run_opts *o) {
         {"pace", required_argument, 0, OPT_PACE},         {"denoise", required_argument, 0, OPT_DENOISE},
         {"fps", required_argument, 0, OPT_FPS},           {"budget-ms", required_argument, 0, OPT_BUDGET},
         {"quiet", no_argument, 0, OPT_QUIET},             {"verbose", no_argument, 0, OPT_VERBOSE},
+        {"threads", required_argument, 0, OPT_THREADS},
         {"help", no_argument, 0, 'h'},                    {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->serve_bind = "127.0.0.1";
@@ -209,6 +217,7 @@ int cli_pipeline_params(const cli_run_opts *o, const usg_probe *probe, usg_pipel
     memset(pp, 0, sizeof *pp);
     pp->probe = *probe;
     pp->medial_side = probe->medial_side;
+    pp->needle_threads = o->threads;
     if (o->medial_side) {
         pp->medial_side = !strcmp(o->medial_side, "left") ? USG_SIDE_LEFT
                         : !strcmp(o->medial_side, "right") ? USG_SIDE_RIGHT : USG_SIDE_AUTO;

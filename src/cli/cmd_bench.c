@@ -5,6 +5,7 @@
  * Without INPUT a 640x480 curvilinear SIJ sequence is simulated in memory. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "usg/pool.h"
 #include "usg/overlay.h"
 #include "usg/sim.h"
 
@@ -18,7 +19,7 @@
 
 typedef struct bench_opts {
     const char *input, *probe_path, *denoise;
-    int frames, repeat, cpu, json;
+    int frames, repeat, cpu, json, threads;
 } bench_opts;
 
 typedef struct frames_in_memory {
@@ -42,7 +43,7 @@ typedef struct samples {
 static void bench_usage(FILE *f) {
     fprintf(f,
             "usage: usguide bench [INPUT] [options]\n\n"
-            "Per-stage latency percentiles (ms) on this machine, single-threaded.\n"
+            "Per-stage latency percentiles (ms) on this machine, single-threaded unless --threads.\n"
             "INPUT: any replay input (its probe.ini or --probe); without it a 640x480\n"
             "curvilinear SIJ sequence with a needle is simulated in memory (seed 1, 60 frames).\n"
             "Modes: decode (reading the input), tracking (state kept across frames), and\n"
@@ -53,6 +54,7 @@ static void bench_usage(FILE *f) {
             "  --frames N        use the first N frames (default: all, at most %d)\n"
             "  --repeat R        passes over the frames per mode (default 5)\n"
             "  --cpu N           pin to CPU N (default: not pinned)\n"
+            "  --threads N       threads for the full-frame needle search (default 1; 0: one per processor)\n"
             "  --json            one JSON object instead of the table\n",
             usg_denoise_name(usg_denoise_default()), BENCH_MAX_FRAMES);
 }
@@ -61,10 +63,12 @@ static int parse_bench_opts(int argc, char **argv, bench_opts *o) {
     static const struct option longs[] = {{"probe", required_argument, 0, 'p'}, {"denoise", required_argument, 0, 'd'},
                                           {"frames", required_argument, 0, 'n'}, {"repeat", required_argument, 0, 'r'},
                                           {"cpu", required_argument, 0, 'c'},    {"json", no_argument, 0, 'j'},
+                                          {"threads", required_argument, 0, 't'},
                                           {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->repeat = 5;
     o->cpu = -1;
+    o->threads = 1;
     optind = 1;
     opterr = 0;
     int c;
@@ -76,6 +80,7 @@ static int parse_bench_opts(int argc, char **argv, bench_opts *o) {
         case 'r': o->repeat = atoi(optarg); if (o->repeat < 1 || o->repeat > 1000) { cli_error("--repeat %s: expected 1..1000", optarg); return CLI_EXIT_USAGE; } break;
         case 'c': o->cpu = atoi(optarg); break;
         case 'j': o->json = 1; break;
+        case 't': o->threads = atoi(optarg); if (o->threads < 0 || o->threads > USG_POOL_MAX_THREADS) { cli_error("--threads %s: expected 0..%d", optarg, USG_POOL_MAX_THREADS); return CLI_EXIT_USAGE; } break;
         case 'h': bench_usage(stdout); return -1;
         default: cli_error("bench: unknown option or missing value: %s (see usguide bench --help)", argv[optind - 1]); return CLI_EXIT_USAGE;
         }
@@ -228,13 +233,15 @@ static void print_row(const char *mode, const char *stage, const double *v, int 
 static void report(const bench_opts *o, const frames_in_memory *fm, usg_denoise_method dn, samples *trk, samples *acq) {
     int first = 1;
     if (o->json) {
-        printf("{\"input\": \"%s\", \"width\": %d, \"height\": %d, \"frames\": %d, \"repeat\": %d, \"denoise\": \"%s\", ",
-               o->input ? o->input : "sim:seed=1", fm->img[0].width, fm->img[0].height, fm->n, o->repeat, usg_denoise_name(dn));
+        printf("{\"input\": \"%s\", \"width\": %d, \"height\": %d, \"frames\": %d, \"repeat\": %d, \"denoise\": \"%s\", "
+               "\"threads\": %d, ",
+               o->input ? o->input : "sim:seed=1", fm->img[0].width, fm->img[0].height, fm->n, o->repeat, usg_denoise_name(dn),
+               o->threads);
         printf("\"latency_ms\": {");
     } else {
-        printf("usguide bench: %s, %dx%d, %d frames x %d passes, denoise %s, probe '%s'\n",
+        printf("usguide bench: %s, %dx%d, %d frames x %d passes, denoise %s, probe '%s', needle search threads %d\n",
                o->input ? o->input : "simulated SIJ sequence (seed 1)", fm->img[0].width, fm->img[0].height, fm->n,
-               o->repeat, usg_denoise_name(dn), fm->probe.name);
+               o->repeat, usg_denoise_name(dn), fm->probe.name, o->threads);
         printf("%-12s %-12s %6s %9s %9s %9s %9s\n", "mode", "stage", "n", "p50 ms", "p95 ms", "p99 ms", "max ms");
     }
     if (fm->n_decode) {
@@ -257,6 +264,7 @@ static int bench_run(const bench_opts *o, frames_in_memory *fm) {
     cli_run_opts ro;
     memset(&ro, 0, sizeof ro);
     ro.denoise = o->denoise;
+    ro.threads = o->threads;
     usg_pipeline_params pp;
     int rc = cli_pipeline_params(&ro, &fm->probe, &pp);
     if (rc) return rc;
