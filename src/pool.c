@@ -91,9 +91,9 @@ usg_status usg_pool_new(int threads, usg_pool **out) {
             rc = usg_thread_start_normal(&p->tid[w], worker_main, a); /* (a real-time caller's loop must not starve) */
             if (rc != 0) free(a);
         }
-        if (rc != 0) {
-            usg_pool_free(p);
-            return usg_fail(USG_ERR_NOMEM, "pool: cannot start worker thread %d of %d (error %d)", w, threads - 1, rc);
+        if (rc != 0) { /* the system gives no more threads: the loops run on those started */
+            p->threads = w;
+            break;
         }
         p->nworkers = w;
     }

@@ -24,8 +24,10 @@ typedef void (*usg_pool_fn)(void *arg, int index, int thread);
 
 /* Make a pool of `threads` threads, the caller's included (1: no workers, a
  * loop runs on the caller only; 0: one per online processor). Capped at
- * USG_POOL_MAX_THREADS. USG_ERR_ARG for a negative count; USG_ERR_NOMEM when
- * memory or a thread cannot be had. *out is the caller's (usg_pool_free). */
+ * USG_POOL_MAX_THREADS; fewer when the system refuses to start more (the
+ * loops then run on those it started, the caller's at least: see
+ * usg_pool_threads). USG_ERR_ARG for a negative count; USG_ERR_NOMEM when
+ * the pool's memory cannot be had. *out is the caller's (usg_pool_free). */
 usg_status usg_pool_new(int threads, usg_pool **out);
 
 /* The number of threads of the pool (the caller's included); 1 for NULL. */
