@@ -86,17 +86,19 @@ static void coarse_tissue(synth *s, double level) {
     speckle(s, level * 0.25 * sqrt(kernel_power(3, 2.0, 1, 0.5) / kernel_power(12, 30.0, 2, 1.5)), 12, 30.0, 2, 1.5);
 }
 
+/* Column x of a cortex at depth yc (amplitude 30), the tissue more than 3 px beneath it times `shadow`. */
+static void cortex_column(synth *s, int x, double yc, float shadow) {
+    for (int y = 0; y < H; y++) {
+        double d = y - yc;
+        float *p = &s->f[y * W + x];
+        if (d > 3) *p *= shadow;
+        *p += (float)(30.0 * exp(-0.5 * d * d / (1.6 * 1.6)));
+    }
+}
+
 /* A curved cortex y = y0 + amp sin(x / 90) from x0 to x1, amplitude 30, with an acoustic shadow beneath. */
 static void bone(synth *s, double y0, double amp, int x0, int x1) {
-    for (int x = x0; x < x1; x++) {
-        double yc = y0 + amp * sin(x / 90.0);
-        for (int y = 0; y < H; y++) {
-            double d = y - yc;
-            float *p = &s->f[y * W + x];
-            if (d > 3) *p *= 0.04f;
-            *p += (float)(30.0 * exp(-0.5 * d * d / (1.6 * 1.6)));
-        }
-    }
+    for (int x = x0; x < x1; x++) cortex_column(s, x, y0 + amp * sin(x / 90.0), 0.04f);
 }
 
 /* Needle from (ex, ey) to (tx, ty), amplitude `bright`: a thin line ending in
@@ -151,6 +153,19 @@ static void to_image(const synth *s, usg_image *img) {
     }
 }
 
+/* A synth whose W x H field is allocated, its speckle to be drawn from seed. */
+static synth synth_new(unsigned seed) {
+    synth s = {seed, malloc(sizeof(float) * W * H)};
+    return s;
+}
+
+/* s log-compressed into img (to_image), its field freed. */
+static void to_image_free(synth *s, usg_image *img) {
+    to_image(s, img);
+    free(s->f);
+    s->f = NULL;
+}
+
 /* A tracker whose full search runs on `threads` threads (0: one per processor). */
 static usg_needle_tracker *make_tracker_threads(int threads) {
     usg_probe p;
@@ -164,17 +179,6 @@ static usg_needle_tracker *make_tracker_threads(int threads) {
 
 static usg_needle_tracker *make_tracker(void) { return make_tracker_threads(0); }
 
-/* The needle acquired on one frame rendered from s (its field freed), the tracker reset first. */
-static usg_needle acquire_rendered(usg_needle_tracker *t, synth *s, usg_image *img) {
-    to_image(s, img);
-    free(s->f);
-    s->f = NULL;
-    usg_needle_tracker_reset(t);
-    usg_needle n;
-    cr_assert_eq(usg_needle_tracker_process(t, img, img, NULL, NULL, 0, &n), USG_OK);
-    return n;
-}
-
 typedef struct scene {
     double ex, ey, tx, ty; /* needle (ex < 0: none) */
     int with_bone;
@@ -182,15 +186,20 @@ typedef struct scene {
 } scene;
 
 static void render(const scene *sc, usg_image *img) {
-    synth s = {sc->seed, malloc(sizeof(float) * W * H)};
+    synth s = synth_new(sc->seed);
     tissue(&s, 1.0);
     if (sc->with_bone) {
         bone(&s, 330, 25, 20, 300);
         bone(&s, 300, -15, 360, 620);
     }
     if (sc->ex >= 0) needle(&s, sc->ex, sc->ey, sc->tx, sc->ty, 40);
-    to_image(&s, img);
-    free(s.f);
+    to_image_free(&s, img);
+}
+
+/* A scene with no needle (over the two cortices when with_bone), its speckle from seed. */
+static scene empty_scene(int with_bone, unsigned seed) {
+    scene sc = {-1, 0, 0, 0, with_bone, seed};
+    return sc;
 }
 
 static double angle_of(double ex, double ey, double tx, double ty) {
@@ -201,6 +210,20 @@ static double angle_of(double ex, double ey, double tx, double ty) {
 static double angle_diff(double a, double b) {
     double d = fmod(fabs(a - b), 180.0);
     return d > 90 ? 180 - d : d;
+}
+
+/* The needle found, its tip within tip_px of (tx, ty) and its axis within ang_deg of want_deg. */
+static void expect_needle_at(const usg_needle *n, double tx, double ty, double want_deg, double tip_px,
+                             double ang_deg, const char *what) {
+    cr_assert(n->found, "%s: needle not found", what);
+    cr_expect_lt(hypot(n->tip.x - tx, n->tip.y - ty), tip_px, "%s: tip (%.1f,%.1f) vs (%.1f,%.1f)", what, n->tip.x,
+                 n->tip.y, tx, ty);
+    cr_expect_lt(angle_diff(n->angle_deg, want_deg), ang_deg, "%s: angle %.2f vs %.2f", what, n->angle_deg, want_deg);
+}
+
+/* The needle found at sc's tip (within tip_px) along sc's axis (within ang_deg): expect_needle_at. */
+static void expect_scene_needle(const usg_needle *n, const scene *sc, double tip_px, double ang_deg, const char *what) {
+    expect_needle_at(n, sc->tx, sc->ty, angle_of(sc->ex, sc->ey, sc->tx, sc->ty), tip_px, ang_deg, what);
 }
 
 /* A needle entering from the border at `deg` from horizontal to tip (tx, ty). */
@@ -216,19 +239,60 @@ static scene needle_scene(double deg, int from_left, double tx, double ty, unsig
     return sc;
 }
 
-Test(needle, finds_needles_at_all_angles_from_both_sides) {
-    usg_needle_tracker *t = make_tracker();
+/* A tracker (make_tracker) and the W x H frame it is run on. */
+typedef struct rig {
+    usg_needle_tracker *t;
     usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+} rig;
+
+/* A rig's tracker made and its frame allocated. */
+static rig rig_open(void) {
+    rig r;
+    r.t = make_tracker();
+    cr_assert_eq(usg_image_alloc(&r.img, W, H), USG_OK);
+    return r;
+}
+
+/* A rig's frame and tracker freed. */
+static void rig_close(rig *r) {
+    usg_image_free(&r->img);
+    usg_needle_tracker_free(r->t);
+}
+
+/* The tracker's result on the rig's frame, the bone stage's edges sacrum and ilium (NULL: none) handed with it. */
+static usg_needle track_frame(rig *r, const usg_edge *sacrum, const usg_edge *ilium) {
+    usg_needle n;
+    cr_assert_eq(usg_needle_tracker_process(r->t, &r->img, &r->img, sacrum, ilium, 0, &n), USG_OK);
+    return n;
+}
+
+/* The tracker's result on sc rendered (render) into the rig's frame, with the bone stage's edge sacrum. */
+static usg_needle track_scene(rig *r, const scene *sc, const usg_edge *sacrum) {
+    render(sc, &r->img);
+    return track_frame(r, sacrum, NULL);
+}
+
+/* The needle acquired on the rig's frame: the track reset first, no bone edges. */
+static usg_needle acquire_frame(rig *r) {
+    usg_needle_tracker_reset(r->t);
+    return track_frame(r, NULL, NULL);
+}
+
+/* The needle acquired on one frame rendered from s (its field freed), the tracker reset first. */
+static usg_needle acquire_rendered(rig *r, synth *s) {
+    to_image_free(s, &r->img);
+    return acquire_frame(r);
+}
+
+Test(needle, finds_needles_at_all_angles_from_both_sides) {
+    rig r = rig_open();
     const double degs[] = {3, 10, 25, 45, 60, 70};
     for (int side = 0; side < 2; side++) {
         for (size_t i = 0; i < sizeof degs / sizeof degs[0]; i++) {
             double tx = side ? 260 : 380, ty = 220;
             scene sc = needle_scene(degs[i], side, tx, ty, 11u + (unsigned)i);
-            render(&sc, &img);
-            usg_needle_tracker_reset(t);
-            usg_needle n;
-            cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+            render(&sc, &r.img);
+            usg_needle n = acquire_frame(&r);
             cr_assert(n.found, "needle at %.0f deg from %s not found", degs[i], side ? "left" : "right");
             double terr = hypot(n.tip.x - tx, n.tip.y - ty);
             double aerr = angle_diff(n.angle_deg, angle_of(sc.ex, sc.ey, tx, ty));
@@ -242,60 +306,46 @@ Test(needle, finds_needles_at_all_angles_from_both_sides) {
             cr_expect_gt(n.confidence, 0.3);
         }
     }
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    rig_close(&r);
 }
 
 /* A needle just inserted: 4.5 mm of shaft in from the fan's edge is acquired
  * (the shortest piece acquired there is 4 mm: 3 mm pieces of fasciae pass). */
 Test(needle, finds_a_needle_4_5_mm_in_from_the_edge) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    rig r = rig_open();
     const double in_px = 4.5 / 0.15, a = 30.0 * M_PI / 180.0;
     for (unsigned seed = 21; seed <= 23; seed++) {
         double tx = W - 1 - in_px * cos(a), ty = 150 + in_px * sin(a);
         scene sc = needle_scene(30, 0, tx, ty, seed);
-        render(&sc, &img);
-        usg_needle_tracker_reset(t);
-        usg_needle n;
-        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        render(&sc, &r.img);
+        usg_needle n = acquire_frame(&r);
         cr_expect(n.found, "seed %u: 4.5 mm needle not found", seed);
         if (n.found) {
             cr_expect_lt(hypot(n.tip.x - tx, n.tip.y - ty), 2.5, "seed %u: tip (%.1f,%.1f) vs (%.1f,%.1f)", seed,
                          n.tip.x, n.tip.y, tx, ty);
         }
     }
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    rig_close(&r);
 }
 
 Test(needle, never_reports_bone_without_needle) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    rig r = rig_open();
     for (unsigned seed = 1; seed <= 12; seed++) {
-        scene sc = {-1, 0, 0, 0, 1, seed};
-        render(&sc, &img);
-        usg_needle n;
-        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        scene sc = empty_scene(1, seed);
+        usg_needle n = track_scene(&r, &sc, NULL);
         cr_expect(!n.found, "seed %u: needle reported at (%.1f,%.1f)-(%.1f,%.1f)", seed, n.entry.x, n.entry.y,
                   n.tip.x, n.tip.y);
     }
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    rig_close(&r);
 }
 
 Test(needle, tracks_an_advancing_needle_then_reports_lost) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    rig r = rig_open();
     usg_needle n;
     for (int f = 0; f < 20; f++) {
         double tx = 560 - 12 * f, ty = 120 + 6 * f;
         scene sc = needle_scene(30, 0, tx, ty, 100u + (unsigned)f);
-        render(&sc, &img);
-        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        n = track_scene(&r, &sc, NULL);
         cr_assert(n.found, "frame %d: lost", f);
         cr_expect_lt(hypot(n.tip.x - tx, n.tip.y - ty), 2.5, "frame %d: tip (%.1f,%.1f) vs (%.1f,%.1f)", f,
                      n.tip.x, n.tip.y, tx, ty);
@@ -303,15 +353,13 @@ Test(needle, tracks_an_advancing_needle_then_reports_lost) {
     }
     int found_after = 0;
     for (int f = 0; f < 6; f++) {
-        scene sc = {-1, 0, 0, 0, 1, 500u + (unsigned)f};
-        render(&sc, &img);
-        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        scene sc = empty_scene(1, 500u + (unsigned)f);
+        n = track_scene(&r, &sc, NULL);
         found_after += n.found;
     }
     cr_expect_leq(found_after, 2, "stale needle drawn on %d frames after it vanished", found_after);
     cr_expect(!n.found);
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    rig_close(&r);
 }
 
 /* The full search's candidate lines are measured on several threads: the
@@ -361,30 +409,18 @@ Test(needle, rejects_a_wrong_frame_size) {
 
 /* A straight cortex from (x0, y0) to (x1, y1): amplitude 30, shadow beneath (column-wise). */
 static void straight_bone(synth *s, double x0, double y0, double x1, double y1) {
-    for (int x = (int)x0; x <= (int)x1; x++) {
-        double yc = y0 + (y1 - y0) * (x - x0) / (x1 - x0);
-        for (int y = 0; y < H; y++) {
-            double d = y - yc;
-            float *p = &s->f[y * W + x];
-            if (d > 3) *p *= 0.04f;
-            *p += (float)(30.0 * exp(-0.5 * d * d / (1.6 * 1.6)));
-        }
-    }
+    for (int x = (int)x0; x <= (int)x1; x++) cortex_column(s, x, y0 + (y1 - y0) * (x - x0) / (x1 - x0), 0.04f);
 }
 
 Test(needle, never_reports_a_straight_bone_surface) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    rig r = rig_open();
     usg_edge *edge = calloc(1, sizeof *edge); /* the bone stage's edge of the same cortex */
     for (unsigned seed = 1; seed <= 6; seed++) {
-        synth s = {seed, malloc(sizeof(float) * W * H)};
+        synth s = synth_new(seed);
         tissue(&s, 1.0);
         straight_bone(&s, 300, 200, 639, 200 + 339 * tan(20 * M_PI / 180)); /* 20 degrees, from the border */
-        to_image(&s, &img);
-        free(s.f);
-        usg_needle n;
-        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        to_image_free(&s, &r.img);
+        usg_needle n = track_frame(&r, NULL, NULL);
         cr_expect(!n.found, "seed %u: straight cortex reported as a needle (%.1f,%.1f)-(%.1f,%.1f)", seed, n.entry.x,
                   n.entry.y, n.tip.x, n.tip.y);
         edge->found = 1;
@@ -392,12 +428,11 @@ Test(needle, never_reports_a_straight_bone_surface) {
         for (double x = 300; x <= 639 && edge->n < USG_EDGE_MAX; x += 2) {
             edge->pts[edge->n++] = (usg_point){x, 200 + (x - 300) * tan(20 * M_PI / 180)};
         }
-        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, edge, NULL, 0, &n), USG_OK);
+        n = track_frame(&r, edge, NULL);
         cr_expect(!n.found, "seed %u: cortex on the bone edge reported as a needle", seed);
     }
     free(edge);
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    rig_close(&r);
 }
 
 Test(needle, finds_a_needle_entering_a_curvilinear_fan_at_its_edge) {
@@ -417,7 +452,7 @@ Test(needle, finds_a_needle_entering_a_curvilinear_fan_at_its_edge) {
     /* from the tip (420, 260) back up-right at 25 degrees to where the path leaves the fan */
     double tx = 420, ty = 260, ux = cos(25 * M_PI / 180), uy = -sin(25 * M_PI / 180), ex = tx, ey = ty;
     while (usg_probe_inside(&p, ex + 0.25 * ux, ey + 0.25 * uy)) { ex += 0.25 * ux; ey += 0.25 * uy; }
-    synth s = {7, malloc(sizeof(float) * W * H)};
+    synth s = synth_new(7);
     tissue(&s, 1.0);
     needle(&s, ex + 8 * ux, ey + 8 * uy, tx, ty, 40); /* drawn from outside: the fan cuts it */
     for (int y = 0; y < H; y++) {
@@ -427,8 +462,7 @@ Test(needle, finds_a_needle_entering_a_curvilinear_fan_at_its_edge) {
     }
     usg_image img;
     cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
-    to_image(&s, &img);
-    free(s.f);
+    to_image_free(&s, &img);
     usg_needle n;
     cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
     cr_assert(n.found, "needle entering the fan edge not found");
@@ -448,64 +482,39 @@ Test(needle, finds_a_needle_entering_a_curvilinear_fan_at_its_edge) {
 /* A cortex whose shadow is not black: the tissue beneath only 10 dB darker (a
  * scanner's noise floor, a wide display range), no bone edges given. */
 static void grey_shadow_bone(synth *s, double y0, double amp, int x0, int x1) {
-    for (int x = x0; x < x1; x++) {
-        double yc = y0 + amp * sin(x / 90.0);
-        for (int y = 0; y < H; y++) {
-            double d = y - yc;
-            float *p = &s->f[y * W + x];
-            if (d > 3) *p *= 0.32f;
-            *p += (float)(30.0 * exp(-0.5 * d * d / (1.6 * 1.6)));
-        }
-    }
+    for (int x = x0; x < x1; x++) cortex_column(s, x, y0 + amp * sin(x / 90.0), 0.32f);
 }
 
 Test(needle, never_reports_a_cortex_over_a_grey_shadow) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    rig r = rig_open();
     for (unsigned seed = 1; seed <= 6; seed++) {
-        synth s = {seed, malloc(sizeof(float) * W * H)};
+        synth s = synth_new(seed);
         tissue(&s, 1.0);
         grey_shadow_bone(&s, 330, 25, 0, 300);
         grey_shadow_bone(&s, 300, -15, 360, 640);
-        usg_needle n = acquire_rendered(t, &s, &img);
+        usg_needle n = acquire_rendered(&r, &s);
         cr_expect(!n.found, "seed %u: cortex over a grey shadow reported as a needle (%.1f,%.1f)-(%.1f,%.1f)", seed,
                   n.entry.x, n.entry.y, n.tip.x, n.tip.y);
     }
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    rig_close(&r);
 }
 
 /* A narrow display range: the tissue is black, only the needle and the cortex
  * show (nothing beneath an echo is an acoustic shadow then). */
 Test(needle, finds_a_needle_when_the_tissue_is_below_the_display_floor) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    rig r = rig_open();
     scene sc = needle_scene(30, 0, 400, 200, 21u);
-    synth s = {sc.seed, malloc(sizeof(float) * W * H)};
+    synth s = synth_new(sc.seed);
     tissue(&s, 0.02);
     bone(&s, 330, 25, 20, 300);
     bone(&s, 300, -15, 360, 620);
     needle(&s, sc.ex, sc.ey, sc.tx, sc.ty, 40);
-    to_image(&s, &img);
-    free(s.f);
-    usg_needle n;
-    cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+    to_image_free(&s, &r.img);
+    usg_needle n = track_frame(&r, NULL, NULL);
     cr_assert(n.found, "needle on a black background not found");
     cr_expect_lt(hypot(n.tip.x - 400, n.tip.y - 200), 2.5, "tip (%.1f,%.1f) vs (400,200)", n.tip.x, n.tip.y);
     cr_expect_lt(angle_diff(n.angle_deg, angle_of(sc.ex, sc.ey, sc.tx, sc.ty)), 0.5, "angle %.2f", n.angle_deg);
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
-}
-
-/* The needle found, its tip within tip_px of (tx, ty) and its axis within ang_deg of want_deg. */
-static void expect_needle_at(const usg_needle *n, double tx, double ty, double want_deg, double tip_px,
-                             double ang_deg, const char *what) {
-    cr_assert(n->found, "%s: needle not found", what);
-    cr_expect_lt(hypot(n->tip.x - tx, n->tip.y - ty), tip_px, "%s: tip (%.1f,%.1f) vs (%.1f,%.1f)", what, n->tip.x,
-                 n->tip.y, tx, ty);
-    cr_expect_lt(angle_diff(n->angle_deg, want_deg), ang_deg, "%s: angle %.2f vs %.2f", what, n->angle_deg, want_deg);
+    rig_close(&r);
 }
 
 /* Speckle-free tissue: a flat echo (grey ~80 near the top, darker with
@@ -521,30 +530,27 @@ static void flat_tissue(synth *s) {
  * both sides (it was refused as "a drawn line": the flanks' spread was under
  * 1.5 grey levels), and the cortices alone are never a needle. */
 Test(needle, finds_a_needle_in_speckle_free_tissue) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    rig r = rig_open();
     const double degs[] = {25, 55};
     for (int k = 0; k < 5; k++) {
         int side = k & 1, none = k == 4;
         scene sc = needle_scene(degs[(k >> 1) & 1], side, side ? 260 : 380, 220, 41u);
-        synth s = {sc.seed, malloc(sizeof(float) * W * H)};
+        synth s = synth_new(sc.seed);
         flat_tissue(&s);
         bone(&s, 330, 25, 20, 300);
         bone(&s, 300, -15, 360, 620);
         if (!none) needle(&s, sc.ex, sc.ey, sc.tx, sc.ty, 40);
-        usg_needle n = acquire_rendered(t, &s, &img);
+        usg_needle n = acquire_rendered(&r, &s);
         char what[64];
         snprintf(what, sizeof what, "flat tissue, %.0f deg from the %s", degs[(k >> 1) & 1], side ? "left" : "right");
         if (none) {
             cr_expect(!n.found, "flat tissue, no needle: one reported at (%.1f,%.1f)-(%.1f,%.1f)", n.entry.x,
                       n.entry.y, n.tip.x, n.tip.y);
         } else {
-            expect_needle_at(&n, sc.tx, sc.ty, angle_of(sc.ex, sc.ey, sc.tx, sc.ty), 2.5, 0.5, what);
+            expect_scene_needle(&n, &sc, 2.5, 0.5, what);
         }
     }
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    rig_close(&r);
 }
 
 /* A glare of amplitude amp centred at (cx, cy): wide across the beam
@@ -566,24 +572,19 @@ static void glare(synth *s, double cx, double cy, double amp) {
  * tip within tip_px and the axis within 1 degree. */
 static void expect_faded_steep_needle(double deg, double tx, double ty, unsigned seed, double blob, double blob_sx,
                                       double glare_amp, double tip_px, const char *what) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    rig r = rig_open();
     scene sc = needle_scene(deg, 0, tx, ty, seed);
-    synth s = {sc.seed, malloc(sizeof(float) * W * H)};
+    synth s = synth_new(sc.seed);
     tissue(&s, 1.0);
     needle_shaped(&s, sc.ex, sc.ey, tx, ty, 8, 12.0 / 0.15, blob, blob_sx, 1.0, 0);
     if (glare_amp > 0) {
         double L = hypot(tx - sc.ex, ty - sc.ey), on = 5.0 / 0.15;
         glare(&s, tx + on * (tx - sc.ex) / L, ty + on * (ty - sc.ey) / L, glare_amp);
     }
-    to_image(&s, &img);
-    free(s.f);
-    usg_needle n;
-    cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+    to_image_free(&s, &r.img);
+    usg_needle n = track_frame(&r, NULL, NULL);
     expect_needle_at(&n, tx, ty, angle_of(sc.ex, sc.ey, tx, ty), tip_px, 1.0, what);
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    rig_close(&r);
 }
 
 /* The bevel further on is the tip, and the axis runs from the visible shaft to it. */
@@ -617,12 +618,10 @@ Test(needle, bevel_is_found_short_of_a_brighter_glare_beyond_it) {
  * so the darker side is no cortex's shadow. Its bright bevel at a step
  * vouches for it (it was refused as a cortex on 17 of 26 frames). */
 Test(needle, steep_needle_beside_dark_tissue_is_no_cortex) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    rig r = rig_open();
     const double deg = 55, tx = 300, ty = 200;
     scene sc = needle_scene(deg, 1, tx, ty, 35u);
-    synth s = {sc.seed, malloc(sizeof(float) * W * H)};
+    synth s = synth_new(sc.seed);
     tissue(&s, 1.0);
     double a = deg * M_PI / 180.0, nx = -sin(a), ny = cos(a); /* the normal toward the lower left */
     for (int y = 0; y < H; y++) {
@@ -631,63 +630,52 @@ Test(needle, steep_needle_beside_dark_tissue_is_no_cortex) {
         }
     }
     needle_shaped(&s, sc.ex, sc.ey, tx, ty, 40, 0, 0, 0, 0.1, 0); /* a faint tail */
-    to_image(&s, &img);
-    free(s.f);
-    usg_needle n;
-    cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+    to_image_free(&s, &r.img);
+    usg_needle n = track_frame(&r, NULL, NULL);
     expect_needle_at(&n, tx, ty, angle_of(sc.ex, sc.ey, tx, ty), 2.5, 1.0, "steep needle beside dark tissue");
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    rig_close(&r);
 }
 
 /* A needle just entering: 6 mm of shaft whose bevel echo is a laterally
  * blurred spot (sigma 0.6 mm). The run of contrast goes on through the spot
  * past the tip; the axis must come from the shaft, not bend toward the spot. */
 Test(needle, short_shaft_axis_ignores_the_blurred_bevel_beyond_its_tip) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    rig r = rig_open();
     const double degs[] = {15, 30};
     for (int i = 0; i < 2; i++) {
         double a = degs[i] * M_PI / 180.0, L = 6.0 / 0.15, ex = 0, ey = 180;
         double tx = ex + L * cos(a), ty = ey + L * sin(a);
-        synth s = {41u + (unsigned)i, malloc(sizeof(float) * W * H)};
+        synth s = synth_new(41u + (unsigned)i);
         tissue(&s, 1.0);
         needle_shaped(&s, ex - 8 * cos(a), ey - 8 * sin(a), tx, ty, 40, 0, 120, 4.0, 1.0, 0);
-        usg_needle n = acquire_rendered(t, &s, &img);
+        usg_needle n = acquire_rendered(&r, &s);
         /* (the spot's lateral blur moves the fall of the echo past the tip: within 0.6 mm) */
         expect_needle_at(&n, tx, ty, degs[i], 4.0, 1.0, degs[i] < 20 ? "short shaft at 15 deg" : "short shaft at 30 deg");
     }
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    rig_close(&r);
 }
 
 /* A shallow needle converging on a cortex just beneath it: the cortex's glare
  * on one flank must not tilt the axis (the echo's own peaks fix it). */
 Test(needle, axis_is_not_tilted_by_a_cortex_beneath) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    rig r = rig_open();
     for (unsigned seed = 1; seed <= 3; seed++) {
         scene sc = needle_scene(10, 0, 340, 300, 60u + seed);
-        synth s = {sc.seed, malloc(sizeof(float) * W * H)};
+        synth s = synth_new(sc.seed);
         tissue(&s, 1.0);
         straight_bone(&s, 200, 318, 639, 318 - 439 * tan(3 * M_PI / 180));
         needle(&s, sc.ex, sc.ey, sc.tx, sc.ty, 40);
-        usg_needle n = acquire_rendered(t, &s, &img);
-        expect_needle_at(&n, sc.tx, sc.ty, angle_of(sc.ex, sc.ey, sc.tx, sc.ty), 2.5, 0.5, "needle above a cortex");
+        usg_needle n = acquire_rendered(&r, &s);
+        expect_scene_needle(&n, &sc, 2.5, 0.5, "needle above a cortex");
     }
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    rig_close(&r);
 }
 
 /* A tracked needle that vanishes as its tip reaches a bone surface is coasted
  * on for a frame or two, but never drawn inside the bone: its tip stops where
  * the axis passes 0.5 mm (3.3 px at 0.15 mm) under the edge. */
 Test(needle, coasted_tip_stops_at_the_bone_surface) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    rig r = rig_open();
     usg_edge *edge = calloc(1, sizeof *edge);
     const double edge_y = 120 + 6 * 11 + 1; /* 1 px under the last tracked tip */
     edge->found = 1;
@@ -699,13 +687,11 @@ Test(needle, coasted_tip_stops_at_the_bone_surface) {
         double tx = 560 - 12 * f, ty = 120 + 6 * f;
         scene sc = needle_scene(30, 0, tx, ty, 700u + (unsigned)f);
         sc.with_bone = 0;
-        render(&sc, &img);
-        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, edge, NULL, 0, &n), USG_OK);
+        n = track_scene(&r, &sc, edge);
         cr_assert(n.found, "frame %d: lost", f);
     }
-    scene none = {-1, 0, 0, 0, 0, 800u};
-    render(&none, &img);
-    cr_assert_eq(usg_needle_tracker_process(t, &img, &img, edge, NULL, 0, &n), USG_OK);
+    scene none = empty_scene(0, 800u);
+    n = track_scene(&r, &none, edge);
     cr_assert(n.found, "the vanished needle is coasted for a frame");
     /* the prediction runs on ~6 px deeper (the tip's motion): held at the surface */
     cr_expect_leq(n.tip.y, edge_y + 3.4, "coasted tip %.1f px under the bone edge", n.tip.y - edge_y);
@@ -713,8 +699,7 @@ Test(needle, coasted_tip_stops_at_the_bone_surface) {
     double off = fabs(angle_diff(angle_of(n.entry.x, n.entry.y, n.tip.x, n.tip.y), 150.0));
     cr_expect_lt(off, 1.0, "the tip left the axis (%.2f deg)", off);
     free(edge);
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    rig_close(&r);
 }
 
 /* A bone edge that spans the tip's column far above it (in soft tissue the
@@ -722,9 +707,7 @@ Test(needle, coasted_tip_stops_at_the_bone_surface) {
  * the edge's end, through no surface: the measured tip stays where it is. It
  * was moved back along the axis to the edge's end (78 px short here). */
 Test(needle, tip_beneath_an_edge_it_never_crossed_stays) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    rig r = rig_open();
     usg_edge *edge = calloc(1, sizeof *edge);
     edge->found = 1;
     for (int x = 100; x <= 450 && edge->n < USG_EDGE_MAX; x += 2) edge->pts[edge->n++] = (usg_point){x, 60};
@@ -735,15 +718,53 @@ Test(needle, tip_beneath_an_edge_it_never_crossed_stays) {
         ty = 260 + 4 * f;
         scene sc = needle_scene(27, 0, tx, ty, 720u + (unsigned)f);
         sc.with_bone = 0;
-        render(&sc, &img);
-        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, edge, NULL, 0, &n), USG_OK);
+        n = track_scene(&r, &sc, edge);
         cr_assert(n.found, "frame %d: not found", f);
     }
     cr_expect_lt(hypot(n.tip.x - tx, n.tip.y - ty), 3.0, "tip (%.1f, %.1f), true (%.1f, %.1f)", n.tip.x, n.tip.y, tx,
                  ty);
     free(edge);
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    rig_close(&r);
+}
+
+/* Draws frame f of a tracked sequence into s (no speckle yet): the needle of sc (at deg from the left when side,
+ * else from the right) and what the case (`param`) adds; writes what the frame shows into what. */
+typedef void (*tracked_draw_fn)(synth *s, const scene *sc, double deg, int side, double param, int f, char *what,
+                                size_t size);
+
+/* Four cases k (from the right on even k, from the left on odd k, at degs[k >> 1], param params[k >> 1] or 0
+ * without params), each a fresh track over 8 frames of a needle advancing 8 px a frame along its axis (seeds
+ * seed0 + 10 k + f) drawn by draw: found on every frame, the tip within 3 px and the axis within 1 deg. */
+static void expect_tracked_to_the_tip(const double degs[2], const double params[2], unsigned seed0,
+                                      tracked_draw_fn draw) {
+    rig r = rig_open();
+    for (int k = 0; k < 4; k++) {
+        int side = k & 1;
+        double deg = degs[k >> 1], a = deg * M_PI / 180.0, param = params ? params[k >> 1] : 0;
+        usg_needle_tracker_reset(r.t);
+        for (int f = 0; f < 8; f++) {
+            double adv = 8.0 * (f - 7); /* px along the axis, the last frame's tip at (260 | 380, 250) */
+            double tx = (side ? 380 : 260) + (side ? 1 : -1) * adv * cos(a), ty = 250 + adv * sin(a);
+            scene sc = needle_scene(deg, side, tx, ty, seed0 + 10u * (unsigned)k + (unsigned)f);
+            synth s = synth_new(sc.seed);
+            char what[80];
+            draw(&s, &sc, deg, side, param, f, what, sizeof what);
+            to_image_free(&s, &r.img);
+            usg_needle n = track_frame(&r, NULL, NULL);
+            expect_scene_needle(&n, &sc, 3.0, 1.0, what);
+        }
+    }
+    rig_close(&r);
+}
+
+/* Frame f of a tracked needle (tracked_draw_fn) whose echo dips before its tip from frame 6 on. */
+static void draw_dip_before_tip(synth *s, const scene *sc, double deg, int side, double param, int f, char *what,
+                                size_t size) {
+    (void)param;
+    tissue(s, 1.0);
+    needle_shaped(s, sc->ex, sc->ey, sc->tx, sc->ty, 40, 0, 0, 0, 1.0, f >= 6 ? 0.35 : 0);
+    snprintf(what, size, "%.0f deg from the %s, frame %d%s", deg, side ? "left" : "right", f,
+             f >= 6 ? " (echo dipping before the tip)" : "");
 }
 
 /* A tracked needle whose echo, on the frames where it reaches the joint's
@@ -753,33 +774,25 @@ Test(needle, tip_beneath_an_edge_it_never_crossed_stays) {
  * level was taken from the brightest echo within 3 mm before the fall, and
  * the tip came out at the dip's start, 13-14 px (2 mm) short. */
 Test(needle, tracked_tip_is_the_end_of_the_echo_past_a_dip_before_it) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
     const double degs[] = {30, 45};
-    for (int k = 0; k < 4; k++) {
-        int side = k & 1;
-        double deg = degs[k >> 1], a = deg * M_PI / 180.0;
-        usg_needle_tracker_reset(t);
-        for (int f = 0; f < 8; f++) {
-            double adv = 8.0 * (f - 7); /* px along the axis, the last frame's tip at (260 | 380, 250) */
-            double tx = (side ? 380 : 260) + (side ? 1 : -1) * adv * cos(a), ty = 250 + adv * sin(a);
-            scene sc = needle_scene(deg, side, tx, ty, 760u + 10u * (unsigned)k + (unsigned)f);
-            synth s = {sc.seed, malloc(sizeof(float) * W * H)};
-            tissue(&s, 1.0);
-            needle_shaped(&s, sc.ex, sc.ey, sc.tx, sc.ty, 40, 0, 0, 0, 1.0, f >= 6 ? 0.35 : 0);
-            to_image(&s, &img);
-            free(s.f);
-            usg_needle n;
-            cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
-            char what[80];
-            snprintf(what, sizeof what, "%.0f deg from the %s, frame %d%s", deg, side ? "left" : "right", f,
-                     f >= 6 ? " (echo dipping before the tip)" : "");
-            expect_needle_at(&n, sc.tx, sc.ty, angle_of(sc.ex, sc.ey, sc.tx, sc.ty), 3.0, 1.0, what);
-        }
+    expect_tracked_to_the_tip(degs, NULL, 760u, draw_dip_before_tip);
+}
+
+/* Frame f of a tracked needle (tracked_draw_fn) over tissue 10 dB down, with a weak tail, and from frame 3 on
+ * a faint streak in line with it from `gap` px past its tip. */
+static void draw_streak_ahead(synth *s, const scene *sc, double deg, int side, double gap, int f, char *what,
+                              size_t size) {
+    double a = deg * M_PI / 180.0;
+    double ux = (side ? 1 : -1) * cos(a), uy = sin(a);
+    tissue(s, 0.3); /* tissue 10 dB down: the flanks well under the streak */
+    needle_shaped(s, sc->ex, sc->ey, sc->tx, sc->ty, 40, 0, 0, 0, 0.3, 0); /* a weak tail */
+    if (f >= 3) { /* the streak: from gap px past the tip, 35 px long, no tail */
+        double s0 = gap + 1.5, s1 = s0 + 35.0;
+        needle_shaped(s, sc->tx + s0 * ux, sc->ty + s0 * uy, sc->tx + s1 * ux, sc->ty + s1 * uy, 2.2, 0, 0, 0, 0.0,
+                      0.01);
     }
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    snprintf(what, size, "%s, gap %.0f px, frame %d%s", side ? "from the left" : "from the right", gap, f,
+             f >= 3 ? " (streak ahead)" : "");
 }
 
 /* A tracked needle advancing toward a faint streak in line with it (a muscle
@@ -789,38 +802,8 @@ Test(needle, tracked_tip_is_the_end_of_the_echo_past_a_dip_before_it) {
  * walked on along the streak, 37-40 px beyond the tip, as on s16_default@400's
  * frame 8, 4 mm). */
 Test(needle, tracked_tip_stops_at_the_gap_before_a_faint_streak_in_line) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
-    const double gaps[] = {8, 12};
-    for (int k = 0; k < 4; k++) {
-        int side = k & 1;
-        double a = 25.0 * M_PI / 180.0, gap = gaps[k >> 1];
-        usg_needle_tracker_reset(t);
-        for (int f = 0; f < 8; f++) {
-            double adv = 8.0 * (f - 7); /* px along the axis, the last frame's tip at (260 | 380, 250) */
-            double ux = (side ? 1 : -1) * cos(a), uy = sin(a);
-            double tx = (side ? 380 : 260) + adv * ux, ty = 250 + adv * uy;
-            scene sc = needle_scene(25, side, tx, ty, 960u + 10u * (unsigned)k + (unsigned)f);
-            synth s = {sc.seed, malloc(sizeof(float) * W * H)};
-            tissue(&s, 0.3); /* tissue 10 dB down: the flanks well under the streak */
-            needle_shaped(&s, sc.ex, sc.ey, sc.tx, sc.ty, 40, 0, 0, 0, 0.3, 0); /* a weak tail */
-            if (f >= 3) { /* the streak: from gap px past the tip, 35 px long, no tail */
-                double s0 = gap + 1.5, s1 = s0 + 35.0;
-                needle_shaped(&s, tx + s0 * ux, ty + s0 * uy, tx + s1 * ux, ty + s1 * uy, 2.2, 0, 0, 0, 0.0, 0.01);
-            }
-            to_image(&s, &img);
-            free(s.f);
-            usg_needle n;
-            cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
-            char what[80];
-            snprintf(what, sizeof what, "%s, gap %.0f px, frame %d%s", side ? "from the left" : "from the right", gap, f,
-                     f >= 3 ? " (streak ahead)" : "");
-            expect_needle_at(&n, sc.tx, sc.ty, angle_of(sc.ex, sc.ey, sc.tx, sc.ty), 3.0, 1.0, what);
-        }
-    }
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    const double degs[] = {25, 25}, gaps[] = {8, 12};
+    expect_tracked_to_the_tip(degs, gaps, 960u, draw_streak_ahead);
 }
 
 /* The bone stage's edge along (ex, ey)-(tx, ty), points every 2 px ordered by x. */
@@ -842,12 +825,10 @@ static scene claimed_scene(unsigned seed) {
 
 /* The first frame's result for img with the bone stage's edge along sc's
  * needle (a fresh track). */
-static usg_needle acquire_on_edge(usg_needle_tracker *t, const usg_image *img, usg_edge *edge, const scene *sc) {
+static usg_needle acquire_on_edge(rig *r, usg_edge *edge, const scene *sc) {
     edge_along(edge, sc->ex, sc->ey, sc->tx, sc->ty);
-    usg_needle_tracker_reset(t);
-    usg_needle n;
-    cr_assert_eq(usg_needle_tracker_process(t, img, img, edge, NULL, 0, &n), USG_OK);
-    return n;
+    usg_needle_tracker_reset(r->t);
+    return track_frame(r, edge, NULL);
 }
 
 /* In soft tissue with no bone, the bone stage takes a needle's bright shaft
@@ -856,21 +837,18 @@ static usg_needle acquire_on_edge(usg_needle_tracker *t, const usg_image *img, u
  * it), the tracker still acquires the needle, from either side; the same
  * edge on a shadowed straight cortex stays bone (never_reports_a_straight_bone_surface). */
 Test(needle, a_needle_the_bone_stage_took_for_bone_is_still_found) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    rig r = rig_open();
     usg_edge *edge = calloc(1, sizeof *edge);
     for (unsigned seed = 1; seed <= 4; seed++) {
         scene sc = claimed_scene(seed);
-        render(&sc, &img);
-        usg_needle n = acquire_on_edge(t, &img, edge, &sc);
+        render(&sc, &r.img);
+        usg_needle n = acquire_on_edge(&r, edge, &sc);
         char what[64];
         snprintf(what, sizeof what, "seed %u: needle under a bone edge", seed);
-        expect_needle_at(&n, sc.tx, sc.ty, angle_of(sc.ex, sc.ey, sc.tx, sc.ty), 2.5, 0.5, what);
+        expect_scene_needle(&n, &sc, 2.5, 0.5, what);
     }
     free(edge);
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    rig_close(&r);
 }
 
 /* ... but a straight needle-like line (no reverberation tail) with a shadow
@@ -878,27 +856,23 @@ Test(needle, a_needle_the_bone_stage_took_for_bone_is_still_found) {
  * shadow), handed as a bone edge, stays bone: the edge is left out of the
  * search only where nothing darkens the beam beneath it. */
 Test(needle, a_straight_line_over_a_shadow_stays_bone) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    rig r = rig_open();
     usg_edge *edge = calloc(1, sizeof *edge);
     for (unsigned seed = 1; seed <= 4; seed++) {
         scene sc = claimed_scene(seed);
-        synth s = {sc.seed, malloc(sizeof(float) * W * H)};
+        synth s = synth_new(sc.seed);
         tissue(&s, 1.0);
         double k = (sc.ty - sc.ey) / (sc.tx - sc.ex);
         for (int x = (int)fmin(sc.ex, sc.tx); x <= (int)fmax(sc.ex, sc.tx); x++) {
             for (int y = (int)(sc.ey + k * (x - sc.ex)) + 4; y < H; y++) s.f[y * W + x] *= 0.5f;
         }
         needle_shaped(&s, sc.ex, sc.ey, sc.tx, sc.ty, 40, 0, 0, 0, 0.0, 0); /* no reverberation tail */
-        to_image(&s, &img);
-        free(s.f);
-        usg_needle n = acquire_on_edge(t, &img, edge, &sc);
+        to_image_free(&s, &r.img);
+        usg_needle n = acquire_on_edge(&r, edge, &sc);
         cr_expect(!n.found, "seed %u: a line over a shadow, on a bone edge, reported as a needle", seed);
     }
     free(edge);
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    rig_close(&r);
 }
 
 /* A needle (amplitude `bright`, no bone) from the right border at `deg` with
@@ -906,11 +880,10 @@ Test(needle, a_straight_line_over_a_shadow_stays_bone) {
 static void render_over(void (*bg)(synth *, double), double deg, double bright, double tx, double ty, unsigned seed,
                         usg_image *img) {
     scene sc = needle_scene(deg, 0, tx, ty, seed);
-    synth s = {seed, malloc(sizeof(float) * W * H)};
+    synth s = synth_new(seed);
     bg(&s, 1.0);
     needle(&s, sc.ex, sc.ey, sc.tx, sc.ty, bright);
-    to_image(&s, img);
-    free(s.f);
+    to_image_free(&s, img);
 }
 
 /* A faint needle at 30 deg over the usual speckle. */
@@ -930,15 +903,13 @@ typedef void (*render_fn)(double bright, double tx, double ty, unsigned seed, us
 static void expect_found_as_it_advances(render_fn render, double bright, double deg, double tx0, double ty0,
                                         int frames, unsigned seed0) {
     const double a = deg * M_PI / 180.0;
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    rig r = rig_open();
     usg_needle n;
     int first = -1;
     for (int f = 0; f < frames; f++) {
         double tx = tx0 - 8.0 * cos(a) * f, ty = ty0 + 8.0 * sin(a) * f;
-        render(bright, tx, ty, seed0 + (unsigned)f, &img);
-        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        render(bright, tx, ty, seed0 + (unsigned)f, &r.img);
+        n = track_frame(&r, NULL, NULL);
         if (f == 0) cr_assert(!n.found, "frame 0: one frame's shaft was taken for a needle");
         if (n.found && first < 0) first = f;
         if (first >= 0) {
@@ -948,8 +919,7 @@ static void expect_found_as_it_advances(render_fn render, double bright, double 
         }
     }
     cr_expect(first >= 2 && first <= 4, "first found on frame %d, want 2..4 (three new longest shafts)", first);
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    rig_close(&r);
 }
 
 /* The same needle held still at tip (tx, ty), its length wandering by +-1 mm
@@ -957,18 +927,14 @@ static void expect_found_as_it_advances(render_fn render, double bright, double 
 static void expect_never_when_still(render_fn render, double bright, double deg, double tx, double ty,
                                     unsigned seed0) {
     const double a = deg * M_PI / 180.0;
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    rig r = rig_open();
     const int wander[] = {0, 5, -4, 3, -5, 6, 0, -3, 4, -6, 2, 6, -2, 5}; /* px along the line (0.15 mm) */
     for (int f = 0; f < (int)(sizeof wander / sizeof wander[0]); f++) {
-        render(bright, tx - wander[f] * cos(a), ty + wander[f] * sin(a), seed0 + (unsigned)f, &img);
-        usg_needle n;
-        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        render(bright, tx - wander[f] * cos(a), ty + wander[f] * sin(a), seed0 + (unsigned)f, &r.img);
+        usg_needle n = track_frame(&r, NULL, NULL);
         cr_expect(!n.found, "frame %d: a still streak reported as a needle, tip (%.1f,%.1f)", f, n.tip.x, n.tip.y);
     }
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    rig_close(&r);
 }
 
 /* A needle too faint for one frame's gates (it could be a fascia) is found
@@ -992,29 +958,26 @@ Test(needle, a_faint_streak_that_does_not_advance_is_no_needle) {
  * only while the probe stays within ND_GROW_STILL_MM; the same line growing
  * in still tissue is confirms_a_faint_needle_by_its_advance). */
 Test(needle, a_faint_line_a_sliding_probe_brings_in_is_no_needle) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image world, filler, img;
+    rig r = rig_open();
+    usg_image world, filler;
     cr_assert_eq(usg_image_alloc(&world, W, H), USG_OK);
     cr_assert_eq(usg_image_alloc(&filler, W, H), USG_OK);
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
     render_faint(FAINT, 480, 183, 850u, &world);
     render_over(tissue, 30, 0, 480, 183, 851u, &filler);
     for (int f = 0; f < 10; f++) {
         int d = 6 * (9 - f); /* the tissue 54 px right of where it is on frame 9: the line's first 62 px cut off */
         for (int y = 0; y < H; y++) {
-            uint8_t *o = img.data + (size_t)y * W;
+            uint8_t *o = r.img.data + (size_t)y * W;
             const uint8_t *a = world.data + (size_t)y * W, *b = filler.data + (size_t)y * W;
             for (int x = 0; x < W; x++) o[x] = x >= d ? a[x - d] : b[x];
         }
-        usg_needle n;
-        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        usg_needle n = track_frame(&r, NULL, NULL);
         cr_expect(!n.found, "frame %d: a line sliding in with the tissue reported as a needle, tip (%.1f,%.1f)", f,
                   n.tip.x, n.tip.y);
     }
     usg_image_free(&world);
     usg_image_free(&filler);
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    rig_close(&r);
 }
 
 /* A bright fascia: a straight line of amplitude `amp` (no reverberation
@@ -1042,21 +1005,18 @@ static void fasciae_scene(synth *s, int n, double y0, double dy) {
 /* A needle fainter than a score of bright fasciae is found all the same (its
  * line among the next ND_MORE_CANDIDATES, read over the tissue of its depth). */
 Test(needle, finds_a_needle_fainter_than_many_fasciae) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    rig r = rig_open();
     for (unsigned seed = 31; seed <= 33; seed++) {
         scene sc = needle_scene(25, 1, 72, 184, seed);
-        synth s = {seed, malloc(sizeof(float) * W * H)};
+        synth s = synth_new(seed);
         fasciae_scene(&s, 24, 60, 14);
         needle(&s, sc.ex, sc.ey, sc.tx, sc.ty, 20);
-        usg_needle n = acquire_rendered(t, &s, &img);
+        usg_needle n = acquire_rendered(&r, &s);
         char what[32];
         snprintf(what, sizeof what, "seed %u", seed);
-        expect_needle_at(&n, sc.tx, sc.ty, angle_of(sc.ex, sc.ey, sc.tx, sc.ty), 2.5, 0.5, what);
+        expect_scene_needle(&n, &sc, 2.5, 0.5, what);
     }
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    rig_close(&r);
 }
 
 /* Tissue `gain` times as bright (amplitude) from 3 to 70 px beneath the axis
@@ -1105,25 +1065,22 @@ typedef void (*variant_fn)(synth *s, const scene *sc, int v);
  * the other (`refused`: what that one shows). */
 static void expect_found_only_on(double deg, int from_left, double tx, double ty, unsigned seed0, variant_fn draw,
                                  int found, double tip_px, double ang_deg, const char *refused) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    rig r = rig_open();
     for (unsigned seed = seed0; seed <= seed0 + 2; seed++) {
         scene sc = needle_scene(deg, from_left, tx, ty, seed);
         char what[32];
         snprintf(what, sizeof what, "seed %u", seed);
         for (int v = 1; v >= 0; v--) {
-            synth s = {seed, malloc(sizeof(float) * W * H)};
+            synth s = synth_new(seed);
             tissue(&s, 1.0);
             draw(&s, &sc, v);
-            usg_needle n = acquire_rendered(t, &s, &img);
-            if (v == found) expect_needle_at(&n, sc.tx, sc.ty, angle_of(sc.ex, sc.ey, sc.tx, sc.ty), tip_px, ang_deg, what);
+            usg_needle n = acquire_rendered(&r, &s);
+            if (v == found) expect_scene_needle(&n, &sc, tip_px, ang_deg, what);
             else cr_expect(!n.found, "%s: %s found, (%.1f, %.1f)-(%.1f, %.1f)", what, refused, n.entry.x, n.entry.y,
                            n.tip.x, n.tip.y);
         }
     }
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    rig_close(&r);
 }
 
 /* A 30 deg needle over a darker layer (its tissue beneath about half as grey
@@ -1161,23 +1118,57 @@ Test(needle, a_reverberation_ladder_vouches_for_a_short_shaft_over_darker_tissue
                          "a shaft over darker tissue with a smooth glare beneath");
 }
 
+/* Renders frame f of a needle advancing (or held still when not `advancing`) into img and the bone stage's edges
+ * for it into sacrum and ilium; returns its scene. */
+typedef scene (*claimed_frame_fn)(int f, int advancing, usg_edge *sacrum, usg_edge *ilium, usg_image *img);
+
+/* Ten frames drawn by frame, advancing, then held still (the track reset before each run), the edges sacrum and
+ * ilium (NULL: none) handed with each: advancing, first found on frames 2-4 (three new longest `grown`), then on
+ * every frame its tip within tip_px and its axis within 1 deg ("<label>, frame f"); held still (`still`: what the
+ * frames show), never reported. */
+static void expect_found_by_its_advance(claimed_frame_fn frame, usg_edge *sacrum, usg_edge *ilium, double tip_px,
+                                        const char *label, const char *still, const char *grown) {
+    rig r = rig_open();
+    for (int advancing = 1; advancing >= 0; advancing--) {
+        usg_needle_tracker_reset(r.t);
+        int first = -1;
+        for (int f = 0; f < 10; f++) {
+            scene sc = frame(f, advancing, sacrum, ilium, &r.img);
+            usg_needle n = track_frame(&r, sacrum, ilium);
+            if (!advancing) {
+                cr_expect(!n.found, "frame %d: %s reported, tip (%.1f,%.1f)", f, still, n.tip.x, n.tip.y);
+                continue;
+            }
+            if (n.found && first < 0) first = f;
+            if (first >= 0) {
+                char what[48];
+                snprintf(what, sizeof what, "%s, frame %d", label, f);
+                expect_scene_needle(&n, &sc, tip_px, 1.0, what);
+            }
+        }
+        if (advancing) cr_expect(first >= 2 && first <= 4, "first found on frame %d, want 2..4 (three new longest %s)", first, grown);
+    }
+    rig_close(&r);
+}
+
 /* Frame f of a needle from the left border at 20 deg, with a weak
  * reverberation tail, over a darker layer (the tissue 3-70 px beneath it at
  * 0.09 of its amplitude: the beam 2-6 mm beneath about 0.6 of the grey above,
  * a partial shadow), its tip at x = tx0 + 8 f px when `advancing`,
  * still at tx0 (its measured length wandering by a few px) when not; the
- * bone stage's edge handed along its shaft (as it takes it for a cortex). */
-static scene dim_claimed_frame(int f, int advancing, usg_edge *edge, usg_image *img) {
+ * bone stage's edge handed along its shaft (as it takes it for a cortex), as
+ * the ilium's (claimed_frame_fn; no sacrum's). */
+static scene dim_claimed_frame(int f, int advancing, usg_edge *sacrum, usg_edge *ilium, usg_image *img) {
     static const int wander[] = {0, 4, -3, 2, -4, 5, 0, -2, 3, -5};
+    (void)sacrum;
     double tx = 150 + (advancing ? 8.0 * f : wander[f % 10]);
     scene sc = needle_scene(20, 1, tx, 200 + tan(20 * M_PI / 180.0) * (tx - 150), 960u + (unsigned)f);
-    synth s = {sc.seed, malloc(sizeof(float) * W * H)};
+    synth s = synth_new(sc.seed);
     tissue(&s, 1.0);
     darker_beneath(&s, sc.ex, sc.ey, sc.tx, sc.ty, 0.09);
     needle_shaped(&s, sc.ex, sc.ey, sc.tx, sc.ty, 40, 0, 0, 0, 0.2, 0);
-    to_image(&s, img);
-    free(s.f);
-    edge_along(edge, sc.ex, sc.ey, sc.tx, sc.ty);
+    to_image_free(&s, img);
+    edge_along(ilium, sc.ex, sc.ey, sc.tx, sc.ty);
     return sc;
 }
 
@@ -1188,33 +1179,10 @@ static scene dim_claimed_frame(int f, int advancing, usg_edge *edge, usg_image *
  * advancing needle; a cortex does not grow so), then tracked on every frame
  * with the edge still along it; the same needle held still is never reported. */
 Test(needle, a_needle_the_bone_stage_claims_is_found_by_its_advance) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
     usg_edge *edge = calloc(1, sizeof *edge);
-    for (int advancing = 1; advancing >= 0; advancing--) {
-        usg_needle_tracker_reset(t);
-        int first = -1;
-        for (int f = 0; f < 10; f++) {
-            scene sc = dim_claimed_frame(f, advancing, edge, &img);
-            usg_needle n;
-            cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, edge, 0, &n), USG_OK);
-            if (!advancing) {
-                cr_expect(!n.found, "frame %d: a still shaft on a bone edge reported, tip (%.1f,%.1f)", f, n.tip.x, n.tip.y);
-                continue;
-            }
-            if (n.found && first < 0) first = f;
-            if (first >= 0) {
-                char what[48];
-                snprintf(what, sizeof what, "advancing, frame %d", f);
-                expect_needle_at(&n, sc.tx, sc.ty, angle_of(sc.ex, sc.ey, sc.tx, sc.ty), 3.0, 1.0, what);
-            }
-        }
-        if (advancing) cr_expect(first >= 2 && first <= 4, "first found on frame %d, want 2..4 (three new longest edges)", first);
-    }
+    expect_found_by_its_advance(dim_claimed_frame, NULL, edge, 3.0, "advancing", "a still shaft on a bone edge",
+                                "edges");
     free(edge);
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
 }
 
 /* A needle square to the beam whose echo, with its reverberation tail, is
@@ -1237,32 +1205,29 @@ static void thick_needle(synth *s, double ex, double ey, double tx, double ty, d
  * thick from edge to edge, with a dip 7 mm from one (a tank's floor), is no
  * needle. */
 Test(needle, finds_a_level_needle_whose_echo_is_thick) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    rig r = rig_open();
     const double degs[] = {3, 5};
     for (int k = 0; k < 4; k++) {
         int side = k & 1;
         double deg = degs[k >> 1];
         scene sc = needle_scene(deg, side, side ? 380 : 260, 230, 53u + (unsigned)k);
-        synth s = {sc.seed, malloc(sizeof(float) * W * H)};
+        synth s = synth_new(sc.seed);
         tissue(&s, 1.0);
         thick_needle(&s, sc.ex, sc.ey, sc.tx, sc.ty, 30);
-        usg_needle n = acquire_rendered(t, &s, &img);
+        usg_needle n = acquire_rendered(&r, &s);
         char what[64];
         snprintf(what, sizeof what, "thick echo, %.0f deg from the %s", deg, side ? "left" : "right");
-        expect_needle_at(&n, sc.tx, sc.ty, angle_of(sc.ex, sc.ey, sc.tx, sc.ty), 0.5 / 0.15, 1.0, what);
+        expect_scene_needle(&n, &sc, 0.5 / 0.15, 1.0, what);
     }
-    synth s = {61u, malloc(sizeof(float) * W * H)};
+    synth s = synth_new(61u);
     tissue(&s, 1.0);
     const double slope = tan(4.0 * M_PI / 180.0); /* a 4 deg echo 7 mm from the right edge, a 12 px dip, on to the left edge */
     thick_needle(&s, 639, 280, 590, 280 + 49 * slope, 30);
     thick_needle(&s, 578, 280 + 61 * slope, 0, 280 + 639 * slope, 30);
-    usg_needle n = acquire_rendered(t, &s, &img);
+    usg_needle n = acquire_rendered(&r, &s);
     cr_expect(!n.found, "a thick echo from edge to edge: a needle reported at (%.1f,%.1f)-(%.1f,%.1f)",
               n.entry.x, n.entry.y, n.tip.x, n.tip.y);
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    rig_close(&r);
 }
 
 /* The bone stage's two edges along a band from (ex, ey) to (tx, ty), as it
@@ -1296,11 +1261,10 @@ static scene saturated_claimed_frame(int f, int advancing, usg_edge *e1, usg_edg
     static const int wander[] = {0, 4, -3, 2, -4, 5, 0, -2, 3, -5};
     double tx = 330 - (advancing ? 8.0 * f : wander[f % 10]);
     scene sc = needle_scene(30, 0, tx, 230 + tan(30 * M_PI / 180.0) * (330 - tx), 980u + (unsigned)f);
-    synth s = {sc.seed, malloc(sizeof(float) * W * H)};
+    synth s = synth_new(sc.seed);
     tissue(&s, 0.02);
     needle_shaped(&s, sc.ex, sc.ey, sc.tx, sc.ty, 200, 0, 0, 0, 1.5, 0);
-    to_image(&s, img);
-    free(s.f);
+    to_image_free(&s, img);
     bent_edges_along(e1, e2, sc.ex, sc.ey, sc.tx, sc.ty, 12.0);
     return sc;
 }
@@ -1312,35 +1276,11 @@ static scene saturated_claimed_frame(int f, int advancing, usg_edge *e1, usg_edg
  * on every frame, its tip within 0.5 mm and its axis within 1 deg; held still,
  * never reported. */
 Test(needle, a_saturated_needle_the_bone_stage_splits_is_found_by_its_advance) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
     usg_edge *e1 = calloc(1, sizeof *e1), *e2 = calloc(1, sizeof *e2);
-    for (int advancing = 1; advancing >= 0; advancing--) {
-        usg_needle_tracker_reset(t);
-        int first = -1;
-        for (int f = 0; f < 10; f++) {
-            scene sc = saturated_claimed_frame(f, advancing, e1, e2, &img);
-            usg_needle n;
-            cr_assert_eq(usg_needle_tracker_process(t, &img, &img, e1, e2, 0, &n), USG_OK);
-            if (!advancing) {
-                cr_expect(!n.found, "frame %d: a still band on two bone edges reported, tip (%.1f,%.1f)", f, n.tip.x,
-                          n.tip.y);
-                continue;
-            }
-            if (n.found && first < 0) first = f;
-            if (first >= 0) {
-                char what[48];
-                snprintf(what, sizeof what, "saturated, advancing, frame %d", f);
-                expect_needle_at(&n, sc.tx, sc.ty, angle_of(sc.ex, sc.ey, sc.tx, sc.ty), 0.5 / 0.15, 1.0, what);
-            }
-        }
-        if (advancing) cr_expect(first >= 2 && first <= 4, "first found on frame %d, want 2..4 (three new longest shafts)", first);
-    }
+    expect_found_by_its_advance(saturated_claimed_frame, e1, e2, 0.5 / 0.15, "saturated, advancing",
+                                "a still band on two bone edges", "shafts");
     free(e1);
     free(e2);
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
 }
 
 /* A bright near field (the top `band` rows' echo `gain` times the tissue's,
@@ -1350,15 +1290,14 @@ Test(needle, a_saturated_needle_the_bone_stage_splits_is_found_by_its_advance) {
  * adds nothing a ridge shows. */
 static void render_hidden(double bright, double tx, double ty, unsigned seed, usg_image *img) {
     const double ey = 40, band = 120, gain = 20.0, ex = tx + (ty - ey) / tan(M_PI / 6);
-    synth s = {seed, malloc(sizeof(float) * W * H)};
+    synth s = synth_new(seed);
     tissue(&s, 1.0);
     for (int y = 0; y < H; y++) {
         double g = 1.0 + (gain - 1.0) * 0.5 * erfc((y - band) / 6.0);
         for (int x = 0; x < W; x++) s.f[y * W + x] *= (float)g;
     }
     needle(&s, ex, ey, tx, ty, bright);
-    to_image(&s, img);
-    free(s.f);
+    to_image_free(&s, img);
 }
 
 #define HIDDEN_BRIGHT 16.0 /* no one frame's shaft from inside the image under the bright near field */
@@ -1435,30 +1374,25 @@ Test(needle, a_fluid_s_bright_far_wall_is_no_needle) {
  * and pulled out: the tip followed back on every frame, and nothing drawn
  * once it is out (no coasting on a needle being withdrawn: it has left). */
 Test(needle, follows_a_withdrawn_needle_back_and_drops_it_when_out) {
-    usg_needle_tracker *t = make_tracker();
-    usg_image img;
-    cr_assert_eq(usg_image_alloc(&img, W, H), USG_OK);
+    rig r = rig_open();
     usg_needle n;
     const double c = cos(30 * M_PI / 180.0), s = sin(30 * M_PI / 180.0);
     for (int f = 0; f < 24; f++) {
         int k = f < 14 ? f : 27 - f; /* the tip's step along the axis: in, then back out */
         double tx = 430 + 12 * c * (13 - k), ty = 312 - 12 * s * (13 - k); /* (430, 312): 3 px above the cortex */
         scene sc = needle_scene(30, 0, tx, ty, 700u + (unsigned)f);
-        render(&sc, &img);
-        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        n = track_scene(&r, &sc, NULL);
         if (f < 2) continue;
         cr_assert(n.found, "frame %d: lost", f);
         cr_expect_lt(hypot(n.tip.x - tx, n.tip.y - ty), 3.0, "frame %d: tip (%.1f,%.1f) vs (%.1f,%.1f)", f, n.tip.x,
                      n.tip.y, tx, ty);
     }
     for (int f = 0; f < 3; f++) {
-        scene sc = {-1, 0, 0, 0, 1, 800u + (unsigned)f};
-        render(&sc, &img);
-        cr_assert_eq(usg_needle_tracker_process(t, &img, &img, NULL, NULL, 0, &n), USG_OK);
+        scene sc = empty_scene(1, 800u + (unsigned)f);
+        n = track_scene(&r, &sc, NULL);
         cr_expect(!n.found, "%d frames after the withdrawn needle left: drawn at (%.1f,%.1f)", f + 1, n.tip.x, n.tip.y);
     }
-    usg_image_free(&img);
-    usg_needle_tracker_free(t);
+    rig_close(&r);
 }
 
 /* The needle of needle_scene and a line as bright as its shaft (no
@@ -1490,11 +1424,10 @@ Test(needle, a_fascia_bending_at_its_end_is_no_needle) {
  * reverberation tail, over the usual speckle. */
 static void render_fibre(double bright, double tx, double ty, unsigned seed, usg_image *img) {
     scene sc = needle_scene(30, 0, tx, ty, seed);
-    synth s = {seed, malloc(sizeof(float) * W * H)};
+    synth s = synth_new(seed);
     tissue(&s, 1.0);
     needle_shaped(&s, sc.ex, sc.ey, sc.tx, sc.ty, bright, 0, 0, 0, 0.0, 1e-3);
-    to_image(&s, img);
-    free(s.f);
+    to_image_free(&s, img);
 }
 
 #define FIBRE 8 /* a fibre's echo: about 25.5 dB over the tissue (27 dB: 9.5) */
