@@ -98,6 +98,9 @@
 #define ND_LADDER_SHADOW 0.3
 #define ND_SLAB_ABOVE (1.5 * ND_FLOOR_GREY) /* a line with no more than this grey 2-6 mm above (anechoic) ... */
 #define ND_SLAB_BELOW 0.7 /* ... and this share of its own grey beneath is a thick reflector's near edge */
+#define ND_SLAB_LIT 0.5 /* ... as is, with no bone beneath, one with this share of its grey on one side ... */
+#define ND_SLAB_CONTRAST 3.0 /* ... this many times the other side's (or the other side anechoic, beneath) */
+#define ND_SLAB_BONE_SHARE 0.3 /* a shaft with a bone edge within 6 mm beneath more than this share of it has no slab */
 #define ND_MIN_BORDER_MM 4.0 /* shortest shaft acquired from the region's edge (3 mm pieces of fasciae pass) */
 /* shortest shaft acquired away from the region's edge (its first part out of
  * plane): the straight 15 mm stretch of a curved tissue interface in a real
@@ -432,15 +435,31 @@ static int ringing_shaft(const nd_meas *m, double shadow) {
     return m->ladder / ND_GREY_PER_DB >= ND_LADDER_DB && m->tail >= 1.0 && shadow >= ND_LADDER_SHADOW;
 }
 
-/* Is m the near edge of a thick reflector (a fluid's far wall, a slab of
- * echo): anechoic above (the 2-6 mm band within ND_SLAB_ABOVE grey, near
- * the display floor) and still ND_SLAB_BELOW of its own grey 2-6 mm
- * beneath? A needle is thin: what rings beneath it fades within a few mm.
- * Not in a water bath (beyond ND_BATH_SHARE of the region black), where black
- * above is only water and a needle's saturated reverberations may run on. */
+/* Is one side of a shaft of grey `shaft` a thick reflector's body: the band
+ * 2-6 mm off on that side (`body`) at least ND_SLAB_LIT of the shaft's grey
+ * and ND_SLAB_CONTRAST times the band on the other side (`other`)? */
+static int slab_body(double body, double other, double shaft) {
+    return body >= ND_SLAB_LIT * shaft && body >= ND_SLAB_CONTRAST * other;
+}
+
+/* Is m an edge of a thick reflector (a fluid's far wall, a slab of echo, a
+ * phantom's wall) rather than a thin shaft? Its near edge: anechoic above
+ * (the 2-6 mm band within ND_SLAB_ABOVE grey, near the display floor) and
+ * still ND_SLAB_BELOW of its own grey 2-6 mm beneath. Or, unless a bone
+ * edge's surface lies within 6 mm straight beneath more than
+ * ND_SLAB_BONE_SHARE of it (a shallow needle over a cortex has the cortex's
+ * glare beneath it): beneath anechoic above at ND_SLAB_LIT of its grey, or
+ * either side a thick reflector's body (slab_body): its near edge under dark
+ * tissue, or its far edge over a fluid. A needle is thin: what rings beneath
+ * it fades within a few mm. Not in a water bath (beyond ND_BATH_SHARE of the
+ * region black), where black above is only water and a needle's saturated
+ * reverberations may run on. */
 static int slab_edge(const usg_needle_tracker *t, const nd_meas *m) {
-    return t->black_share <= ND_BATH_SHARE && m->deep_above <= ND_SLAB_ABOVE &&
-           m->deep_below >= ND_SLAB_BELOW * m->i_shaft;
+    if (t->black_share > ND_BATH_SHARE) return 0;
+    if (m->deep_below >= ND_SLAB_BELOW * m->i_shaft && m->deep_above <= ND_SLAB_ABOVE) return 1;
+    if (m->bone_below > ND_SLAB_BONE_SHARE) return 0;
+    return (m->deep_below >= ND_SLAB_LIT * m->i_shaft && m->deep_above <= ND_SLAB_ABOVE) ||
+           slab_body(m->deep_below, m->deep_above, m->i_shaft) || slab_body(m->deep_above, m->deep_below, m->i_shaft);
 }
 
 /* The bend (sagitta, px) over a shaft of 8 mm or more beyond which it is a

@@ -141,6 +141,7 @@ typedef struct nd_meas {
     double falloff;         /* the depth's falloff beneath the shaft's middle, 1 for none (the tracker's) */
     double ladder;          /* the reverberation ladder's ripple beneath the shaft (grey levels, 0: none) */
     double deep_below, deep_above; /* mean grey 2-6 mm beneath and above the shaft (shadow: their ratio) */
+    double bone_below;      /* share of the shaft with a bone edge's surface within 6 mm straight beneath */
     double bend_px;         /* sagitta of a parabola fitted to the shaft: 0 for a straight needle */
     double i_shaft, i_bg, s_bg; /* shaft / flank intensity (medians), flank spread */
     double i_tip;           /* brightest echo over the last ~1.5 mm before the tip (the bevel) */

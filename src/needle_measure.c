@@ -671,6 +671,18 @@ static double bone_fraction(const nd_ctx *c, const nd_meas *m, const usg_edge *e
     return tot ? (double)near / tot : 0;
 }
 
+/* Share of m's shaft stations (every 4 px) with a bone edge's surface from 0
+ * to d_mm straight beneath. */
+static double bone_beneath(const nd_ctx *c, const nd_meas *m, const usg_edge *e1, const usg_edge *e2, double d_mm) {
+    double L = hypot(m->tip.x - m->entry.x, m->tip.y - m->entry.y);
+    int under = 0, tot = 0;
+    for (double u = 0; u <= L; u += 4.0, tot++) {
+        usg_point q = {m->entry.x + u * m->line.dx, m->entry.y + u * m->line.dy};
+        under += in_bone_band(e1, e2, q, d_mm / c->sp, 0);
+    }
+    return tot ? (double)under / tot : 0;
+}
+
 /* Intensity of the shaft (centre rows) and of its upper flank beyond the
  * ridge filter's flank distance, unsmoothed, over columns k0..k1. */
 static void shaft_intensity(nd_ctx *c, int k0, int k1, nd_meas *m) {
@@ -1631,6 +1643,7 @@ static int measure_at(nd_ctx *c, const usg_image *img, const nd_line *guess, int
     m->tail = band_ratio(c, img, m, 0.6, 2.5, &below, &above);
     m->ladder = ladder(c, img, m);
     m->bone_frac = bone_fraction(c, m, e1, e2);
+    m->bone_below = bone_beneath(c, m, e1, e2, 6.0);
     m->score = m->snr * sqrt(m->len_mm) * m->fill;
     /* (the features are the visible shaft's; the hidden part lengthens it to the edge) */
     usg_point edge;

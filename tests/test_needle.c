@@ -1334,11 +1334,12 @@ Test(needle, a_level_needle_over_coarse_speckle_is_found_as_it_advances) {
 }
 
 /* Around the axis (ex, ey)-(tx, ty), over its length and `past` px beyond its
- * tip: the tissue `depth` px above it anechoic (a fluid), and, when `wall` >
- * 0, a reflector beneath it `wall` px thick (the tissue there `gain` times as
- * bright, its near edge blurred over 1.5 px): a fluid's far wall. */
+ * tip: the tissue `depth` px above it `dim` times as bright (0.001: anechoic, a
+ * fluid), and, when `wall` > 0, a reflector beneath it `wall` px thick (the
+ * tissue there `gain` times as bright, its near edge blurred over 1.5 px): a
+ * fluid's far wall. */
 static void fluid_over(synth *s, double ex, double ey, double tx, double ty, double past, double depth, double wall,
-                       double gain) {
+                       double gain, float dim) {
     double L = hypot(tx - ex, ty - ey), dx = (tx - ex) / L, dy = (ty - ey) / L, nx = -dy, ny = dx;
     if (ny < 0) { nx = -nx; ny = -ny; }
     for (int y = 0; y < H; y++) {
@@ -1346,7 +1347,7 @@ static void fluid_over(synth *s, double ex, double ey, double tx, double ty, dou
             double u = (x - ex) * dx + (y - ey) * dy, v = (x - ex) * nx + (y - ey) * ny;
             if (u < -40 || u > L + past) continue;
             float *p = &s->f[y * W + x];
-            if (v < 0 && v >= -depth) *p *= 0.001f;
+            if (v < 0 && v >= -depth) *p *= dim;
             if (wall > 0 && u <= L && v >= -3 && v <= wall) {
                 double edge = 0.5 * erfc(-v / (1.5 * M_SQRT2));
                 *p *= (float)(1.0 + (gain - 1.0) * edge);
@@ -1361,12 +1362,56 @@ static void fluid_over(synth *s, double ex, double ey, double tx, double ty, dou
  * no needle: a needle is thin, what rings beneath it fades within a few mm.
  * A needle under the same pocket over plain tissue is still found. */
 static void draw_far_wall(synth *s, const scene *sc, int wall) {
-    fluid_over(s, sc->ex, sc->ey, sc->tx, sc->ty, 60, 80, wall ? 40 : 0, 60);
+    fluid_over(s, sc->ex, sc->ey, sc->tx, sc->ty, 60, 80, wall ? 40 : 0, 60, 0.001f);
     if (!wall) needle(s, sc->ex, sc->ey, sc->tx, sc->ty, 40);
 }
 
 Test(needle, a_fluid_s_bright_far_wall_is_no_needle) {
     expect_found_only_on(55, 0, 420, 260, 61u, draw_far_wall, 0, 2.5, 0.5, "a fluid's far wall");
+}
+
+/* The same wall under a dark pocket that is not black (its tissue a fifth as
+ * bright as around it, 14 dB down, above the display floor: Prostate10_video's
+ * slab under its gel, with the sector drawn right): the reflector beneath,
+ * still at least half the edge's grey and three times the pocket's, makes the
+ * edge a thick reflector's, no needle (passed for one before: the rule asked
+ * for a black pocket). A needle under the same pocket is found. */
+static void draw_wall_under_dark(synth *s, const scene *sc, int wall) {
+    fluid_over(s, sc->ex, sc->ey, sc->tx, sc->ty, 60, 80, wall ? 40 : 0, 60, 0.2f);
+    if (!wall) needle(s, sc->ex, sc->ey, sc->tx, sc->ty, 40);
+}
+
+Test(needle, a_thick_wall_under_dark_tissue_is_no_needle) {
+    expect_found_only_on(55, 0, 420, 260, 64u, draw_wall_under_dark, 0, 2.5, 0.5, "a thick wall's near edge");
+}
+
+/* A reflector 6 mm thick and as bright as a needle, in dark gel (a fifth of
+ * the tissue's brightness above it) over a fluid (anechoic beneath it), its
+ * edges from the right border at 55 deg: Prostate10_video's slab beside its
+ * fan's edge. Neither edge is a needle: a needle is thin, and a side 2-6 mm
+ * off a line at least half as grey as the line and three times the other
+ * side is a slab's body (the far edge, bright above and black beneath, passed
+ * for a needle before: its steepness waives the shadow rule). A needle over
+ * the same fluid is found. */
+static void draw_wall_in_gel(synth *s, const scene *sc, int wall) {
+    double L = hypot(sc->tx - sc->ex, sc->ty - sc->ey), dx = (sc->tx - sc->ex) / L, dy = (sc->ty - sc->ey) / L;
+    double nx = -dy, ny = dx;
+    if (ny < 0) { nx = -nx; ny = -ny; }
+    for (int y = 0; y < H; y++) {
+        for (int x = 0; x < W; x++) {
+            double u = (x - sc->ex) * dx + (y - sc->ey) * dy, v = (x - sc->ex) * nx + (y - sc->ey) * ny;
+            if (u < -40 || u > L + 60) continue;
+            float *p = &s->f[y * W + x];
+            if (v > 0 && v <= 80) *p *= 0.001f; /* the fluid beneath */
+            if (v < -40 && v >= -120) *p *= 0.2f; /* the gel above */
+            if (wall && u <= L && v <= 3 && v >= -40) *p *= (float)(1.0 + 59.0 * 0.5 * erfc(v / (1.5 * M_SQRT2)));
+        }
+    }
+    if (!wall) needle(s, sc->ex, sc->ey, sc->tx, sc->ty, 40);
+}
+
+Test(needle, a_thick_wall_in_dark_gel_is_no_needle) {
+    expect_found_only_on(55, 0, 420, 260, 67u, draw_wall_in_gel, 0, 2.5, 0.5, "a thick wall's edge");
 }
 
 /* A needle advanced from the right border at 30 deg until its tip touches the

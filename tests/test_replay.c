@@ -214,12 +214,15 @@ Test(replay, real_scans_without_a_needle_report_none, .description = "needs ../s
     }
 }
 
-/* Prostate10_video's first two frames: the straight near edge of a saturated
- * slab under a black pocket (a fluid's far wall, 32 mm from the fan's edge)
- * passed for a needle; it is a thick reflector's edge, not a thin shaft. */
+/* Prostate10_video's first nine frames: the straight edges of a saturated
+ * slab 5-6 mm thick beside the fan's edge passed for a needle, its near edge
+ * under a dark (not black) pocket and its far edge over black: each is a
+ * thick reflector's edge, its body on one side at least half as bright as the
+ * edge and three times the other side, not a thin shaft (slab_edge). (Its
+ * tenth frame still shows a false needle: README, Known limitations.) */
 Test(replay, a_fluid_s_far_wall_in_a_real_scan_is_no_needle, .description = "needs ../shared/data/plus") {
     if (!tu_have_shared()) cr_skip_test("../shared/data/plus is absent");
-    int lines = 0, n = needle_frames("Prostate10_video.igs.mhd", "plus_prostate_video.ini", 2, &lines);
-    cr_expect_eq(lines, 2, "Prostate10_video: %d result lines", lines);
+    int lines = 0, n = needle_frames("Prostate10_video.igs.mhd", "plus_prostate_video.ini", 9, &lines);
+    cr_expect_eq(lines, 9, "Prostate10_video: %d result lines", lines);
     cr_expect_eq(n, 0, "Prostate10_video: a needle reported on %d of its first %d frames", n, lines);
 }
