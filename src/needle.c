@@ -143,6 +143,7 @@
 #define ND_STRAIGHT_R_MM 500.0  /* ... and straight (its sagitta that of an arc of at least this radius, ... */
 #define ND_STRAIGHT_PX 0.5      /* ... or this measurement floor, px) */
 #define ND_ON_EDGE_MM 1.0       /* a needle with ND_ON_EDGE_SHARE of such an edge's points this close to its axis ... */
+#define ND_CLAIM_EDGE_MM 8.0   /* bone edges all shorter than this are pieces of a needle's echo (bone_in_pieces) */
 #define ND_ON_EDGE_SHARE 0.6    /* ... is what the bone stage took for bone */
 /* An advancing needle confirms itself: a straight shaft from the region's edge
  * ending at a step, too faint or too short for the gates above (a needle
@@ -1019,25 +1020,44 @@ static int claimed_shaft(const usg_needle_tracker *t, const usg_image *img, cons
     return implausible_at(t, lv, &free_of_bone, 0, 0) == 0;
 }
 
+/* Length (mm) of bone edge e from its first point to its last. */
+static double edge_span_mm(const usg_needle_tracker *t, const usg_edge *e) {
+    return e->n > 1 ? hypot(e->pts[e->n - 1].x - e->pts[0].x, e->pts[e->n - 1].y - e->pts[0].y) * t->c.sp : 0;
+}
+
+/* Is every edge the bone stage found (e1, e2) shorter than ND_CLAIM_EDGE_MM:
+ * pieces of a needle's own echo (its first millimetres' shaft, its bevel's
+ * glare) that a boneless frame's bone stage took for cortices, not a cortex,
+ * which runs on for centimetres? A needle so claimed (claimed_shaft) is taken
+ * without waiting for its growth. */
+static int bone_in_pieces(const usg_needle_tracker *t, const usg_edge *e1, const usg_edge *e2) {
+    const usg_edge *edges[2] = {e1, e2};
+    for (int i = 0; i < 2; i++) {
+        if (edges[i] && edges[i]->found && edge_span_mm(t, edges[i]) >= ND_CLAIM_EDGE_MM) return 0;
+    }
+    return 1;
+}
+
 /* Judge a candidate line's measurement m: 1 when it is a needle (by the
  * gates, or a weak shaft that has grown, or one along `grown_edge`, a bone
- * stage's edge that has grown: NULL for none); a weak shaft is remembered
- * either way. `at_depth`: one of the ND_MORE_CANDIDATES, read over the tissue
- * at its own depth (local_ref). */
+ * stage's edge that has grown: NULL for none, or one the bone stage's edges
+ * e1, e2 claim that they are pieces of: bone_in_pieces); a weak shaft is
+ * remembered either way. `at_depth`: one of the ND_MORE_CANDIDATES, read over
+ * the tissue at its own depth (local_ref). */
 static int judge_line(usg_needle_tracker *t, const usg_image *img, int at_depth, const usg_edge *grown_edge,
-                      const nd_meas *m) {
+                      const usg_edge *e1, const usg_edge *e2, const nd_meas *m) {
     nd_levels lv = at_depth ? local_ref(t, m) : acq_ref(t, m);
     int why = implausible_at(t, &lv, m, 0, 0), strict = why == 0;
     int weak_one = !strict && weak_shaft(t, &lv, m), claimed = why == 7 && claimed_shaft(t, img, &lv, m);
     if (weak_one || strict || claimed) remember_line(t, m->entry, m->line.dx, m->line.dy, m->len_mm, at_depth, 0);
-    return strict || (claimed && grown(t, m)) ||
+    return strict || (claimed && (grown(t, m) || bone_in_pieces(t, e1, e2))) ||
            (weak_one && (grown(t, m) || (grown_edge && share_on_axis(t, m->entry, m->tip, grown_edge) >= ND_ON_EDGE_SHARE)));
 }
 
 /* Measure a candidate line l (acquisition) and judge it (judge_line): 1 with *m filled when it is a needle. */
 static int try_line(usg_needle_tracker *t, const usg_image *img, const nd_line *l, const usg_edge *e1,
                     const usg_edge *e2, int at_depth, const usg_edge *grown_edge, nd_meas *m) {
-    return measure(t, img, l, t->r_acq, NULL, e1, e2, m) && judge_line(t, img, at_depth, grown_edge, m);
+    return measure(t, img, l, t->r_acq, NULL, e1, e2, m) && judge_line(t, img, at_depth, grown_edge, e1, e2, m);
 }
 
 /* The candidate lines of a full search, measured on the pool's threads. */
@@ -1119,7 +1139,7 @@ static int pick_line(usg_needle_tracker *t, const usg_image *img, const usg_edge
     for (int i = 0; i < nc; i++) {
         if (!got[i]) continue;
         ok[nok] = meas[i];
-        nok += judge_line(t, img, i >= n_sure, grown_edge, &ok[nok]);
+        nok += judge_line(t, img, i >= n_sure, grown_edge, e1, e2, &ok[nok]);
     }
     /* the lines of the weak shafts of the last frames not measured on this
      * one, newest first (a faint needle is not always among the Hough lines) */

@@ -367,7 +367,7 @@ usg_sweep_strict(bright ${CMAKE_SOURCE_DIR}/tests/bench/bright_cases.txt br_w_db
 # (claimed_shaft, src/needle.c): 0.85 and 0.88. Held to what they reach now.
 usg_sweep_floor(bright ${CMAKE_SOURCE_DIR}/tests/bench/bright_cases.txt br_t_db10_dr40 --require needle_recall>=0.8
                 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5 --require angle_err_p95_deg<=2.5)
-# br_t_db10_dr50 0.88 -> 0.84 with the band's tips on the echo's peak: read where they are, its
-# first three tips grow by under the 0.5 mm a growth record needs, and it is taken a frame later.
-usg_sweep_floor(bright ${CMAKE_SOURCE_DIR}/tests/bench/bright_cases.txt br_t_db10_dr50 --require needle_recall>=0.8
-                --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5 --require angle_err_p95_deg<=2.5)
+# br_t_db10_dr50: the bone stage's edges on its first frames are pieces of the band, 4-6 mm
+# long; edges all under 8 mm are no cortex (bone_in_pieces, src/needle.c), and the shaft they
+# claim is taken without waiting for its growth: recall 0.84 -> 1.0, every gate.
+usg_sweep_strict(bright ${CMAKE_SOURCE_DIR}/tests/bench/bright_cases.txt br_t_db10_dr50)

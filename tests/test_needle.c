@@ -1283,6 +1283,43 @@ Test(needle, a_saturated_needle_the_bone_stage_splits_is_found_by_its_advance) {
     free(e2);
 }
 
+/* A saturated needle's first 6 mm from the right edge at 45 deg (as
+ * saturated_claimed_frame draws it: tissue below the display floor, no bone
+ * in the frame), which the bone stage takes for two short cortices along it
+ * (bent_edges_along, 3 mm each): found on its first frame, its tip within 0.5
+ * mm, for edges so short (under 8 mm) are pieces of its own echo, not a
+ * cortex (br_t_db10_dr50 waited 4 frames for its growth). With a cortex 30 mm
+ * long elsewhere in the frame the claim stands until the shaft's growth
+ * vouches for it: not reported on that frame. */
+Test(needle, a_needle_the_bone_stage_takes_for_short_pieces_is_found_at_once) {
+    rig r = rig_open();
+    usg_edge *e1 = calloc(1, sizeof *e1), *e2 = calloc(1, sizeof *e2), *cortex = calloc(1, sizeof *cortex);
+    cortex->found = 1;
+    for (int x = 60; x <= 260 && cortex->n < USG_EDGE_MAX; x += 2) cortex->pts[cortex->n++] = (usg_point){x, 400};
+    const double in_px = 6.0 / 0.15, a = 45.0 * M_PI / 180.0;
+    for (unsigned seed = 990; seed <= 992; seed++) {
+        scene sc = needle_scene(45, 0, W - 1 - in_px * cos(a), 200 + in_px * sin(a), seed);
+        synth s = synth_new(seed);
+        tissue(&s, 0.02);
+        needle_shaped(&s, sc.ex, sc.ey, sc.tx, sc.ty, 200, 0, 0, 0, 1.5, 0);
+        to_image_free(&s, &r.img);
+        bent_edges_along(e1, e2, sc.ex, sc.ey, sc.tx, sc.ty, 12.0);
+        char what[48];
+        snprintf(what, sizeof what, "seed %u, two 3 mm pieces", seed);
+        usg_needle_tracker_reset(r.t);
+        usg_needle n = track_frame(&r, e1, e2);
+        expect_scene_needle(&n, &sc, 0.5 / 0.15, 1.5, what);
+        usg_needle_tracker_reset(r.t);
+        n = track_frame(&r, e1, cortex);
+        cr_expect(!n.found, "seed %u: a needle the bone stage claims beside a 30 mm cortex reported at once, tip (%.1f,%.1f)",
+                  seed, n.tip.x, n.tip.y);
+    }
+    free(e1);
+    free(e2);
+    free(cortex);
+    rig_close(&r);
+}
+
 /* A bright near field (the top `band` rows' echo `gain` times the tissue's,
  * as an over-gained or gel-coupled phantom shows it) over a needle 30 deg
  * from the horizontal entering at the right edge at depth ey, its tip at
