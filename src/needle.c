@@ -173,6 +173,12 @@
 #define ND_CONT_SNR 2.5
 #define ND_CONT_FILL 0.45
 #define ND_CONT_OFF_MM 1.0 /* ... its tip this near the predicted axis (and less than ND_RETRACT_MM behind) */
+/* ... and, when neither its refit nor its own axis gives the track a needle
+ * (the last resort before the track is lost), its echo down to this far over
+ * the tissue (9 dB otherwise): a needle going deeper fades, and a narrow
+ * display range puts its deep stretch near the display floor, 8 dB over the
+ * black tissue there, still standing clear of the tissue beside it */
+#define ND_FADING_DB 6.0
 #define ND_TURN_DEG 8.0 /* a track's shaft of ND_TURN_MM or more takes a faint refit no further turned than this */
 #define ND_TURN_MM 8.0
 #define ND_COAST 2          /* frames a lost track is still drawn (predicted) */
@@ -477,11 +483,20 @@ static int bevel_at_pred(const nd_levels *lv, const nd_meas *m) {
     return m->tip_step && m->tip_at_pred && bright_bevel(lv, m);
 }
 
+/* How far a shaft's history vouches for it (implausible_at's `vouched`). */
+enum {
+    ND_VOUCH_NONE = 0,
+    ND_VOUCH_HISTORY = 1, /* its growth at acquisition, or its continuing the track */
+    ND_VOUCH_FADING = 2   /* ... and the track is lost without it (tracking: its echo down to ND_FADING_DB) */
+};
+
 /* Why a measurement is not a needle (0: it is one). `tracking` relaxes the
- * thresholds (hysteresis); `vouched` says the shaft's history vouches for it:
- * at acquisition (its growth) the echo a shaft from the region's edge needs
- * falls to ND_GROW_SNR, ND_GROW_DB and ND_GROW_BESIDE_DB, while tracking (it
- * continues the track) its snr and fill to ND_CONT_SNR and ND_CONT_FILL. */
+ * thresholds (hysteresis); `vouched` (ND_VOUCH_*) says the shaft's history
+ * vouches for it: at acquisition (its growth) the echo a shaft from the
+ * region's edge needs falls to ND_GROW_SNR, ND_GROW_DB and ND_GROW_BESIDE_DB,
+ * while tracking (it continues the track) its snr and fill to ND_CONT_SNR and
+ * ND_CONT_FILL, and, as the track's last resort, its echo over the tissue to
+ * ND_FADING_DB. */
 static int implausible_at(const usg_needle_tracker *t, const nd_levels *lv, const nd_meas *m, int tracking,
                           int vouched) {
     /* a shaft whose first part is hidden in brighter echo enters at the
@@ -552,6 +567,7 @@ static int implausible_at(const usg_needle_tracker *t, const nd_levels *lv, cons
         need_db = fmax(need_db - relief, fmin(need_db, 8.0));
     }
     if (vouched && !tracking) need_db = fmin(need_db, ND_GROW_DB);
+    if (vouched == ND_VOUCH_FADING && tracking) need_db = fmin(need_db, ND_FADING_DB);
     /* ... unless its tip is the bright end (a bevel) */
     if (above_tissue_db < need_db && !bright_tip) return 11;
     /* a shaft that fades out before its bevel: the bevel must carry it */
@@ -573,7 +589,7 @@ static int implausible_at(const usg_needle_tracker *t, const nd_levels *lv, cons
 
 static int implausible(const usg_needle_tracker *t, const nd_meas *m, int tracking) {
     nd_levels lv = frame_ref(t);
-    return implausible_at(t, &lv, m, tracking, 0);
+    return implausible_at(t, &lv, m, tracking, ND_VOUCH_NONE);
 }
 
 static int plausible(const usg_needle_tracker *t, const nd_meas *m, int tracking) {
@@ -592,7 +608,7 @@ static double bevel_db(const nd_meas *m) {
  * through speckle ends dim, and its length, remembered, hid the needle's
  * growth for 10 frames.) */
 static int weak_shaft(const usg_needle_tracker *t, const nd_levels *lv, const nd_meas *m) {
-    return m->border_entry && m->tip_step && bevel_db(m) >= -ND_DIM_TIP_DB && implausible_at(t, lv, m, 0, 1) == 0;
+    return m->border_entry && m->tip_step && bevel_db(m) >= -ND_DIM_TIP_DB && implausible_at(t, lv, m, 0, ND_VOUCH_HISTORY) == 0;
 }
 
 /* Remember a line of this frame from `entry` along (dx, dy), len_mm long: a
@@ -1017,7 +1033,7 @@ static int claimed_shaft(const usg_needle_tracker *t, const usg_image *img, cons
     if (!m->border_entry || !unshadowed(t, img, m)) return 0;
     nd_meas free_of_bone = *m;
     free_of_bone.bone_frac = 0;
-    return implausible_at(t, lv, &free_of_bone, 0, 0) == 0;
+    return implausible_at(t, lv, &free_of_bone, 0, ND_VOUCH_NONE) == 0;
 }
 
 /* Length (mm) of bone edge e from its first point to its last. */
@@ -1047,7 +1063,7 @@ static int bone_in_pieces(const usg_needle_tracker *t, const usg_edge *e1, const
 static int judge_line(usg_needle_tracker *t, const usg_image *img, int at_depth, const usg_edge *grown_edge,
                       const usg_edge *e1, const usg_edge *e2, const nd_meas *m) {
     nd_levels lv = at_depth ? local_ref(t, m) : acq_ref(t, m);
-    int why = implausible_at(t, &lv, m, 0, 0), strict = why == 0;
+    int why = implausible_at(t, &lv, m, 0, ND_VOUCH_NONE), strict = why == 0;
     int weak_one = !strict && weak_shaft(t, &lv, m), claimed = why == 7 && claimed_shaft(t, img, &lv, m);
     if (weak_one || strict || claimed) remember_line(t, m->entry, m->line.dx, m->line.dy, m->len_mm, at_depth, 0);
     return strict || (claimed && (grown(t, m) || bone_in_pieces(t, e1, e2))) ||
@@ -1484,7 +1500,17 @@ static int turned(const usg_needle_tracker *t, const nd_meas *m, const usg_needl
 static int takes(const usg_needle_tracker *t, const nd_meas *m, const usg_needle *p) {
     nd_levels lv = frame_ref(t);
     if (turned(t, m, p) && !plausible(t, m, 0)) return 0;
-    return plausible(t, m, 1) || (continues(t, m, p) && implausible_at(t, &lv, m, 1, 1) == 0);
+    return plausible(t, m, 1) || (continues(t, m, p) && implausible_at(t, &lv, m, 1, ND_VOUCH_HISTORY) == 0);
+}
+
+/* Does the track take m (p: its prediction) as its last resort: its own
+ * shaft continuing (continues) fainter still, down to ND_FADING_DB over the
+ * tissue (ND_VOUCH_FADING)? Asked only when neither the refit nor the
+ * track's own axis gave a needle (a needle fading into a narrow display
+ * range's floor at depth was lost 5 frames before the joint). */
+static int takes_fading(const usg_needle_tracker *t, const nd_meas *m, const usg_needle *p) {
+    nd_levels lv = frame_ref(t);
+    return continues(t, m, p) && implausible_at(t, &lv, m, 1, ND_VOUCH_FADING) == 0;
 }
 
 static double meas_confidence(const nd_meas *m) {
@@ -1551,6 +1577,9 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
         if (track_edge(t, img, sacrum, &p)) b1 = NULL;
         if (track_edge(t, img, ilium, &p)) b2 = NULL;
         int okm = measure(t, img, &pred, t->r_track, &hint, b1, b2, &m);
+        nd_meas refit;
+        const int refit_ok = okm;
+        if (refit_ok) refit = m;
         okm = okm && takes(t, &m, &p);
         if (!okm && t->hits >= ND_PIN_HITS) {
             /* a faint shaft (a steep needle's deep stretch) whose refit was
@@ -1567,6 +1596,10 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
             okm = measure(t, img, &pred, t->r_track, &hint, b1, b2, &m) &&
                   (m.faded_mm > 0 || bevel_at_pred(&lv, &m) || (m.snr >= ND_PIN_SNR && m.fill >= ND_PIN_FILL)) &&
                   takes(t, &m, &p);
+        }
+        if (!okm && refit_ok && takes_fading(t, &refit, &p)) { /* the last resort */
+            m = refit;
+            okm = 1;
         }
         if (okm) {
             update_track(t, &m);

@@ -517,6 +517,38 @@ Test(needle, finds_a_needle_when_the_tissue_is_below_the_display_floor) {
     rig_close(&r);
 }
 
+/* A needle advancing over tissue below the display floor (a narrow display
+ * range) whose shaft, 22 dB over the floor's grey on its first 8 frames,
+ * fades to 7.5 dB over it as it goes deeper (under the 9 dB a track's shaft
+ * needs): the track keeps it, on its axis, its tip within 0.5 mm (dr30, a 30 dB display
+ * range, lost its needle 5 frames before the joint); then the needle is gone
+ * and so is the track. */
+Test(needle, keeps_a_needle_fading_toward_the_display_floor) {
+    rig r = rig_open();
+    usg_needle n;
+    for (int f = 0; f < 14; f++) {
+        double tx = 560 - 10 * f, ty = 120 + 6 * f, bright = f < 8 ? 1.0 : 0.19;
+        scene sc = needle_scene(30, 0, tx, ty, 610u + (unsigned)f);
+        synth s = synth_new(sc.seed);
+        tissue(&s, 0.02);
+        needle(&s, sc.ex, sc.ey, sc.tx, sc.ty, bright);
+        to_image_free(&s, &r.img);
+        n = track_frame(&r, NULL, NULL);
+        cr_assert(n.found, "frame %d (amplitude %.2f): lost", f, bright);
+        cr_expect_lt(hypot(n.tip.x - tx, n.tip.y - ty), 0.5 / 0.15, "frame %d: tip (%.1f,%.1f) vs (%.1f,%.1f)", f,
+                     n.tip.x, n.tip.y, tx, ty);
+        cr_expect_lt(angle_diff(n.angle_deg, 150.0), 1.0, "frame %d: angle %.2f", f, n.angle_deg);
+    }
+    for (int f = 0; f < 4; f++) {
+        synth s = synth_new(700u + (unsigned)f);
+        tissue(&s, 0.02);
+        to_image_free(&s, &r.img);
+        n = track_frame(&r, NULL, NULL);
+    }
+    cr_expect(!n.found, "a stale needle drawn 4 frames after it vanished, tip (%.1f,%.1f)", n.tip.x, n.tip.y);
+    rig_close(&r);
+}
+
 /* Speckle-free tissue: a flat echo (grey ~80 near the top, darker with
  * depth), as a simple simulator or a scanner's strong speckle reduction shows it. */
 static void flat_tissue(synth *s) {
