@@ -136,7 +136,7 @@
 #endif
 #define ND_LINE_EDGE_MM 5.0     /* a bone edge at least this long ... */
 #define ND_LINE_EDGE_RMS_MM 0.15 /* ... this straight (RMS off its line) ... */
-#define ND_EDGE_HOOK_MM 0.6     /* ... once the points at its ends this far off its line are left out) ... */
+#define ND_EDGE_HOOK_MM 0.3     /* ... once the points at its ends this far off its line are left out) ... */
 #define ND_LIT_EDGE 0.7         /* ... and this bright 2-6 mm beneath as above (little shadow) may be a needle ... */
 #define ND_LIT_NEEDLE 0.8       /* ... and a needle along it with no shadow (this ratio) is one */
 #define ND_DIM_EDGE 0.45        /* ... or one grown from the region's edge with no more shadow than this leaves */

@@ -907,6 +907,58 @@ Test(needle, a_straight_line_over_a_shadow_stays_bone) {
     rig_close(&r);
 }
 
+/* The bone stage's edge along a needle's shaft in a frame below the display
+ * floor, as measured on media bench t_a25_gm15's frame 5 (px at 0.2 mm): a
+ * point every 1.25 px along the shaft from its entry, this far beneath its
+ * axis (the shaft's lower flank), bowed, and running on 2.5 mm past the tip
+ * (at 36.6 px) into the bevel's echo, where it hooks up over the axis. */
+static const double hooked_edge_offs[] = {1.5, 1.8, 2.0, 2.2, 2.3, 2.4, 2.4, 2.4, 2.4, 2.4, 2.5, 2.5, 2.5,
+                                          2.5, 2.5, 2.5, 2.4, 2.7, 2.9, 3.4, 3.9, 4.1, 4.3, 4.3, 4.2, 4.2,
+                                          4.1, 4.1, 4.0, 3.7, 3.4, 2.6, 1.8, 1.0, 0.3, 0.0, -0.3, -0.5, -0.6};
+#define HOOKED_TIP_PX 36.6
+
+/* Such an edge along the shaft from (ex, ey) to (tx, ty), scaled to its length. */
+static void hooked_edge_along(usg_edge *e, double ex, double ey, double tx, double ty) {
+    double L = hypot(tx - ex, ty - ey), dx = (tx - ex) / L, dy = (ty - ey) / L, nx = -dy, ny = dx;
+    if (ny < 0) { nx = -nx; ny = -ny; }
+    const int n = (int)(sizeof hooked_edge_offs / sizeof hooked_edge_offs[0]);
+    const double scale = L / HOOKED_TIP_PX;
+    e->found = 1;
+    e->n = 0;
+    for (int i = 0; i < n && e->n < USG_EDGE_MAX; i++) {
+        double u = 1.25 * (i + 1) * scale, off = hooked_edge_offs[i] * scale;
+        e->pts[e->n++] = (usg_point){ex + u * dx + off * nx, ey + u * dy + off * ny};
+    }
+}
+
+/* A 25 deg needle from the left border over tissue below the display floor,
+ * 7.3 mm of it in (t_a25_gm15's frame 5 at this probe's 0.15 mm), the bone
+ * stage's edge along it (hooked_edge_along: 0.26 mm RMS off its line, 0.08
+ * once the points at either end more than 0.3 mm off it are left out): found
+ * on its first frame, its tip within 0.5 mm (t_a25_gm15 missed its first 2
+ * frames while only points more than 0.6 mm off were left out, the edge then
+ * too bent to be a needle's). */
+Test(needle, a_needle_under_a_hooked_bone_edge_is_found_at_once) {
+    rig r = rig_open();
+    usg_edge *edge = calloc(1, sizeof *edge);
+    const double a = 25.0 * M_PI / 180.0, L = HOOKED_TIP_PX * 0.2 / 0.15;
+    for (unsigned seed = 0; seed < 3; seed++) {
+        scene sc = needle_scene(25, 1, L * cos(a), 200 + 20 * seed, 730u + seed);
+        synth s = synth_new(sc.seed);
+        tissue(&s, 0.02);
+        needle(&s, sc.ex, sc.ey, sc.tx, sc.ty, 1.0);
+        to_image_free(&s, &r.img);
+        hooked_edge_along(edge, sc.ex, sc.ey, sc.tx, sc.ty);
+        usg_needle_tracker_reset(r.t);
+        usg_needle n = track_frame(&r, edge, NULL);
+        char what[40];
+        snprintf(what, sizeof what, "seed %u, under a hooked edge", seed);
+        expect_scene_needle(&n, &sc, 0.5 / 0.15, 1.5, what);
+    }
+    free(edge);
+    rig_close(&r);
+}
+
 /* A needle (amplitude `bright`, no bone) from the right border at `deg` with
  * its tip at (tx, ty), on the speckle `bg` draws (mean 1) from seed `seed`. */
 static void render_over(void (*bg)(synth *, double), double deg, double bright, double tx, double ty, unsigned seed,
