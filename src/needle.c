@@ -1022,6 +1022,11 @@ static double share_on_axis(const usg_needle_tracker *t, usg_point entry, usg_po
     return e->n > 0 ? (double)on / e->n : 0;
 }
 
+/* Does the needle m lie along bone edge e (NULL or not found: no), ND_ON_EDGE_SHARE of its points on its axis? */
+static int along_edge(const usg_needle_tracker *t, const nd_meas *m, const usg_edge *e) {
+    return e && e->found && share_on_axis(t, m->entry, m->tip, e) >= ND_ON_EDGE_SHARE;
+}
+
 /* A needle by every gate but the bone stage's claim on it (refused for its
  * bone_frac alone), from the region's edge, with no bone's shadow beneath
  * (unshadowed): a needle so bright that its echo and reverberations merge
@@ -1067,7 +1072,7 @@ static int judge_line(usg_needle_tracker *t, const usg_image *img, int at_depth,
     int weak_one = !strict && weak_shaft(t, &lv, m), claimed = why == 7 && claimed_shaft(t, img, &lv, m);
     if (weak_one || strict || claimed) remember_line(t, m->entry, m->line.dx, m->line.dy, m->len_mm, at_depth, 0);
     return strict || (claimed && (grown(t, m) || bone_in_pieces(t, e1, e2))) ||
-           (weak_one && (grown(t, m) || (grown_edge && share_on_axis(t, m->entry, m->tip, grown_edge) >= ND_ON_EDGE_SHARE)));
+           (weak_one && (grown(t, m) || along_edge(t, m, grown_edge)));
 }
 
 /* Measure a candidate line l (acquisition) and judge it (judge_line): 1 with *m filled when it is a needle. */
@@ -1328,7 +1333,7 @@ static int acquire_past_bone(usg_needle_tracker *t, const usg_image *img, const 
      * acquisition's own bend limit (bend_limit_px) */
     int grown_ok = m.bend_px <= bend_limit_px(t, 1) && lit >= ND_DIM_EDGE;
     for (int i = 0; i < 2; i++) {
-        if (kind[i] == ND_EDGE_NOT || share_on_axis(t, m.entry, m.tip, edge[i]) < ND_ON_EDGE_SHARE) continue;
+        if (kind[i] == ND_EDGE_NOT || !along_edge(t, &m, edge[i])) continue;
         if (kind[i] == ND_EDGE_LIT ? steel_straight(t, &m) && unshadowed(t, img, &m) : grown_ok) { *best = m; return 1; }
     }
     return 0;
@@ -1632,7 +1637,14 @@ usg_status usg_needle_tracker_process(usg_needle_tracker *t, const usg_image *im
             out->tip = nd_tip_out_of_bone(b1, b2, out->entry, out->tip, t->c.sp);
             return USG_OK;
         }
-    } else if (acquire(t, img, sacrum, ilium, &m) || acquire_past_bone(t, img, sacrum, ilium, &m)) {
+    } else if (acquire(t, img, sacrum, ilium, &m)) {
+        start_track(t, &m);
+        got = 1;
+    } else if (acquire_past_bone(t, img, sacrum, ilium, &m)) {
+        /* the edges it was found along are the needle itself, no bone its tip may not enter
+         * (one running on past the tip into the bevel's echo hooks over the axis there) */
+        if (along_edge(t, &m, sacrum)) b1 = NULL;
+        if (along_edge(t, &m, ilium)) b2 = NULL;
         start_track(t, &m);
         got = 1;
     }
