@@ -537,8 +537,10 @@ static int implausible_at(const usg_needle_tracker *t, const nd_levels *lv, cons
     if (m->rms > (tracking || steep_bevel(lv, m) ? 1.5 : 1.2)) return 5; /* (a steep shaft's lateral blur) */
     /* (beside a steep shaft the normal points across the beam, not into a
      * shadow: the tissue on its two sides may differ; a bright bevel at a
-     * step at the end of a shaft from the edge is no cortex) */
-    if (shadow < (tracking ? 0.45 : 0.55) && (tracking || !steep_bevel(lv, m)) && !bevel_lit_shaft(lv, m, shadow) &&
+     * step at the end of a shaft from the edge is no cortex; a shaft its
+     * growth vouches for may lie over darker tissue, as a track's may: a
+     * cortex does not advance along its line) */
+    if (shadow < (tracking || vouched ? 0.45 : 0.55) && (tracking || !steep_bevel(lv, m)) && !bevel_lit_shaft(lv, m, shadow) &&
         !ringing_shaft(m, shadow)) {
         return 6;
     }
