@@ -493,10 +493,10 @@ enum {
 /* Why a measurement is not a needle (0: it is one). `tracking` relaxes the
  * thresholds (hysteresis); `vouched` (ND_VOUCH_*) says the shaft's history
  * vouches for it: at acquisition (its growth) the echo a shaft from the
- * region's edge needs falls to ND_GROW_SNR, ND_GROW_DB and ND_GROW_BESIDE_DB,
- * while tracking (it continues the track) its snr and fill to ND_CONT_SNR and
- * ND_CONT_FILL, and, as the track's last resort, its echo over the tissue to
- * ND_FADING_DB. */
+ * region's edge needs falls to ND_GROW_SNR, ND_GROW_DB and ND_GROW_BESIDE_DB
+ * and the shadow ratio beneath it to a track's, while tracking (it continues
+ * the track) its snr and fill to ND_CONT_SNR and ND_CONT_FILL, and, as the
+ * track's last resort, its echo over the tissue to ND_FADING_DB. */
 static int implausible_at(const usg_needle_tracker *t, const nd_levels *lv, const nd_meas *m, int tracking,
                           int vouched) {
     /* a shaft whose first part is hidden in brighter echo enters at the
