@@ -34,6 +34,12 @@
 #include <string.h>
 
 #define ND_MAX_ANGLE 78.0   /* steepest accepted axis, degrees from horizontal */
+/* A line acquired closer to the horizontal than this is level with the skin:
+ * a fascia, not an inserted needle. The shallowest needle (3 deg) measures
+ * less on a curvilinear probe: its echo is smeared along the arcs of the
+ * beams' lateral blur, which tilt against a needle entering at the fan's
+ * side (2.7 deg on the image, fitted under 2.5 on some of its first frames). */
+#define ND_LEVEL_DEG 2.0
 /* Ridge filter scales (mm): a 22G needle blurred by the point-spread function
  * across a shallow axis (axial blur), and across a steep one (lateral blur);
  * the coarse scale votes only for axes at least ND_STEEP_DEG from horizontal. */
@@ -511,7 +517,7 @@ static int implausible_at(const usg_needle_tracker *t, const nd_levels *lv, cons
     double ang = fabs(atan2(m->line.dy, m->line.dx)) * 180.0 / M_PI;
     if (ang > 90) ang = 180 - ang;
     if (ang > ND_MAX_ANGLE + 2) return 1;
-    if (!tracking && ang < 2.5) return 1;   /* level with the skin: a fascia, not an inserted needle */
+    if (!tracking && ang < ND_LEVEL_DEG) return 1;
     /* the beam beneath against the tissue above, as far as the depth's falloff does not darken it */
     double shadow = tracking || m->len_mm >= ND_FALLOFF_LEN_MM ? m->shadow / m->falloff : m->shadow;
     /* a needle is straight; fasciae and septa bend (the sagitta grows with the square of the length:

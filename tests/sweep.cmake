@@ -324,9 +324,15 @@ endif()
 # ridge filter's 0.9 mm flank lay on the echo itself. t_a3 (3 deg) was found on no frame and
 # t_a7 (7 deg) on 0.56 of them before a line square to the beam that fails at that scale was
 # measured again at twice the flank, its noise read a flank further out (src/needle_measure.c).
-# Held to what they reach now.
-usg_sweep_floor(shallow ${CMAKE_SOURCE_DIR}/tests/bench/shallow_cases.txt t_a3 --require needle_recall>=0.7
+# Held to what they reach now. t_a3 and t_a3_med (3 deg, 2.7 on the image) are fitted under 2.5 deg
+# on some of their first frames (the lateral blur's arcs tilt against a needle entering at the
+# fan's side), where a line was dropped as level with the skin: 0.72 and 0.80 before the limit
+# went to 2 deg (ND_LEVEL_DEG, src/needle.c), 0.76 and 0.92 since. (t_a3_med's angle p95 is
+# some frames' wrong line.)
+usg_sweep_floor(shallow ${CMAKE_SOURCE_DIR}/tests/bench/shallow_cases.txt t_a3 --require needle_recall>=0.74
                 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5 --require angle_err_p95_deg<=2.5)
+usg_sweep_floor(shallow ${CMAKE_SOURCE_DIR}/tests/bench/shallow_cases.txt t_a3_med --require needle_recall>=0.9
+                --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5)
 usg_sweep_floor(shallow ${CMAKE_SOURCE_DIR}/tests/bench/shallow_cases.txt t_a7 --require needle_recall>=0.9
                 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5 --require angle_err_p95_deg<=2.5)
 # t_a5 (5 deg, from the right): one frame's wide-scale line ran on 14 mm past the tip through the
