@@ -98,6 +98,16 @@
 #ifndef ND_SHORT_DB
 #define ND_SHORT_DB 27.0
 #endif
+/* A shaft from the region's edge that ends at a step, its echo this far over
+ * the frame's tissue and no more than ND_LOUD_BESIDE_DB less over the tissue
+ * beside it, needs only the snr a growing shaft needs (ND_GROW_SNR): along a
+ * nearly level line the ridge filter's noise is the speckle's lateral streaks,
+ * and a 5 deg needle standing 28 dB over the tissue stood only 3.9-4.6 times
+ * that noise (the fasciae in the same frames stand 13-17 dB over it, at a
+ * higher snr). Every other gate still holds it (among them the echo a short
+ * shaft needs over the tissue, ND_SHORT_DB). */
+#define ND_LOUD_DB 24.0
+#define ND_LOUD_BESIDE_DB 4.0
 #define ND_SHADOW_RATIO 0.65f /* below/above tissue ratio under a run that marks a cortex's shadow */
 /* a reverberation ladder's ripple (dB) that shows a shaft's darker tissue beneath is no shadow, down to this ratio */
 #define ND_LADDER_DB 1.6
@@ -537,6 +547,15 @@ static int implausible_at(const usg_needle_tracker *t, const nd_levels *lv, cons
     double need_snr = tracking ? (at_pred ? ND_BEVEL_SNR : (bevel_track ? 2.5 : 4.0))
                                : (m->border_entry ? (bright_tip ? (steep_bevel(lv, m) ? 4.0 : 5.0) : 6.0) : 12.0);
     if (vouched) need_snr = fmin(need_snr, tracking ? ND_CONT_SNR : ND_GROW_SNR);
+    /* echo strength (grey levels are log amplitude, ND_GREY_PER_DB): a needle
+     * is a specular reflector, far above the typical tissue echo of the frame
+     * and above the tissue beside it; muscle fibres and fasciae are weaker */
+    double above_tissue_db = (m->i_shaft - lv->shaft) / ND_GREY_PER_DB;
+    double above_bg_db = (m->i_shaft - m->i_bg) / ND_GREY_PER_DB;
+    if (!tracking && m->border_entry && m->tip_step && above_tissue_db >= ND_LOUD_DB &&
+        above_bg_db >= ND_LOUD_DB - ND_LOUD_BESIDE_DB) {
+        need_snr = fmin(need_snr, ND_GROW_SNR);
+    }
     if (m->snr < need_snr) return 3;
     double need_fill = tracking ? (at_pred ? ND_BEVEL_FILL : (bevel_track ? 0.35 : 0.5)) : 0.6;
     if (m->fill < (vouched && tracking ? fmin(need_fill, ND_CONT_FILL) : need_fill)) return 4;
@@ -559,11 +578,6 @@ static int implausible_at(const usg_needle_tracker *t, const nd_levels *lv, cons
     if (m->bone_frac > (tracking ? 0.5 : 0.3)) return 7;
     if (!tracking && !m->tip_step) return 15; /* a needle ends abruptly at its tip; a fascia fades out */
     if (!tracking && m->tip.y < m->entry.y - 2) return 10; /* a needle goes in, downward */
-    /* echo strength (grey levels are log amplitude, ND_GREY_PER_DB): a needle
-     * is a specular reflector, far above the typical tissue echo of the frame
-     * and above the tissue beside it; muscle fibres and fasciae are weaker */
-    double above_tissue_db = (m->i_shaft - lv->shaft) / ND_GREY_PER_DB;
-    double above_bg_db = (m->i_shaft - m->i_bg) / ND_GREY_PER_DB;
     /* a short streak needs a stronger echo, the more so near the horizontal (pieces of fasciae) */
     /* (fasciae entering at the fan's edge reach ~20 dB over 5-20 mm) */
     double need_db = tracking ? 9.0 : clampd(ND_SHORT_DB - 0.5 * (m->len_mm - 22.0), 13.0, ND_SHORT_DB) + (ang < 10.0 ? 2.0 : 0.0);

@@ -328,24 +328,27 @@ endif()
 # on some of their first frames (the lateral blur's arcs tilt against a needle entering at the
 # fan's side), where a line was dropped as level with the skin: 0.72 and 0.80 before the limit
 # went to 2 deg (ND_LEVEL_DEG, src/needle.c), 0.76 and 0.92 since. (t_a3_med's angle p95 is
-# some frames' wrong line.)
-usg_sweep_floor(shallow ${CMAKE_SOURCE_DIR}/tests/bench/shallow_cases.txt t_a3 --require needle_recall>=0.74
+# some frames' wrong line.) One frame's shaft from the edge ending at a step, 24 dB over the tissue
+# and 20 over the tissue beside it, needs only a growing shaft's snr (ND_LOUD_DB, src/needle.c:
+# along a nearly level line the noise is the speckle's lateral streaks): t_a3 0.76 -> 0.84, t_a3_med
+# 0.92 -> 1.0, t_a5 0.72 -> 0.80, t_a5_med 0.68 -> 0.84, t_a7 0.96 -> 1.0; held there.
+usg_sweep_floor(shallow ${CMAKE_SOURCE_DIR}/tests/bench/shallow_cases.txt t_a3 --require needle_recall>=0.82
                 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5 --require angle_err_p95_deg<=2.5)
-usg_sweep_floor(shallow ${CMAKE_SOURCE_DIR}/tests/bench/shallow_cases.txt t_a3_med --require needle_recall>=0.9
+usg_sweep_floor(shallow ${CMAKE_SOURCE_DIR}/tests/bench/shallow_cases.txt t_a3_med --require needle_recall>=0.98
                 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5)
-usg_sweep_floor(shallow ${CMAKE_SOURCE_DIR}/tests/bench/shallow_cases.txt t_a7 --require needle_recall>=0.9
+usg_sweep_floor(shallow ${CMAKE_SOURCE_DIR}/tests/bench/shallow_cases.txt t_a7 --require needle_recall>=0.98
                 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5 --require angle_err_p95_deg<=2.5)
 # t_a5 (5 deg, from the right): one frame's wide-scale line ran on 14 mm past the tip through the
 # coarse speckle and, remembered as a weak shaft, stood as the longest for 10 frames, so the
 # needle's own growth did not count (recall 0.48). A weak shaft must be lit up to its tip (the
 # brightest echo of its last ~1.5 mm at most 6 dB under the shaft: ND_DIM_TIP_DB in src/needle.c): 0.72.
-usg_sweep_floor(shallow ${CMAKE_SOURCE_DIR}/tests/bench/shallow_cases.txt t_a5 --require needle_recall>=0.7
+usg_sweep_floor(shallow ${CMAKE_SOURCE_DIR}/tests/bench/shallow_cases.txt t_a5 --require needle_recall>=0.78
                 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5 --require angle_err_p95_deg<=2.5)
 # t_a5_med (5 deg, from the left, over the curvilinear probe's coarse deep speckle): its shaft
 # stands 3.3-4.5 times the ridge filter's noise, and was dropped as hopeless under 4 (first
 # pass) and 5 (second) times it, however long (recall 0.36). A run over 10 mm needs that much
 # less, down to 0.7 of it at 20 mm (`hopeless`, src/needle_measure.c): 0.68.
-usg_sweep_floor(shallow ${CMAKE_SOURCE_DIR}/tests/bench/shallow_cases.txt t_a5_med --require needle_recall>=0.65
+usg_sweep_floor(shallow ${CMAKE_SOURCE_DIR}/tests/bench/shallow_cases.txt t_a5_med --require needle_recall>=0.82
                 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5 --require angle_err_p95_deg<=2.5)
 # sij_a5 (5 deg over the joint) slides on 0.6-1 mm above the iliac cortex faster than the
 # track predicts: the step at its tip, 1.3-2.2 mm past the prediction with the walk there

@@ -1539,6 +1539,24 @@ Test(needle, a_level_needle_over_coarse_speckle_is_found_as_it_advances) {
     expect_never_when_still(render_level_coarse, LEVEL_COARSE, 5, 480, 242, 1250u);
 }
 
+/* The same needle twice and 2.5 times as bright (6-8 dB more, as bright as
+ * a needle square to the beam is over such tissue): one frame's shaft from the edge ending at a step, far above the tissue and
+ * the tissue beside it, need stand only as far over the speckle's streaks as
+ * a growing shaft (ND_LOUD_DB): found on its first frame, tip within 3 px and
+ * axis within 1 deg (the previous build waits for its growth). */
+Test(needle, a_bright_level_needle_over_coarse_speckle_is_found_on_its_first_frame) {
+    const double bright[] = {2.0 * LEVEL_COARSE, 2.5 * LEVEL_COARSE};
+    for (int i = 0; i < 2; i++) {
+        rig r = rig_open();
+        render_level_coarse(bright[i], 500, 240, 1300u, &r.img);
+        usg_needle n = track_frame(&r, NULL, NULL);
+        char what[48];
+        snprintf(what, sizeof what, "%.1f times as bright, frame 0", bright[i] / LEVEL_COARSE);
+        expect_needle_at(&n, 500, 240, 175.0, 3.0, 1.0, what);
+        rig_close(&r);
+    }
+}
+
 /* Around the axis (ex, ey)-(tx, ty), over its length and `past` px beyond its
  * tip: the tissue `depth` px above it `dim` times as bright (0.001: anechoic, a
  * fluid), and, when `wall` > 0, a reflector beneath it `wall` px thick (the
