@@ -41,7 +41,9 @@
 #define TRIM_ECHO 0.65           /* facing ends: echo below this share of the surface's is cut */
 #define FRAGMENT_GAP_MM 2.0     /* surfaces this close ... */
 #define FRAGMENT_STEP_MM 1.0    /* ... and this level are one surface */
-#define MAX_CLEFT_MM 12.0       /* the two bones' facing ends lie at most this far apart */
+#define MAX_CLEFT_MM 12.0       /* the two bones' facing ends lie at most this far apart, */
+#define FAR_CLEFT_MM 16.0       /* ... or this far when both surfaces are this long: */
+#define FAR_SURFACE_MM 15.0     /* (a curvilinear probe loses the ilium's steep wall into the cleft) */
 #define SECOND_RATIO 0.15       /* a second surface must score this share of the first */
 #define MERGE_GAP_MM 5.0        /* fragments this close, in line, join a surface */
 #define MERGE_STEP_MM 3.0       /* ... with at most this depth step (plus the slope) */
@@ -545,16 +547,26 @@ static void trim_facing_end(const usg_bone_detector *d, segment *s, int dir) {
     seg_stats(d, s);
 }
 
+/* Distance (mm) between the image points of scan lines ja and jb on the path. */
+static double path_mm(const usg_bone_detector *d, int ja, int jb) {
+    double x0, y0, x1, y1;
+    usg_bone_grid_point(&d->g, ja, d->depth[ja], &x0, &y0);
+    usg_bone_grid_point(&d->g, jb, d->depth[jb], &x1, &y1);
+    return hypot((x1 - x0) * d->probe.spacing_x_mm, (y1 - y0) * d->probe.spacing_y_mm);
+}
+
 /* 1 if surfaces a and b can be the two sides of one joint: their facing ends
  * lie within MAX_CLEFT_MM (a soft-tissue line far above a bone is not the
- * other bone). */
+ * other bone), or within FAR_CLEFT_MM when both span FAR_SURFACE_MM end to
+ * end: on a curvilinear probe the ilium's steep wall down into the cleft is
+ * beyond the steepest surface followed, and the end of it seen lies farther
+ * from the sacrum's (soft-tissue lines that far apart span 3-10 mm). */
 static int joint_partners(const usg_bone_detector *d, const segment *a, const segment *b) {
     if (b->j0 < a->j0) { const segment *t = a; a = b; b = t; }
-    double x0, y0, x1, y1;
-    usg_bone_grid_point(&d->g, a->j1, d->depth[a->j1], &x0, &y0);
-    usg_bone_grid_point(&d->g, b->j0, d->depth[b->j0], &x1, &y1);
-    double mm = hypot((x1 - x0) * d->probe.spacing_x_mm, (y1 - y0) * d->probe.spacing_y_mm);
-    return mm <= MAX_CLEFT_MM;
+    double mm = path_mm(d, a->j1, b->j0);
+    if (mm <= MAX_CLEFT_MM) return 1;
+    return mm <= FAR_CLEFT_MM && path_mm(d, a->j0, a->j1) >= FAR_SURFACE_MM &&
+           path_mm(d, b->j0, b->j1) >= FAR_SURFACE_MM;
 }
 
 /* 1 if b continues a: at most FRAGMENT_GAP_MM apart across the beam with a

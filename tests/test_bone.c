@@ -247,6 +247,27 @@ Test(bone, auto_side_uses_the_steeper_rise_when_depths_match) {
     free(r);
 }
 
+/* The two bones' facing ends 14 mm apart (on a curvilinear probe the ilium's
+ * steep wall down into the cleft, beyond the steepest surface followed, is
+ * not part of its surface, and its end seen lies that much farther from the
+ * sacrum's): both are reported, each in its place. A build that paired only
+ * ends within 12 mm reported the larger bone alone, and the needle stage took
+ * the other cortex, unreported, for a needle. */
+Test(bone, bones_whose_ends_lie_14_mm_apart_are_both_reported) {
+    scene sc = default_scene();
+    usg_probe p = linear_probe(0.15);
+    sc.gap = sqrt(pow(14.0 / 0.15, 2) - pow(sc.left_end_y - sc.right_end_y, 2));
+    sc.cleft_x = 360;
+    run *r = detect(&sc, &p, USG_SIDE_LEFT, 1);
+    cr_assert(r->sacrum.found && r->ilium.found, "sacrum %d, ilium %d", r->sacrum.found, r->ilium.found);
+    double md, cov;
+    score_edge(&sc, &r->sacrum, 0, 1.0 / 0.15, &md, &cov);
+    cr_expect(md * 0.15 < 0.3 && cov > 0.9, "sacrum mean distance %.3f mm, coverage %.3f", md * 0.15, cov);
+    score_edge(&sc, &r->ilium, 1, 1.0 / 0.15, &md, &cov);
+    cr_expect(md * 0.15 < 0.3 && cov > 0.9, "ilium mean distance %.3f mm, coverage %.3f", md * 0.15, cov);
+    free(r);
+}
+
 /* A scanner's gain adds a constant to the log-compressed grey levels and its
  * display range scales them: the noise floor in the shadow lifted to grey 64,
  * the cortex at 244 (the ratio of shadow to cortex greys, 0.26, is no shadow
