@@ -180,6 +180,17 @@ static run *detect(const scene *sc, const usg_probe *p, usg_side medial, int fra
     return detect_with(sc, p, medial, frames, NULL);
 }
 
+/* Both bones found, each within 0.3 mm of its true surface on average and
+ * covering over 90 % of it (1 mm tolerance), at sp mm per pixel. */
+static void expect_both_accurate(const scene *sc, const run *r, double sp) {
+    cr_assert(r->sacrum.found && r->ilium.found, "sacrum %d, ilium %d", r->sacrum.found, r->ilium.found);
+    double md, cov;
+    score_edge(sc, &r->sacrum, 0, 1.0 / sp, &md, &cov);
+    cr_expect(md * sp < 0.3 && cov > 0.9, "sacrum mean distance %.3f mm, coverage %.3f", md * sp, cov);
+    score_edge(sc, &r->ilium, 1, 1.0 / sp, &md, &cov);
+    cr_expect(md * sp < 0.3 && cov > 0.9, "ilium mean distance %.3f mm, coverage %.3f", md * sp, cov);
+}
+
 /* ---- tests ---------------------------------------------------------------- */
 
 Test(bone, linear_v_both_edges_accurate_and_labelled_medial_left) {
@@ -189,13 +200,7 @@ Test(bone, linear_v_both_edges_accurate_and_labelled_medial_left) {
     cr_assert(r->sacrum.found && r->ilium.found);
     check_polyline(&r->sacrum);
     check_polyline(&r->ilium);
-    double md, cov;
-    score_edge(&sc, &r->sacrum, 0, 1.0 / 0.15, &md, &cov);
-    cr_expect(md * 0.15 < 0.3, "sacrum mean distance %.3f mm", md * 0.15);
-    cr_expect(cov > 0.9, "sacrum coverage %.3f", cov);
-    score_edge(&sc, &r->ilium, 1, 1.0 / 0.15, &md, &cov);
-    cr_expect(md * 0.15 < 0.3, "ilium mean distance %.3f mm", md * 0.15);
-    cr_expect(cov > 0.9, "ilium coverage %.3f", cov);
+    expect_both_accurate(&sc, r, 0.15);
     free(r);
 }
 
@@ -259,12 +264,7 @@ Test(bone, bones_whose_ends_lie_14_mm_apart_are_both_reported) {
     sc.gap = sqrt(pow(14.0 / 0.15, 2) - pow(sc.left_end_y - sc.right_end_y, 2));
     sc.cleft_x = 360;
     run *r = detect(&sc, &p, USG_SIDE_LEFT, 1);
-    cr_assert(r->sacrum.found && r->ilium.found, "sacrum %d, ilium %d", r->sacrum.found, r->ilium.found);
-    double md, cov;
-    score_edge(&sc, &r->sacrum, 0, 1.0 / 0.15, &md, &cov);
-    cr_expect(md * 0.15 < 0.3 && cov > 0.9, "sacrum mean distance %.3f mm, coverage %.3f", md * 0.15, cov);
-    score_edge(&sc, &r->ilium, 1, 1.0 / 0.15, &md, &cov);
-    cr_expect(md * 0.15 < 0.3 && cov > 0.9, "ilium mean distance %.3f mm, coverage %.3f", md * 0.15, cov);
+    expect_both_accurate(&sc, r, 0.15);
     free(r);
 }
 
@@ -279,12 +279,7 @@ Test(bone, lifted_display_floor_and_narrower_range) {
     sc.range = 0.75;
     usg_probe p = linear_probe(0.15);
     run *r = detect(&sc, &p, USG_SIDE_LEFT, 1);
-    cr_assert(r->sacrum.found && r->ilium.found, "sacrum %d, ilium %d", r->sacrum.found, r->ilium.found);
-    double md, cov;
-    score_edge(&sc, &r->sacrum, 0, 1.0 / 0.15, &md, &cov);
-    cr_expect(md * 0.15 < 0.3 && cov > 0.9, "sacrum mean distance %.3f mm, coverage %.3f", md * 0.15, cov);
-    score_edge(&sc, &r->ilium, 1, 1.0 / 0.15, &md, &cov);
-    cr_expect(md * 0.15 < 0.3 && cov > 0.9, "ilium mean distance %.3f mm, coverage %.3f", md * 0.15, cov);
+    expect_both_accurate(&sc, r, 0.15);
     free(r);
     sc.bones = 0;
     r = detect(&sc, &p, USG_SIDE_LEFT, 1);
