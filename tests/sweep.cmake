@@ -331,7 +331,7 @@ endif()
 # on some of their first frames (the lateral blur's arcs tilt against a needle entering at the
 # fan's side), where a line was dropped as level with the skin: 0.72 and 0.80 before the limit
 # went to 2 deg (ND_LEVEL_DEG, src/needle.c), 0.76 and 0.92 since. (t_a3_med's angle p95 is
-# some frames' wrong line.) One frame's shaft from the edge ending at a step, 24 dB over the tissue
+# frames 5-6: the needle, its 7.5 mm shaft's broad echo fitted 11 deg off.) One frame's shaft from the edge ending at a step, 24 dB over the tissue
 # and 20 over the tissue beside it, needs only a growing shaft's snr (ND_LOUD_DB, src/needle.c:
 # along a nearly level line the noise is the speckle's lateral streaks): t_a3 0.76 -> 0.84, t_a3_med
 # 0.92 -> 1.0, t_a5 0.72 -> 0.80, t_a5_med 0.68 -> 0.84, t_a7 0.96 -> 1.0; held there.
