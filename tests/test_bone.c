@@ -252,12 +252,13 @@ Test(bone, auto_side_uses_the_steeper_rise_when_depths_match) {
     free(r);
 }
 
-/* The two bones' facing ends 14 mm apart (on a curvilinear probe the ilium's
- * steep wall down into the cleft, beyond the steepest surface followed, is
- * not part of its surface, and its end seen lies that much farther from the
- * sacrum's): both are reported, each in its place. A build that paired only
- * ends within 12 mm reported the larger bone alone, and the needle stage took
- * the other cortex, unreported, for a needle. */
+/* The two bones' facing ends 14 mm apart (15 mm between the ends of the
+ * surfaces the detector follows; on a curvilinear probe the ilium's steep
+ * wall down into the cleft, beyond the steepest surface followed, is not part
+ * of its surface, and its end seen lies that much farther from the sacrum's):
+ * both are reported, each in its place. A build that paired only ends within
+ * 12 mm reported the larger bone alone, and the needle stage took the other
+ * cortex, unreported, for a needle. */
 Test(bone, bones_whose_ends_lie_14_mm_apart_are_both_reported) {
     scene sc = default_scene();
     usg_probe p = linear_probe(0.15);
@@ -265,6 +266,27 @@ Test(bone, bones_whose_ends_lie_14_mm_apart_are_both_reported) {
     sc.cleft_x = 360;
     run *r = detect(&sc, &p, USG_SIDE_LEFT, 1);
     expect_both_accurate(&sc, r, 0.15);
+    free(r);
+}
+
+/* A surface 12 mm long whose end lies 14 mm from a bone's is not taken for
+ * the other bone (both must span 15 mm that far apart; the soft-tissue lines
+ * that far from a bone span 3-10 mm): the bone is reported alone, nothing on
+ * the short surface's side. (Within 12 mm the same surface is paired.) */
+Test(bone, a_short_surface_14_mm_from_a_bone_is_not_its_partner) {
+    scene sc = default_scene();
+    usg_probe p = linear_probe(0.15);
+    sc.gap = sqrt(pow(14.0 / 0.15, 2) - pow(sc.left_end_y - sc.right_end_y, 2));
+    sc.cleft_x = 12.0 / 0.15 + sc.gap / 2; /* the left surface: x 0..80 px */
+    run *r = detect(&sc, &p, USG_SIDE_LEFT, 1);
+    const usg_edge *e[2] = {&r->sacrum, &r->ilium};
+    int found = 0;
+    for (int i = 0; i < 2; i++) {
+        if (!e[i]->found) continue;
+        found++;
+        cr_expect(e[i]->pts[0].x > sc.cleft_x, "an edge from x %.1f: the short surface was reported", e[i]->pts[0].x);
+    }
+    cr_expect_eq(found, 1, "%d surfaces reported", found);
     free(r);
 }
 
