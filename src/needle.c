@@ -58,6 +58,15 @@
 #define ND_PEAKS 80        /* Hough peaks screened */
 #define ND_STEEP_PEAKS 20  /* ... and steep ones apart */
 #define ND_STEEP_CANDIDATES 4 /* steep lines measured even when weaker than ND_CANDIDATES others */
+/* Lines ND_CORTEX_DEG or more from the horizontal whose every bright stretch
+ * the screen (bright_run) reads as over a shadow are measured too, the best
+ * ND_SHADED_CANDIDATES of them: a needle passing from under a fascia over a
+ * darker muscle (l14_a30_med's first frame, the beam 3-5 mm beneath 0.14-0.55
+ * of the tissue above). Such a line counts only as a needle by every gate on
+ * its own frame (strict_needle): no weak shaft of theirs is remembered, as one
+ * measured again on later frames grew along a layer's edge in the spine
+ * phantom (sp_none). */
+#define ND_SHADED_CANDIDATES 3
 #ifndef ND_CANDIDATES
 #define ND_CANDIDATES 16   /* measured at most */
 #endif
@@ -82,7 +91,7 @@
 /* ... for a shaft at least this long, or one being tracked (a short bright
  * streak in steeply attenuating tissue is as often speckle) */
 #define ND_FALLOFF_LEN_MM 8.0
-#define ND_MAX_CANDIDATES (ND_CANDIDATES + ND_STEEP_CANDIDATES + ND_MORE_CANDIDATES)
+#define ND_MAX_CANDIDATES (ND_CANDIDATES + ND_STEEP_CANDIDATES + ND_SHADED_CANDIDATES + ND_MORE_CANDIDATES)
 /* B-mode grey per dB of echo amplitude: 255 grey over a 60 dB display range */
 #define ND_GREY_PER_DB (255.0 / 60.0)
 /* a track shorter or fainter than this keeps the full search running; a
@@ -832,7 +841,11 @@ static void mark_bone(usg_needle_tracker *t, const usg_edge *e1, const usg_edge 
     }
 }
 
-static double bright_run(const usg_needle_tracker *t, const nd_hough_peak *pk) {
+/* The echo mass of the best run (2 mm or more, gaps of up to 2 px) along
+ * Hough peak pk at half resolution of samples 12 dB over the frame's median
+ * and off the bone stage's cortices; with shadow_test, of samples whose beam
+ * 3-5 mm beneath is not in shadow either. 0 when there is no such run. */
+static double bright_run(const usg_needle_tracker *t, const nd_hough_peak *pk, int shadow_test) {
     double th = pk->theta_deg * M_PI / 180.0, dx = cos(th), dy = sin(th);
     nd_line l = {t->hg.cx - pk->rho * dy, t->hg.cy + pk->rho * dx, dx, dy};
     double ulo, uhi;
@@ -852,7 +865,7 @@ static double bright_run(const usg_needle_tracker *t, const nd_hough_peak *pk) {
             if (g > best) { best = g; bx = x; by = y; }
         }
         int ok = best >= thr && !t->bone2[by * w2 + bx]; /* not on a cortex the bone stage found */
-        if (ok) { /* not on a cortex: the tissue beneath is not in shadow (black, or
+        if (ok && shadow_test) { /* not on a cortex: the tissue beneath is not in shadow (black, or
                    * at a scanner's noise floor: far darker than the tissue above) */
             float sum = 0, sum_up = 0;
             int n = 0, n_up = 0;
@@ -939,8 +952,13 @@ static int same_peak(const nd_hough_peak *a, const nd_hough_peak *b) {
     return a->theta_deg == b->theta_deg && a->rho == b->rho;
 }
 
+/* A Hough peak's angle from the horizontal (degrees, 0-90). */
+static double peak_deg(const nd_hough_peak *p) {
+    return p->theta_deg <= 90 ? p->theta_deg : 180 - p->theta_deg;
+}
+
 static int steep_peak(const nd_hough_peak *p) {
-    return (p->theta_deg <= 90 ? p->theta_deg : 180 - p->theta_deg) >= ND_STEEP_DEG;
+    return peak_deg(p) >= ND_STEEP_DEG;
 }
 
 /* Do two measurements find the same needle: tips within 2 mm, axes within 8 degrees? */
@@ -1081,6 +1099,12 @@ static int bone_in_pieces(const usg_needle_tracker *t, const usg_edge *e1, const
     return 1;
 }
 
+/* Is acquisition's measurement m a needle by every gate (read over the frame's tissue)? */
+static int strict_needle(const usg_needle_tracker *t, const nd_meas *m) {
+    nd_levels lv = acq_ref(t, m);
+    return implausible_at(t, &lv, m, 0, ND_VOUCH_NONE) == 0;
+}
+
 /* Judge a candidate line's measurement m: 1 when it is a needle (by the
  * gates, or a weak shaft that has grown, or one along `grown_edge`, a bone
  * stage's edge that has grown: NULL for none, or one the bone stage's edges
@@ -1148,11 +1172,17 @@ static int pick_line(usg_needle_tracker *t, const usg_image *img, const usg_edge
     const nd_hough_peak *pk = t->pk;
     int np = t->npk;
     /* screened by echo mass: the best ND_CANDIDATES, the best steep ones too,
-     * then the next ND_MORE_CANDIDATES (read over their own depth's tissue) */
-    nd_cands all = {.cap = ND_CANDIDATES + ND_MORE_CANDIDATES}, steep = {.cap = ND_STEEP_CANDIDATES};
+     * the best shaded ones (ND_SHADED_CANDIDATES), then the next
+     * ND_MORE_CANDIDATES (read over their own depth's tissue) */
+    nd_cands all = {.cap = ND_CANDIDATES + ND_MORE_CANDIDATES}, steep = {.cap = ND_STEEP_CANDIDATES},
+             shaded = {.cap = ND_SHADED_CANDIDATES};
     for (int i = 0; i < np; i++) {
-        double sc = bright_run(t, &pk[i]);
-        if (sc <= 0) continue;
+        double sc = bright_run(t, &pk[i], 1);
+        if (sc <= 0) {
+            double sc0 = peak_deg(&pk[i]) >= ND_CORTEX_DEG ? bright_run(t, &pk[i], 0) : 0;
+            if (sc0 > 0) cands_keep(&shaded, &pk[i], sc0);
+            continue;
+        }
         cands_keep(&all, &pk[i], sc);
         if (steep_peak(&pk[i])) cands_keep(&steep, &pk[i], sc);
     }
@@ -1164,7 +1194,9 @@ static int pick_line(usg_needle_tracker *t, const usg_image *img, const usg_edge
         for (int j = 0; j < n_first && !dup; j++) dup = same_peak(&cand[j], &steep.pk[i]);
         if (!dup) cand[nc++] = steep.pk[i];
     }
-    int n_sure = nc;
+    const int n_shaded0 = nc;
+    for (int i = 0; i < shaded.n; i++) cand[nc++] = shaded.pk[i];
+    const int n_shaded1 = nc, n_sure = nc;
     for (int i = n_first; i < all.n; i++) { /* the next ones not among the steep */
         int dup = 0;
         for (int j = n_first; j < n_sure && !dup; j++) dup = same_peak(&cand[j], &all.pk[i]);
@@ -1181,6 +1213,8 @@ static int pick_line(usg_needle_tracker *t, const usg_image *img, const usg_edge
     measure_batch(t, img, e1, e2, lines, nc, meas, got);
     for (int i = 0; i < nc; i++) {
         if (!got[i]) continue;
+        /* (a shaded line counts only as a needle by every gate: ND_SHADED_CANDIDATES) */
+        if (i >= n_shaded0 && i < n_shaded1 && !strict_needle(t, &meas[i])) continue;
         ok[nok] = meas[i];
         nok += judge_line(t, img, i >= n_sure, grown_edge, e1, e2, &ok[nok]);
     }

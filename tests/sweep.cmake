@@ -258,7 +258,10 @@ usg_eval_gate(needle_first_frames_p0g_a55_med sweep_run_first_p0g_a55_med ${dir}
 # muscle (the beam 2-6 mm beneath 0.42-0.44 of the grey above), 1.0 once its
 # reverberation ladder ringing beneath it (ripple 4.9 dB) vouches that the darker
 # beam is no shadow (src/needle_measure.c, ladder); l14_a30_med, 0.56 while the shadow rule refused its shaft over
-# that muscle (its bright bevel now vouches for it). sp_a20_med, a 20 deg needle
+# that muscle (its bright bevel now vouches for it), 0.963 (its first frame missed) while the screen
+# of candidate lines by echo mass dropped every line whose bright stretch lay over that darker muscle
+# (the beam 3-5 mm beneath 0.14-0.55 of the fascia above), 1.0 once the best three of those
+# 20 deg or more from the horizontal are measured too (src/needle.c, ND_SHADED_CANDIDATES). sp_a20_med, a 20 deg needle
 # over the spine phantom, whose tissue falls off steeply with depth (the beam
 # 2-6 mm beneath the needle 0.3-0.6 of the tissue above): 0 while the bone stage
 # took the needle for a cortex and the needle stage read the dimmer beam beneath
@@ -292,7 +295,7 @@ set(USG_REAL_FLOOR_l14_a45_med --require needle_recall>=0.8 --require needle_fp_
     --require angle_err_p95_deg<=2.5)
 set(USG_REAL_FLOOR_l14_a15_lat --require needle_recall>=0.95 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
     --require angle_err_p95_deg<=2.5)
-set(USG_REAL_FLOOR_l14_a30_med --require needle_recall>=0.9 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
+set(USG_REAL_FLOOR_l14_a30_med --require needle_recall>=0.98 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
     --require angle_err_p95_deg<=2.5)
 set(USG_REAL_FLOOR_sp_none --require needle_fp_rate<=0)
 set(USG_REAL_FLOOR_sp_a20_med --require needle_recall>=0.95 --require needle_fp_rate<=0 --require tip_err_p95_mm<=1.5
